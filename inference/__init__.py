@@ -1,0 +1,1 @@
+"""CT Triage inference engine: pure Python, numpy and Keras. Never imports Django."""
