@@ -1,0 +1,129 @@
+"""Shared fixtures: hospitals, users per role, API clients, and a real Celery worker."""
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEST_PASSWORD = "correct-horse-battery-staple"
+_counter = itertools.count(1)
+
+
+@pytest.fixture
+def make_hospital(db):
+    from triage.accounts.models import Hospital
+
+    def make(**fields) -> Hospital:
+        n = next(_counter)
+        fields.setdefault("name", f"Hospital {n}")
+        fields.setdefault("code", f"h{n}")
+        return Hospital.objects.create(**fields)
+
+    return make
+
+
+@pytest.fixture
+def make_user(db):
+    from triage.accounts.models import Membership, User
+
+    def make(*, hospital=None, role: str | None = None, is_platform_admin: bool = False, username: str | None = None):
+        user = User.objects.create_user(
+            username=username or f"user{next(_counter)}", password=TEST_PASSWORD, is_platform_admin=is_platform_admin
+        )
+        if hospital is not None and role is not None:
+            Membership.objects.create(user=user, hospital=hospital, role=role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def hospital_a(make_hospital):
+    return make_hospital(name="Hospital A", code="a")
+
+
+@pytest.fixture
+def hospital_b(make_hospital):
+    return make_hospital(name="Hospital B", code="b")
+
+
+@pytest.fixture
+def api_client_for():
+    from rest_framework.test import APIClient
+
+    def make(user=None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user=user)
+        return client
+
+    return make
+
+
+def _worker_env(database_name: str) -> dict[str, str]:
+    import dj_database_url
+
+    env = dict(os.environ)
+    url = dj_database_url.parse(os.environ["DATABASE_URL"])
+    env["DATABASE_URL"] = (
+        f"postgres://{url['USER']}@{url['HOST']}:{url['PORT']}/{database_name}"
+    )
+    env["DJANGO_SETTINGS_MODULE"] = "triage.settings"
+    return env
+
+
+class WorkerProcess:
+    """A real ``celery worker`` subprocess consuming both queues against the test database."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.env, self.log_path, self.proc = env, log_path, None
+
+    def start(self, *, timeout_s: float = 90.0) -> None:
+        from triage.celery import app
+
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "triage", "worker", "--queues", "ingest,gpu",
+             "--concurrency", "1", "--loglevel", "INFO", "--hostname", f"test-{os.getpid()}@%h"],
+            cwd=REPO_ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited early; log: {self.log_path.read_text()[-3000:]}")
+            if app.control.inspect(timeout=1.0).ping():
+                return
+        raise RuntimeError(f"worker did not answer within {timeout_s}s; log: {self.log_path.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker process group, as a crash or OOM kill would."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):
+    """Start a real worker (needs PostgreSQL and Redis from tests/run.sh); stop it after the test."""
+    from django.db import connection
+
+    if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis"):
+        pytest.skip("needs Redis: run the suite through tests/run.sh")
+    worker = WorkerProcess(_worker_env(connection.settings_dict["NAME"]), tmp_path / "worker.log")
+    worker.start()
+    yield worker
+    worker.stop()

@@ -1,0 +1,41 @@
+"""Reads of hospitals, memberships and tokens, always scoped to what the user may see."""
+from uuid import UUID
+
+from django.db.models import QuerySet
+
+from triage.accounts.models import ApiToken, Hospital, Membership, Role, User
+from triage.accounts.permissions import require_role
+from triage.accounts.tenancy import get_visible, hospitals_visible_to
+from triage.core.exceptions import NotFound
+
+
+def hospital_list(*, user: User) -> QuerySet[Hospital]:
+    return hospitals_visible_to(user=user)
+
+
+def hospital_get(*, user: User, hospital_uuid: UUID) -> Hospital:
+    return get_visible(Hospital.objects.all(), user=user, hospital_field="", uuid=hospital_uuid)
+
+
+def membership_list(*, user: User, hospital: Hospital) -> QuerySet[Membership]:
+    require_role(user=user, hospital=hospital, roles=(Role.ADMIN,))
+    return Membership.objects.filter(hospital=hospital).select_related("user").order_by("user__username", "role")
+
+
+def membership_get(*, user: User, hospital: Hospital, membership_uuid: UUID) -> Membership:
+    return get_visible(membership_list(user=user, hospital=hospital), user=user, uuid=membership_uuid)
+
+
+def memberships_of(*, user: User) -> QuerySet[Membership]:
+    return Membership.objects.filter(user=user).select_related("hospital").order_by("hospital__name", "role")
+
+
+def token_list(*, user: User) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user).select_related("hospital").order_by("-created_at")
+
+
+def token_get(*, user: User, token_uuid: UUID) -> ApiToken:
+    token = token_list(user=user).filter(uuid=token_uuid).first()
+    if token is None:
+        raise NotFound()
+    return token

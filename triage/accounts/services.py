@@ -1,0 +1,113 @@
+"""Every write to hospitals, users, memberships and tokens; each one audited."""
+import secrets
+
+from django.contrib.auth.password_validation import validate_password
+from django.db import transaction
+from django.utils import timezone
+
+from triage.accounts.audit_actions import AccountAction
+from triage.accounts.authentication import hash_key
+from triage.accounts.models import ApiToken, Hospital, Membership, Role, User
+from triage.accounts.permissions import require_platform_admin, require_role
+from triage.audit.services import record_event
+from triage.core.exceptions import DomainError
+
+UNKNOWN_ROLE_MSG = "Unknown role {role!r}; expected one of: radiologist, clinician, admin."
+USERNAME_TAKEN_MSG = "A user with this username already exists."
+TOKEN_ALREADY_REVOKED_MSG = "This token is already revoked."
+
+
+def parse_role(value: str) -> Role:
+    if value not in Role.values:
+        raise DomainError(UNKNOWN_ROLE_MSG.format(role=value), extra={"field": "role"})
+    return Role(value)
+
+
+@transaction.atomic
+def create_hospital(*, actor: User, name: str, code: str, max_wait_minutes: int = 60) -> Hospital:
+    require_platform_admin(user=actor)
+    hospital = Hospital(name=name, code=code, max_wait_minutes=max_wait_minutes)
+    hospital.full_clean()
+    hospital.save()
+    record_event(actor=actor, action=AccountAction.HOSPITAL_CREATED, hospital=hospital, target=hospital,
+                 extra={"name": name, "code": code})
+    return hospital
+
+
+@transaction.atomic
+def update_hospital_wait_cap(*, actor: User, hospital: Hospital, max_wait_minutes: int) -> Hospital:
+    require_role(user=actor, hospital=hospital, roles=(Role.ADMIN,))
+    old = hospital.max_wait_minutes
+    if old == max_wait_minutes:
+        return hospital
+    hospital.max_wait_minutes = max_wait_minutes
+    hospital.full_clean()
+    hospital.save(update_fields=["max_wait_minutes"])
+    record_event(actor=actor, action=AccountAction.HOSPITAL_UPDATED, hospital=hospital, target=hospital,
+                 extra={"max_wait_minutes": {"old": old, "new": max_wait_minutes}})
+    return hospital
+
+
+@transaction.atomic
+def create_user(
+    *, actor: User | None, hospital: Hospital, username: str, role: str, password: str, email: str = "",
+    first_name: str = "", last_name: str = "",
+) -> User:
+    """Create a user with one role at ``hospital``; ``actor=None`` only for provisioning commands."""
+    parsed_role = parse_role(role)
+    if actor is not None:
+        require_role(user=actor, hospital=hospital, roles=(Role.ADMIN,))
+    if User.objects.filter(username__iexact=username).exists():
+        raise DomainError(USERNAME_TAKEN_MSG, extra={"field": "username"})
+    user = User(username=username, email=email, first_name=first_name, last_name=last_name)
+    validate_password(password, user=user)
+    user.set_password(password)
+    user.full_clean()
+    user.save()
+    record_event(actor=actor, action=AccountAction.USER_CREATED, hospital=hospital, target=user)
+    grant_membership(actor=actor, hospital=hospital, user=user, role=parsed_role)
+    return user
+
+
+@transaction.atomic
+def grant_membership(*, actor: User | None, hospital: Hospital, user: User, role: str) -> Membership:
+    parsed_role = parse_role(role)
+    if actor is not None:
+        require_role(user=actor, hospital=hospital, roles=(Role.ADMIN,))
+    membership, created = Membership.objects.get_or_create(user=user, hospital=hospital, role=parsed_role)
+    if created:
+        record_event(actor=actor, action=AccountAction.MEMBERSHIP_GRANTED, hospital=hospital, target=membership,
+                     extra={"user": str(user.uuid), "role": parsed_role.value})
+    return membership
+
+
+@transaction.atomic
+def revoke_membership(*, actor: User, membership: Membership) -> None:
+    require_role(user=actor, hospital=membership.hospital, roles=(Role.ADMIN,))
+    record_event(actor=actor, action=AccountAction.MEMBERSHIP_REVOKED, hospital=membership.hospital,
+                 target=membership, extra={"user": str(membership.user.uuid), "role": membership.role})
+    membership.delete()
+
+
+@transaction.atomic
+def create_api_token(*, actor: User, name: str, hospital: Hospital | None = None) -> tuple[ApiToken, str]:
+    """Create a token for ``actor``; return it with the key, which is never stored or shown again."""
+    if hospital is not None:
+        require_role(user=actor, hospital=hospital, roles=(Role.ADMIN, Role.RADIOLOGIST, Role.CLINICIAN))
+    key = secrets.token_urlsafe(32)
+    token = ApiToken(user=actor, hospital=hospital, name=name, key_prefix=key[:8], key_sha256=hash_key(key))
+    token.full_clean()
+    token.save()
+    record_event(actor=actor, action=AccountAction.TOKEN_CREATED, hospital=hospital, target=token,
+                 extra={"name": name})
+    return token, key
+
+
+@transaction.atomic
+def revoke_api_token(*, actor: User, token: ApiToken, now=None) -> ApiToken:
+    if token.revoked_at is not None:
+        raise DomainError(TOKEN_ALREADY_REVOKED_MSG)
+    token.revoked_at = now or timezone.now()
+    token.save(update_fields=["revoked_at"])
+    record_event(actor=actor, action=AccountAction.TOKEN_REVOKED, hospital=token.hospital, target=token)
+    return token

@@ -1,0 +1,31 @@
+"""The Celery application: two queues, late acknowledgement, JSON only.
+
+``ingest`` runs on CPU workers (parsing and storing DICOM); ``gpu`` runs inference on
+one worker process per GPU. On a single machine one worker consumes both.
+"""
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "triage.settings")
+
+app = Celery("triage")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    task_queues=[Queue("ingest"), Queue("gpu")],
+    task_default_queue="ingest",
+    task_acks_late=True,
+    # A task whose worker died is re-queued instead of acknowledged as failed.
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    result_expires=3600,
+    task_soft_time_limit=int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", "1200")),
+    task_time_limit=int(os.environ.get("CELERY_TASK_TIME_LIMIT", "1500")),
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+)
+app.autodiscover_tasks()

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Run the platform on its embedded default: SQLite, Celery filesystem broker, one real
+# worker on both queues (with the beat scheduler), the web server on 127.0.0.1:${TRIAGE_PORT:-8000}.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bash triage/scripts/bootstrap.sh
+
+# The embedded default ignores any server URLs left in the environment.
+unset DATABASE_URL CELERY_BROKER_URL CELERY_RESULT_BACKEND
+export TRIAGE_VAR_DIR="${TRIAGE_VAR_DIR:-$PWD/var}"
+port="${TRIAGE_PORT:-8000}"
+mkdir -p "$TRIAGE_VAR_DIR/log"
+py=.venv/bin/python
+
+$py manage.py migrate --noinput -v0
+$py manage.py seed_demo
+
+.venv/bin/celery -A triage worker --queues ingest,gpu --concurrency 2 --beat \
+  --schedule "$TRIAGE_VAR_DIR/celerybeat-schedule" --loglevel INFO \
+  >"$TRIAGE_VAR_DIR/log/worker.log" 2>&1 &
+worker_pid=$!
+trap 'kill $worker_pid 2>/dev/null; wait $worker_pid 2>/dev/null' EXIT INT TERM
+echo "Worker started (pid $worker_pid, log: $TRIAGE_VAR_DIR/log/worker.log)"
+
+echo "CT Triage on http://127.0.0.1:$port/ (Ctrl-C stops the server and the worker)"
+$py manage.py runserver "127.0.0.1:$port" --noreload
