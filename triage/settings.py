@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "triage.core",
     "triage.accounts",
     "triage.audit",
+    "triage.studies",
+    "triage.results",
 ]
 
 MIDDLEWARE = [
