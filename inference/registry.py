@@ -1,0 +1,163 @@
+"""Named, versioned model weights with model cards: ``inference/weights/<name>/<version>/``.
+
+Each version directory holds the weights file, ``model_card.json`` (machine-readable,
+the source of truth), ``model_card.md`` (rendered from it) and ``splits.json``.
+``weights/ACTIVE`` names the active ``<name>/<version>``. Keras is imported only
+when a model is built or loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import keras
+
+WEIGHTS_ROOT = Path(__file__).resolve().parent / "weights"
+ACTIVE_FILE_NAME = "ACTIVE"
+CARD_JSON = "model_card.json"
+CARD_MARKDOWN = "model_card.md"
+_HASH_CHUNK_BYTES = 1 << 20
+
+
+class ModelNotFoundError(LookupError):
+    """No model directory matches the requested name/version."""
+
+
+class ChecksumMismatchError(RuntimeError):
+    """The weights file's SHA-256 differs from the one recorded in its model card."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A Keras model with its model card and version directory."""
+
+    model: keras.Model
+    card: dict[str, Any]
+    directory: Path
+
+    @property
+    def positive_index(self) -> int:
+        """Return the output index of the COVID-19 class."""
+        return int(self.card["class_names"].index(self.card["positive_class"]))
+
+    @property
+    def temperature(self) -> float:
+        """Return the calibration temperature fitted on the validation split (1.0 = uncalibrated)."""
+        return float(self.card.get("calibration", {}).get("temperature", 1.0))
+
+
+def sha256_file(path: str | Path) -> str:
+    """Return the hex SHA-256 digest of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for chunk in iter(lambda: handle.read(_HASH_CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def active_model_name(*, root: Path = WEIGHTS_ROOT) -> str:
+    """Return the ``<name>/<version>`` written in ``root/ACTIVE``."""
+    active_file = root / ACTIVE_FILE_NAME
+    if not active_file.exists():
+        raise ModelNotFoundError(f"no active model: {active_file} is missing")
+    return active_file.read_text().strip()
+
+
+def model_directory(name: str | None = None, *, root: Path = WEIGHTS_ROOT) -> Path:
+    """Resolve ``None`` (active model), ``<name>`` (latest version) or ``<name>/<version>`` to its directory."""
+    reference = active_model_name(root=root) if name is None else name
+    directory = root / reference
+    if "/" not in reference and directory.is_dir():
+        versions = sorted(p for p in directory.iterdir() if (p / CARD_JSON).exists())
+        directory = versions[-1] if versions else directory
+    if not (directory / CARD_JSON).exists():
+        raise ModelNotFoundError(f"no model card at {directory / CARD_JSON}")
+    return directory
+
+
+def read_model_card(name: str | None = None, *, root: Path = WEIGHTS_ROOT) -> dict[str, Any]:
+    """Return the JSON model card of a model (default: the active one)."""
+    card: dict[str, Any] = json.loads((model_directory(name, root=root) / CARD_JSON).read_text())
+    return card
+
+
+def verified_weights_path(directory: Path, card: dict[str, Any]) -> Path:
+    """Return the weights path after checking its SHA-256 against the card's ``weights_sha256``."""
+    weights = directory / card["weights_file"]
+    if not weights.exists():
+        raise ModelNotFoundError(f"weights file missing: {weights}")
+    actual = sha256_file(weights)
+    if actual != card["weights_sha256"]:
+        raise ChecksumMismatchError(
+            f"checksum mismatch for {weights}: model card says sha256 {card['weights_sha256']}, file has {actual}; "
+            "the weights were changed or corrupted — retrain or restore them"
+        )
+    return weights
+
+
+def load_model(name: str | None = None, *, root: Path = WEIGHTS_ROOT) -> LoadedModel:
+    """Build the card's architecture, verify the weights checksum and load them (default: the active model)."""
+    from inference.models import build_model
+
+    directory = model_directory(name, root=root)
+    card = read_model_card(str(directory.relative_to(root)), root=root)
+    weights = verified_weights_path(directory, card)
+    model = build_model(card["variant"], input_size_px=int(card["input_size_px"]), num_classes=len(card["class_names"]))
+    model.load_weights(weights)
+    return LoadedModel(model, card, directory)
+
+
+def write_model_card(directory: str | Path, card: dict[str, Any]) -> None:
+    """Write ``model_card.json`` and its Markdown rendering ``model_card.md`` into ``directory``."""
+    target = Path(directory)
+    (target / CARD_JSON).write_text(json.dumps(card, indent=2) + "\n")
+    (target / CARD_MARKDOWN).write_text(render_model_card_markdown(card))
+
+
+def _format_metric(metric: dict[str, Any]) -> str:
+    if metric["value"] is None:
+        return "undefined"
+    interval = metric.get("ci95")
+    return f"{metric['value']:.3f}" + (f" (95 % CI {interval[0]:.3f}–{interval[1]:.3f})" if interval else "")
+
+
+def render_model_card_markdown(card: dict[str, Any]) -> str:
+    """Render a model card dict as Markdown (metrics table plus every descriptive section)."""
+    lines = [f"# Model card: {card['name']} {card['version']}", ""]
+    lines += [f"- **{key.replace('_', ' ')}**: {card[key]}" for key in
+              ("variant", "input_size_px", "class_names", "positive_class", "params", "flops_per_slice",
+               "weights_file", "weights_sha256", "created_utc") if key in card]
+    metrics = card.get("test_metrics", {})
+    if metrics:
+        lines += ["", f"## Test metrics (n = {metrics['n']}, threshold {metrics['threshold']})", "",
+                  "| metric | value (95 % bootstrap CI) |", "|---|---|"]
+        lines += [f"| {name} | {_format_metric(value)} |" for name, value in metrics.items() if isinstance(value, dict)]
+        lines += ["", f"Confusion matrix [[TN, FP], [FN, TP]]: {metrics['confusion_matrix']}"]
+    for section in ("calibration", "aggregation", "data", "split", "training", "reproduce", "comparison_with_paper", "limitations"):
+        if section in card:
+            lines += ["", f"## {section.replace('_', ' ').capitalize()}", ""]
+            value = card[section]
+            lines += [f"- **{k.replace('_', ' ')}**: {v}" for k, v in value.items()] if isinstance(value, dict) else [str(value)]
+    return "\n".join(lines) + "\n"
+
+
+def publish_run(run_dir: str | Path, *, name: str, version: str, root: Path = WEIGHTS_ROOT, activate: bool = True) -> Path:
+    """Copy a training run's weights, card and split file into ``root/<name>/<version>``; optionally activate it."""
+    source = Path(run_dir)
+    card = json.loads((source / CARD_JSON).read_text())
+    card.update(name=name, version=version)
+    target = root / name / version
+    target.mkdir(parents=True, exist_ok=False)
+    for file_name in (card["weights_file"], card["split_file"]):
+        shutil.copy2(source / file_name, target / file_name)
+    verified_weights_path(target, card)
+    write_model_card(target, card)
+    if activate:
+        (root / ACTIVE_FILE_NAME).write_text(f"{name}/{version}\n")
+    return target
