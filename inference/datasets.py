@@ -1,7 +1,7 @@
-"""Class-folder slice datasets: listing, patient grouping and patient-level splits.
+"""Class-folder slice datasets: listing, loading, patient grouping and patient-level splits.
 
 A dataset directory has one subfolder per class (``covid/``, ``non-covid/`` ...) of
-PNG/JPG slices. UCSD COVID-CT's ``meta/`` folder maps image names to patient ids;
+PNG/JPG slice images or single-slice DICOM files. UCSD COVID-CT's ``meta/`` folder maps image names to patient ids;
 without it images are grouped by the source-paper prefix of their file name.
 """
 
@@ -18,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.dicom_io import read_slice_image
-from inference.preprocess import image_to_model_uint8
+from inference.dicom_io import read_series, read_slice_image
+from inference.preprocess import image_to_model_uint8, preprocess_study
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+DICOM_SUFFIXES = (".dcm",)
 POSITIVE_CLASS = "covid"
 SPLIT_NAMES = ("train", "val", "test")
 _XLSX_NAMESPACE = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
@@ -78,12 +79,23 @@ def list_slice_dataset(root: str | Path) -> SliceDataset:
 
 
 def _is_image(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES + DICOM_SUFFIXES
+
+
+def load_slice_for_model(path: str | Path, *, size_px: int) -> np.ndarray:
+    """Load one slice as a (size_px, size_px) uint8 model input.
+
+    PNG/JPG images are taken as already windowed (padded to square, resized); a DICOM
+    file goes through HU, lung window and body crop (:func:`inference.preprocess.preprocess_study`).
+    """
+    if Path(path).suffix.lower() in DICOM_SUFFIXES:
+        return preprocess_study(read_series([path]).hu, size_px=size_px).slices_uint8[0]
+    return image_to_model_uint8(read_slice_image(path), size_px=size_px)
 
 
 def load_model_inputs(dataset: SliceDataset, *, size_px: int) -> np.ndarray:
-    """Read every image as uint8 grayscale, pad to square and resize: (n, size_px, size_px) uint8."""
-    return np.stack([image_to_model_uint8(read_slice_image(dataset.root / p), size_px=size_px) for p in dataset.relative_paths])
+    """Load every slice of ``dataset`` as a model input: (n, size_px, size_px) uint8."""
+    return np.stack([load_slice_for_model(dataset.root / p, size_px=size_px) for p in dataset.relative_paths])
 
 
 def read_xlsx_rows(path: str | Path) -> list[dict[str, str]]:
