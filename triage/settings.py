@@ -166,7 +166,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "triage.core.schema.NestedSerializerAutoSchema",
     "EXCEPTION_HANDLER": "triage.core.exception_handler.handle_api_exception",
     "DEFAULT_PAGINATION_CLASS": "triage.core.pagination.StandardPagination",
     "PAGE_SIZE": 50,

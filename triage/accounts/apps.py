@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     label = "accounts"
 
     def ready(self) -> None:
-        from triage.accounts import signals  # noqa: F401  (connects the login audit receivers)
+        from triage.accounts import schema, signals  # noqa: F401  (registers the schema extension, audit receivers)

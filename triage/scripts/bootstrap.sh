@@ -27,7 +27,13 @@ extras="${EXTRAS:-}"
 stamp=".venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)${extras:+-$extras}"
 if [ ! -f "$stamp" ]; then
   echo "Installing Python packages into .venv (first run takes a few minutes)..."
-  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}"
+  log="$(mktemp)"
+  if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip \
+         && .venv/bin/python -m pip install --disable-pip-version-check -e ".${extras:+[$extras]}"; } >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "pip install failed; full log: $log" >&2
+    exit 1
+  fi
+  rm -f "$log"
   touch "$stamp"
 fi

@@ -1,0 +1,214 @@
+"""Read and check one DICOM file's header for ingestion; no Django models here.
+
+:func:`read_ct_header` accepts classic single-frame CT Image Storage only. Enhanced CT
+(multi-frame, 1.2.840.10008.5.1.4.1.1.2.1) is rejected for now: its per-frame geometry lives
+in functional-group sequences that the pipeline does not read yet. Every rejection raises
+:class:`RejectedFile` whose message names the broken rule and never a patient identifier.
+"""
+from __future__ import annotations
+
+import datetime
+import io
+import math
+from dataclasses import dataclass
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.uid import CTImageStorage, EnhancedCTImageStorage, ImplicitVRLittleEndian, UID
+
+MAX_IMAGE_SIDE_PX = 2048
+ACCEPTED_PHOTOMETRIC = ("MONOCHROME1", "MONOCHROME2")
+# (keyword, tag) that every accepted instance must carry.
+REQUIRED_TAGS = (
+    ("SOPInstanceUID", "(0008,0018)"),
+    ("StudyInstanceUID", "(0020,000D)"),
+    ("SeriesInstanceUID", "(0020,000E)"),
+    ("Rows", "(0028,0010)"),
+    ("Columns", "(0028,0011)"),
+    ("BitsAllocated", "(0028,0100)"),
+    ("PhotometricInterpretation", "(0028,0004)"),
+    ("PixelSpacing", "(0028,0030)"),
+    ("ImageOrientationPatient", "(0020,0037)"),
+)
+
+NOT_DICOM_MSG = "Not a DICOM file."
+TRUNCATED_MSG = "The DICOM file is truncated or corrupt."
+NO_PIXEL_DATA_MSG = "The DICOM file has no pixel data (7FE0,0010)."
+WRONG_MODALITY_MSG = "Modality (0008,0060) is {modality}; only CT is accepted."
+ENHANCED_CT_MSG = ("Enhanced CT (multi-frame) is not supported yet; "
+                   "send the series as classic CT Image Storage (one file per slice).")
+WRONG_SOP_CLASS_MSG = "SOP Class {name} is not accepted; only CT Image Storage is."
+MISSING_TAG_MSG = "Required tag {keyword} {tag} is missing."
+WRONG_PHOTOMETRIC_MSG = "Photometric interpretation {value} is not accepted; CT must be MONOCHROME1 or MONOCHROME2."
+MULTI_SAMPLE_MSG = "Samples per pixel (0028,0002) is {value}; CT must have 1."
+UNDECODABLE_SYNTAX_MSG = "Transfer syntax {name} ({uid}) cannot be decoded here."
+IMAGE_SIZE_MSG = "Image size {rows}x{columns} is outside 16..{limit} pixels per side."
+MULTI_FRAME_MSG = "Multi-frame CT images ({frames} frames) are not supported."
+BAD_GEOMETRY_MSG = "ImageOrientationPatient (0020,0037) or PixelSpacing (0028,0030) is malformed."
+
+
+class RejectedFile(Exception):
+    """One file cannot be ingested; ``str(exc)`` is the reason shown to the uploader."""
+
+
+@dataclass(frozen=True)
+class CTHeader:
+    """What ingestion keeps from one CT instance's header (lengths in mm)."""
+
+    sop_instance_uid: str
+    study_instance_uid: str
+    series_instance_uid: str
+    transfer_syntax_uid: str
+    rows: int
+    columns: int
+    pixel_spacing_mm: tuple[float, float]
+    image_orientation_patient: tuple[float, ...]
+    image_position_patient: tuple[float, float, float] | None
+    instance_number: int | None
+    slice_thickness_mm: float | None
+    series_number: int | None
+    series_description: str
+    kvp: float | None
+    convolution_kernel: str
+    accession_number: str
+    patient_id: str
+    patient_name: str
+    patient_sex: str
+    patient_age: str
+    patient_birth_date: datetime.date | None
+    study_date: datetime.date | None
+    study_description: str
+
+
+def _read_dataset(data: bytes) -> Dataset:
+    try:
+        return pydicom.dcmread(io.BytesIO(data))
+    except InvalidDicomError:
+        pass
+    except Exception as exc:  # pydicom raises many types on a cut-off file
+        raise RejectedFile(TRUNCATED_MSG) from exc
+    # No 128-byte preamble / "DICM" (old ACR-NEMA style files): accept only if it parses into
+    # something that looks like an image with identifiers; garbage gets "Not a DICOM file".
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data), force=True)
+        ds.get("SOPInstanceUID")
+        ds.get("Rows")
+    except Exception as exc:
+        raise RejectedFile(NOT_DICOM_MSG) from exc
+    if "Rows" not in ds and "SOPInstanceUID" not in ds:
+        raise RejectedFile(NOT_DICOM_MSG)
+    return ds
+
+
+def _number(ds: Dataset, keyword: str, cast=float):
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return None
+    try:
+        number = cast(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _text(ds: Dataset, keyword: str, max_length: int = 64) -> str:
+    value = ds.get(keyword)
+    if value is None:
+        return ""
+    if isinstance(value, pydicom.multival.MultiValue):
+        value = "\\".join(str(v) for v in value)
+    return str(value).strip()[:max_length]
+
+
+def _date(ds: Dataset, keyword: str) -> datetime.date | None:
+    value = _text(ds, keyword)
+    try:
+        return datetime.datetime.strptime(value[:8], "%Y%m%d").date() if len(value) >= 8 else None
+    except ValueError:
+        return None
+
+
+def transfer_syntax_of(ds: Dataset) -> UID:
+    """Return (0002,0010) *Transfer Syntax UID*, or implicit little endian for meta-less files."""
+    meta = getattr(ds, "file_meta", None)
+    uid = meta.get("TransferSyntaxUID") if meta is not None else None
+    return UID(uid) if uid else ImplicitVRLittleEndian
+
+
+def can_decode(transfer_syntax: UID) -> bool:
+    """Tell whether an installed pixel data decoder handles ``transfer_syntax``."""
+    from pydicom.pixels.decoders.base import get_decoder
+
+    try:
+        return bool(get_decoder(transfer_syntax).is_available)
+    except (NotImplementedError, ValueError, KeyError):
+        return False
+
+
+def read_ct_header(data: bytes) -> CTHeader:
+    """Parse and check one file; raise :class:`RejectedFile` with the first broken rule."""
+    ds = _read_dataset(data)
+    modality = _text(ds, "Modality")
+    if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+        if modality and modality != "CT":
+            raise RejectedFile(WRONG_MODALITY_MSG.format(modality=modality))
+        raise RejectedFile(NO_PIXEL_DATA_MSG)
+    if modality != "CT":
+        raise RejectedFile(WRONG_MODALITY_MSG.format(modality=modality or "missing"))
+    sop_class = ds.get("SOPClassUID")
+    if sop_class == EnhancedCTImageStorage:
+        raise RejectedFile(ENHANCED_CT_MSG)
+    if sop_class is not None and sop_class != CTImageStorage:
+        raise RejectedFile(WRONG_SOP_CLASS_MSG.format(name=UID(sop_class).name))
+    for keyword, tag in REQUIRED_TAGS:
+        if keyword not in ds or ds.get(keyword) in (None, ""):
+            raise RejectedFile(MISSING_TAG_MSG.format(keyword=keyword, tag=tag))
+    photometric = _text(ds, "PhotometricInterpretation")
+    if photometric not in ACCEPTED_PHOTOMETRIC:
+        raise RejectedFile(WRONG_PHOTOMETRIC_MSG.format(value=photometric))
+    samples = _number(ds, "SamplesPerPixel", int) or 1
+    if samples != 1:
+        raise RejectedFile(MULTI_SAMPLE_MSG.format(value=samples))
+    frames = _number(ds, "NumberOfFrames", int) or 1
+    if frames != 1:
+        raise RejectedFile(MULTI_FRAME_MSG.format(frames=frames))
+    transfer_syntax = transfer_syntax_of(ds)
+    if transfer_syntax.is_compressed and not can_decode(transfer_syntax):
+        raise RejectedFile(UNDECODABLE_SYNTAX_MSG.format(name=transfer_syntax.name, uid=str(transfer_syntax)))
+    rows, columns = int(ds.Rows), int(ds.Columns)
+    if not (16 <= rows <= MAX_IMAGE_SIDE_PX and 16 <= columns <= MAX_IMAGE_SIDE_PX):
+        raise RejectedFile(IMAGE_SIZE_MSG.format(rows=rows, columns=columns, limit=MAX_IMAGE_SIDE_PX))
+    try:
+        orientation = tuple(float(v) for v in ds.ImageOrientationPatient)
+        spacing = tuple(float(v) for v in ds.PixelSpacing)
+        position = tuple(float(v) for v in ds.ImagePositionPatient) if ds.get("ImagePositionPatient") else None
+    except (TypeError, ValueError) as exc:
+        raise RejectedFile(BAD_GEOMETRY_MSG) from exc
+    if len(orientation) != 6 or len(spacing) != 2 or min(spacing) <= 0 or (position and len(position) != 3):
+        raise RejectedFile(BAD_GEOMETRY_MSG)
+    return CTHeader(
+        sop_instance_uid=str(ds.SOPInstanceUID),
+        study_instance_uid=str(ds.StudyInstanceUID),
+        series_instance_uid=str(ds.SeriesInstanceUID),
+        transfer_syntax_uid=str(transfer_syntax),
+        rows=rows,
+        columns=columns,
+        pixel_spacing_mm=(spacing[0], spacing[1]),
+        image_orientation_patient=orientation,
+        image_position_patient=position,  # type: ignore[arg-type]
+        instance_number=_number(ds, "InstanceNumber", int),
+        slice_thickness_mm=_number(ds, "SliceThickness"),
+        series_number=_number(ds, "SeriesNumber", int),
+        series_description=_text(ds, "SeriesDescription"),
+        kvp=_number(ds, "KVP"),
+        convolution_kernel=_text(ds, "ConvolutionKernel"),
+        accession_number=_text(ds, "AccessionNumber"),
+        patient_id=_text(ds, "PatientID"),
+        patient_name=_text(ds, "PatientName", 324),
+        patient_sex=_text(ds, "PatientSex", 16),
+        patient_age=_text(ds, "PatientAge", 16),
+        patient_birth_date=_date(ds, "PatientBirthDate"),
+        study_date=_date(ds, "StudyDate"),
+        study_description=_text(ds, "StudyDescription"),
+    )
