@@ -20,7 +20,7 @@ from inference.datasets import list_slice_dataset, load_model_inputs, read_split
 from inference.metrics import METRIC_NAMES, binary_metrics, expected_calibration_error, reliability_curve, roc_curve
 from inference.pipeline import predict_slice_probabilities
 from inference.plots import draw_unit_square_chart
-from inference.registry import load_model
+from inference.registry import WEIGHTS_ROOT, load_model
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -28,6 +28,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="directory with one subfolder of slices per class")
     parser.add_argument("--model", default=None, help="NAME or NAME/VERSION under inference/weights (default: active)")
+    parser.add_argument("--weights-root", type=Path, default=WEIGHTS_ROOT, help="registry root holding NAME/VERSION folders")
     parser.add_argument("--split-file", default=None, help="splits.json written by inference.train")
     parser.add_argument("--split", default="test", help="which list of the split file to evaluate")
     parser.add_argument("--json", required=True, help="output JSON path; PNG plots are written beside it")
@@ -49,7 +50,7 @@ def format_table(metrics: dict[str, Any]) -> str:
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     """Predict every selected slice, compute metrics and curves, write the JSON and PNGs; return the report."""
-    loaded = load_model(args.model)
+    loaded = load_model(args.model, root=args.weights_root)
     dataset = list_slice_dataset(args.data)
     if args.split_file:
         dataset = dataset.subset(read_split_paths(args.split_file, split=args.split))
