@@ -239,7 +239,7 @@ def _anatomy_masks(
 def _vessel_mask(
     slices: int, size_px: int, *, rng: np.random.Generator
 ) -> np.ndarray:
-    """Return thin bright tubes running along z (pulmonary vessels), radius 1-2 px, wandering slowly."""
+    """Return thin bright tubes running along z (pulmonary vessels), radius 1.2–2 mm, wandering slowly."""
     depth = _slice_depth(slices)
     half = size_px / 2.0
     coords = (np.arange(size_px, dtype=np.float32) + 0.5 - half) / half
@@ -248,7 +248,7 @@ def _vessel_mask(
         for _ in range(4):
             u0 = sign * LUNG_CENTRE_U + rng.uniform(-0.12, 0.12)
             v0 = rng.uniform(-0.20, 0.25)
-            radius = rng.uniform(1.0, 1.8) / half
+            radius = rng.uniform(1.2, 2.0) / (FIELD_OF_VIEW_MM / 2.0)
             u_z = u0 + 0.04 * np.sin(2.0 * np.pi * depth + rng.uniform(0, 2 * np.pi))
             v_z = v0 + 0.04 * np.cos(2.0 * np.pi * depth + rng.uniform(0, 2 * np.pi))
             dist2 = (coords[None, None, :] - u_z[:, None, None]) ** 2 + (

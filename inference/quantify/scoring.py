@@ -1,0 +1,86 @@
+"""Zone involvement, severity scores and lesion HU statistics.
+
+Zones are a lobe surrogate: each lung's z-extent (first to last slice holding that lung) is cut
+into thirds, upper (superior) / middle / lower. Six zones in all.
+
+Severity score per zone from the fraction of the zone's lung volume that is lesion:
+0 = none, 1 = (0, 5 %), 2 = [5, 25 %), 3 = [25, 50 %), 4 = [50, 75 %), 5 = [75, 100 %].
+The total is the sum over the six zones, 0–30 (CT severity score in the style of Chung et al.
+2020 / Pan et al. 2020, with z-thirds standing in for lobes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+ZONES = ("upper", "middle", "lower")
+SCORE_LOWER_BOUNDS = (0.05, 0.25, 0.50, 0.75)  # fraction lower bounds of scores 2..5
+MAX_TOTAL_SCORE = 5 * 2 * len(ZONES)
+HISTOGRAM_EDGES_HU = np.arange(-1000.0, 100.0 + 50.0, 50.0)
+PERCENTILES = (5, 25, 50, 75, 95)
+
+
+def zone_index_per_slice(lung: np.ndarray, *, superior_first: bool = True) -> np.ndarray:
+    """Return each slice's zone index (0 upper, 1 middle, 2 lower; -1 outside the lung's z-extent).
+
+    Parameters
+    ----------
+    lung : boolean (z, y, x) mask of ONE lung.
+    superior_first : True when slice 0 is the most superior (head) slice.
+    """
+    present = np.flatnonzero(lung.any(axis=(1, 2)))
+    zones = np.full(lung.shape[0], -1, dtype=np.int64)
+    if present.size == 0:
+        return zones
+    first, last = int(present[0]), int(present[-1])
+    depth = np.arange(first, last + 1) - first
+    if not superior_first:
+        depth = depth[::-1]
+    zones[first : last + 1] = np.clip(depth * 3 // (last - first + 1), 0, 2)
+    return zones
+
+
+def severity_score(fraction: float) -> int:
+    """Map a zone's lesion fraction (0–1) to the 0–5 severity score (see module docstring)."""
+    if fraction <= 0.0:
+        return 0
+    return 1 + int(np.searchsorted(SCORE_LOWER_BOUNDS, fraction, side="right"))
+
+
+def zone_involvement(
+    lung: np.ndarray, *, lesion: np.ndarray, superior_first: bool = True
+) -> dict[str, float]:
+    """Return the lesion fraction (0–1) of each zone of one lung, keyed by zone name."""
+    zones = zone_index_per_slice(lung, superior_first=superior_first)
+    lung_per_slice = lung.sum(axis=(1, 2))
+    lesion_per_slice = (lesion & lung).sum(axis=(1, 2))
+    fractions = {}
+    for index, name in enumerate(ZONES):
+        in_zone = zones == index
+        lung_voxels = int(lung_per_slice[in_zone].sum())
+        fractions[name] = float(lesion_per_slice[in_zone].sum() / lung_voxels) if lung_voxels else 0.0
+    return fractions
+
+
+def lesion_hu_statistics(lesion_hu: np.ndarray) -> dict[str, Any]:
+    """Summarise lesion HU values: mean, SD, percentiles and a fixed-bin histogram.
+
+    The histogram uses ``HISTOGRAM_EDGES_HU`` (-1000 … +100 HU, 50 HU bins); values outside are
+    clipped into the first/last bin so that counts sum to the number of voxels. Without voxels
+    every statistic is None and all counts are 0.
+    """
+    values = np.asarray(lesion_hu, dtype=np.float64).ravel()
+    clipped = np.clip(values, HISTOGRAM_EDGES_HU[0], HISTOGRAM_EDGES_HU[-1])
+    counts, _ = np.histogram(clipped, bins=HISTOGRAM_EDGES_HU)
+    histogram = {"bin_edges_hu": HISTOGRAM_EDGES_HU.tolist(), "counts": counts.astype(int).tolist()}
+    if values.size == 0:
+        return {"mean": None, "sd": None, **{f"p{p}": None for p in PERCENTILES}, "histogram": histogram}
+    percentiles = np.percentile(values, PERCENTILES)
+    return {
+        "mean": float(values.mean()),
+        "sd": float(values.std()),
+        **{f"p{p}": float(v) for p, v in zip(PERCENTILES, percentiles)},
+        "histogram": histogram,
+    }

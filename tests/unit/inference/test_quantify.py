@@ -1,0 +1,248 @@
+"""Tests for lung and lesion quantification (accuracy on phantoms with ground truth)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inference.phantom import make_phantom_volume, write_phantom_series
+from inference.quantify import CONSOLIDATION, GGO, quantify_volume, segment_lesions, segment_lungs
+from inference.quantify.__main__ import main
+from inference.quantify.morphology import fill_holes_per_slice, keep_thick_parts
+from inference.quantify.scoring import lesion_hu_statistics, severity_score, zone_index_per_slice
+
+REAL_SERIES = Path("/work/shared/data/dicom-series-lung-pet-ct-dx/Lung_Dx-A0002")
+PHANTOM_CASES = [
+    (48, 128, "moderate", 0),
+    (48, 160, "severe", 1),
+    (40, 192, "moderate", 2),
+    (48, 144, "severe", 7),
+]
+
+
+def dice(a, b):
+    return 2.0 * np.count_nonzero(a & b) / (np.count_nonzero(a) + np.count_nonzero(b))
+
+
+@pytest.fixture(scope="module", params=PHANTOM_CASES, ids=lambda c: f"{c[0]}x{c[1]}-{c[2]}-seed{c[3]}")
+def measured(request):
+    slices, size_px, severity, seed = request.param
+    hu, spacing_mm, masks, info = make_phantom_volume(slices=slices, size_px=size_px, severity=severity, seed=seed)
+    return quantify_volume(hu, spacing_mm=spacing_mm), masks, info
+
+
+def test_quantify_volume__lesion_volumes_within_5_percent(measured):
+    result, _, info = measured
+    for kind in ("ggo", "consolidation", "total"):
+        assert result.lesion_ml[kind] == pytest.approx(info.lesion_ml[kind], rel=0.05), kind
+    for side in ("left", "right"):
+        assert result.lesion_ml_by_lung[side]["total"] == pytest.approx(
+            info.lesion_ml_by_lung[side]["total"], rel=0.05, abs=0.05
+        ), side
+
+
+def test_quantify_volume__lung_dice_at_least_097(measured):
+    result, masks, _ = measured
+    assert dice(result.lungs.left, masks.lung_left) >= 0.97
+    assert dice(result.lungs.right, masks.lung_right) >= 0.97
+
+
+def test_quantify_volume__lung_volumes_match_truth(measured):
+    result, _, info = measured
+    for side in ("left", "right", "total"):
+        assert result.lung_ml[side] == pytest.approx(info.lung_ml[side], rel=0.03)
+
+
+@pytest.mark.parametrize("seed", [0, 11])
+def test_quantify_volume__finds_no_lesion_without_disease(seed):
+    hu, spacing_mm, _, _ = make_phantom_volume(slices=40, size_px=128, severity="none", seed=seed)
+    report = quantify_volume(hu, spacing_mm=spacing_mm).to_dict()
+    assert report["lesion_ml"]["total"] < 0.5
+    assert report["severity"]["total"] == 0
+    assert report["lesion_hu"]["mean"] is None
+
+
+def test_quantify_volume__does_not_modify_input():
+    hu, spacing_mm, _, _ = make_phantom_volume(slices=24, size_px=96, severity="mild")
+    before = hu.copy()
+    quantify_volume(hu, spacing_mm=spacing_mm)
+    np.testing.assert_array_equal(hu, before)
+
+
+def test_quantify_volume__report_percent_is_lesion_share_of_lung_times_100():
+    hu, spacing_mm, _, info = make_phantom_volume(slices=32, size_px=128, severity="severe", seed=4)
+    report = json.loads(json.dumps(quantify_volume(hu, spacing_mm=spacing_mm).to_dict()))
+    expected_both = 100.0 * info.lesion_ml["total"] / info.lung_ml["total"]
+    expected_left = 100.0 * info.lesion_ml_by_lung["left"]["total"] / info.lung_ml["left"]
+    assert report["percent"]["both"] == pytest.approx(expected_both, rel=0.05)
+    assert report["percent"]["left"] == pytest.approx(expected_left, rel=0.05)
+    assert set(report["severity"]["zones"]) == {f"{s}_{z}" for s in ("left", "right") for z in ("upper", "middle", "lower")}
+    assert 0 < report["severity"]["total"] <= report["severity"]["max_total"] == 30
+
+
+def test_quantify_volume__zones_follow_truth_lesion_zones():
+    hu, spacing_mm, _, info = make_phantom_volume(slices=48, size_px=128, severity="moderate", seed=0)
+    zones = quantify_volume(hu, spacing_mm=spacing_mm).zone_fraction
+    for lesion in info.lesions:
+        assert zones[f"{lesion.lung}_{lesion.zone}"] > 0
+
+
+def test_quantify_volume__mirrored_image_with_mirrored_orientation_keeps_sides():
+    hu, spacing_mm, _, info = make_phantom_volume(slices=32, size_px=128, severity="moderate", seed=5)
+    mirrored = quantify_volume(hu[:, :, ::-1], spacing_mm=spacing_mm, orientation=(-1, 0, 0, 0, 1, 0))
+    for side in ("left", "right"):
+        assert mirrored.lesion_ml_by_lung[side]["total"] == pytest.approx(info.lesion_ml_by_lung[side]["total"])
+
+
+def test_quantify_volume__inferior_first_volume_keeps_zones():
+    hu, spacing_mm, _, _ = make_phantom_volume(slices=36, size_px=128, severity="severe", seed=6)
+    superior_first = quantify_volume(hu, spacing_mm=spacing_mm).zone_fraction
+    inferior_first = quantify_volume(hu[::-1], spacing_mm=spacing_mm, superior_first=False).zone_fraction
+    assert inferior_first == pytest.approx(superior_first)
+
+
+def test_segment_lungs__splits_lungs_joined_by_a_bridge():
+    hu, spacing_mm, masks, _ = make_phantom_volume(slices=40, size_px=128, severity="mild", seed=2)
+    bridged = hu.copy()
+    bridge = np.zeros(hu.shape, dtype=bool)
+    bridge[12:30, 60:70, 40:88] = True  # junction across the midline (column 64)
+    bridged = np.where(bridge, np.float32(-850.0), hu)
+    lungs = segment_lungs(bridged, spacing_mm=spacing_mm)
+    columns = np.arange(128)[None, None, :]
+    assert dice(lungs.left, masks.lung_left | (bridge & (columns >= 64))) >= 0.99
+    assert dice(lungs.right, masks.lung_right | (bridge & (columns < 64))) >= 0.99
+    assert not (lungs.left & lungs.right).any()
+
+
+def test_segment_lungs__excludes_trachea_and_outside_air():
+    hu, spacing_mm, masks, _ = make_phantom_volume(slices=40, size_px=128, severity="none")
+    lungs = segment_lungs(hu, spacing_mm=spacing_mm)
+    truth = masks.lung_left | masks.lung_right
+    assert not (lungs.both & (hu < -950) & ~truth).any()
+    assert not lungs.both[:, 0, :].any() and not lungs.both[:, :, 0].any()
+
+
+def test_segment_lungs__returns_empty_masks_without_lungs():
+    hu = np.full((8, 64, 64), 40.0, dtype=np.float32)
+    lungs = segment_lungs(hu, spacing_mm=(2.0, 1.0, 1.0))
+    assert not lungs.both.any()
+
+
+def test_segment_lungs__rejects_bad_geometry():
+    with pytest.raises(ValueError):
+        segment_lungs(np.zeros((4, 8, 8), np.float32), spacing_mm=(1.0, 1.0))
+
+
+def _lung_box(shape=(12, 64, 64)):
+    hu = np.full(shape, -850.0, dtype=np.float32)
+    lung = np.zeros(shape, dtype=bool)
+    lung[1:-1, 4:-4, 4:-4] = True
+    return hu, lung
+
+
+def test_segment_lesions__keeps_blob_and_drops_thin_vessel():
+    hu, lung = _lung_box()
+    zz, yy, xx = np.ogrid[:12, :64, :64]
+    blob = ((zz - 6) / 4.0) ** 2 + ((yy - 32) / 8.0) ** 2 + ((xx - 22) / 8.0) ** 2 <= 1.0
+    hu[blob] = -550.0
+    hu[:, 40, 45] = 40.0  # one-pixel vessel along z
+    labels = segment_lesions(hu, lung_mask=lung, spacing_mm=(1.0, 1.0, 1.0))
+    np.testing.assert_array_equal(labels > 0, blob)
+    assert set(np.unique(labels[blob])) == {GGO}
+
+
+def test_segment_lesions__labels_consolidation_above_minus_300():
+    hu, lung = _lung_box()
+    hu[3:9, 20:36, 20:36] = -550.0
+    hu[5:7, 26:32, 26:32] = 20.0
+    labels = segment_lesions(hu, lung_mask=lung, spacing_mm=(1.0, 1.0, 1.0))
+    assert np.count_nonzero(labels == CONSOLIDATION) == 2 * 6 * 6
+    assert np.count_nonzero(labels == GGO) == 6 * 16 * 16 - 2 * 6 * 6
+
+
+def test_segment_lesions__drops_components_below_min_volume():
+    hu, lung = _lung_box()
+    hu[3:6, 10:17, 10:17] = -500.0  # 147 voxels = 0.147 ml at 1 mm³
+    labels = segment_lesions(hu, lung_mask=lung, spacing_mm=(1.0, 1.0, 1.0), min_lesion_ml=0.2)
+    assert not labels.any()
+
+
+def test_segment_lesions__rejects_inverted_thresholds():
+    hu, lung = _lung_box()
+    with pytest.raises(ValueError):
+        segment_lesions(hu, lung_mask=lung, spacing_mm=(1, 1, 1), ggo_min_hu=-300, consolidation_min_hu=-750)
+
+
+def test_fill_holes_per_slice__fills_enclosed_but_not_open_regions():
+    mask = np.zeros((3, 9, 9), dtype=bool)
+    mask[:, 2:7, 2:7] = True
+    mask[:, 4, 4] = False  # enclosed hole
+    mask[1, 4, 2:5] = False  # slice 1: a channel opens the hole to the outside
+    filled = fill_holes_per_slice(mask)
+    assert filled[0, 4, 4] and filled[2, 4, 4]
+    assert not filled[1, 4, 4]
+
+
+def test_keep_thick_parts__removes_tube_attached_to_blob_beyond_reach():
+    mask = np.zeros((5, 40, 40), dtype=bool)
+    mask[:, 10:22, 10:22] = True
+    mask[:, 15, 22:38] = True  # one-voxel tube leaving the blob
+    kept = keep_thick_parts(mask, radius_px=2)
+    assert kept[:, 10:22, 10:22].all()
+    assert not kept[:, 15, 26:].any()
+
+
+@pytest.mark.parametrize(
+    "fraction, score", [(0.0, 0), (0.01, 1), (0.049, 1), (0.05, 2), (0.2, 2), (0.25, 3), (0.6, 4), (0.75, 5), (1.0, 5)]
+)
+def test_severity_score__maps_fraction_to_0_to_5(fraction, score):
+    assert severity_score(fraction) == score
+
+
+@pytest.mark.parametrize("superior_first, expected_first_zone", [(True, 0), (False, 2)])
+def test_zone_index_per_slice__splits_lung_extent_in_thirds(superior_first, expected_first_zone):
+    lung = np.zeros((15, 4, 4), dtype=bool)
+    lung[3:12, 1, 1] = True
+    zones = zone_index_per_slice(lung, superior_first=superior_first)
+    assert list(zones[:3]) == [-1, -1, -1] and list(zones[12:]) == [-1, -1, -1]
+    assert list(zones[3:6]) == [expected_first_zone] * 3
+    assert list(zones[6:9]) == [1] * 3
+
+
+def test_lesion_hu_statistics__matches_numpy_and_clips_histogram():
+    values = np.array([-1200.0, -700.0, -500.0, -480.0, -20.0, 300.0])
+    stats = lesion_hu_statistics(values)
+    assert stats["mean"] == pytest.approx(np.mean(values))
+    assert stats["sd"] == pytest.approx(np.std(values))
+    assert stats["p50"] == pytest.approx(-490.0)
+    counts = stats["histogram"]["counts"]
+    edges = stats["histogram"]["bin_edges_hu"]
+    assert len(edges) == len(counts) + 1 == 23 and edges[0] == -1000 and edges[-1] == 100
+    assert sum(counts) == 6 and counts[0] == 1 and counts[-1] == 1
+    assert counts[(-500 + 1000) // 50] == 2  # -500 and -480 share the [-500, -450) bin
+
+
+def test_main__prints_report_for_written_series(tmp_path, capsys):
+    info = write_phantom_series(tmp_path, slices=40, size_px=128, severity="moderate", seed=9)
+    main([str(tmp_path)])
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["lesion_ml"]["total"] == pytest.approx(info.lesion_ml["total"], rel=0.05)
+    assert report["lung_ml"]["left"] == pytest.approx(info.lung_ml["left"], rel=0.03)
+    for side in ("left", "right"):
+        assert report["lesion_ml_by_lung"][side]["total"] == pytest.approx(
+            info.lesion_ml_by_lung[side]["total"], rel=0.05, abs=0.05
+        )
+    for lesion in info.lesions:
+        assert report["severity"]["zones"][f"{lesion.lung}_{lesion.zone}"]["score"] > 0
+    assert {"mean", "sd", "histogram"} <= set(report["lesion_hu"])
+
+
+def test_main__quantifies_real_ct_series_plausibly(capsys):
+    if not REAL_SERIES.is_dir():
+        pytest.skip(f"reference data absent: {REAL_SERIES} (see /work/shared/data/SOURCES.md)")
+    series_dir = next(path.parent for path in REAL_SERIES.rglob("*.dcm"))
+    main([str(series_dir)])
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert 500 < report["lung_ml"]["left"] < 4000 and 500 < report["lung_ml"]["right"] < 4000
+    assert 0 <= report["percent"]["both"] <= 100
