@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class ResultsConfig(AppConfig):
     name = "triage.results"
     label = "results"
+
+    def ready(self) -> None:
+        from celery.signals import worker_process_init
+
+        from triage.results.engine import preload_active_model
+
+        worker_process_init.connect(preload_active_model, weak=False)

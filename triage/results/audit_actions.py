@@ -1,0 +1,8 @@
+from django.db import models
+
+
+class ResultAction(models.TextChoices):
+    RESULT_CREATED = "result.created"
+    MODEL_REGISTERED = "model.registered"
+    MODEL_ACTIVATED = "model.activated"
+    REANALYSIS_REQUESTED = "result.reanalysis_requested"
