@@ -1,0 +1,31 @@
+"""Tests of inference.evaluate: JSON report, plots, and reproduction of the card's test figures."""
+
+from __future__ import annotations
+
+import json
+
+from PIL import Image
+
+from inference.evaluate import main
+from inference.registry import read_model_card
+
+
+def test_main__reproduces_card_test_metrics_from_split_file(published_tiny, tiny_dataset, tmp_path):
+    out = tmp_path / "report" / "eval.json"
+    split_file = published_tiny / "tiny" / "v1" / "splits.json"
+    main(["--data", str(tiny_dataset), "--model", "tiny/v1", "--weights-root", str(published_tiny),
+          "--split-file", str(split_file), "--json", str(out)])
+    report = json.loads(out.read_text())
+    card = read_model_card("tiny/v1", root=published_tiny)["test_metrics"]
+    assert report["n"] == card["n"] and report["confusion_matrix"] == card["confusion_matrix"]
+    assert report["metrics"]["auc"] == card["auc"]
+    for name in ("roc", "reliability"):
+        with Image.open(out.with_name(f"eval_{name}.png")) as image:
+            assert image.size[0] > 100
+
+
+def test_main__evaluates_whole_folder_without_split_file(published_tiny, tiny_dataset, tmp_path):
+    out = tmp_path / "all.json"
+    report = main(["--data", str(tiny_dataset), "--weights-root", str(published_tiny), "--json", str(out), "--n-boot", "50"])
+    assert report["n"] == 12 and sum(map(sum, report["confusion_matrix"])) == 12
+    assert report["positive_class"] == "covid"
