@@ -63,11 +63,12 @@ class Result(models.Model):
 
 
 class SliceScore(models.Model):
+    """The calibrated COVID-19 probability of one classified (lung-containing) slice."""
+
     result = models.ForeignKey(Result, on_delete=models.CASCADE, related_name="slice_scores")
     slice_index = models.PositiveIntegerField(help_text="Index in the selected series, sorted by z.")
     z_position_mm = models.FloatField(null=True)
     covid_probability = models.FloatField()
-    contains_lung = models.BooleanField()
 
     class Meta:
         constraints = [

@@ -179,7 +179,7 @@ def store_analysis(*, study: Study, model_version: ModelVersion, analysis) -> Re
     )
     SliceScore.objects.bulk_create(
         SliceScore(result=result, slice_index=s.slice_index, z_position_mm=s.z_position_mm,
-                   covid_probability=s.covid_probability, contains_lung=s.contains_lung)
+                   covid_probability=s.covid_probability)
         for s in analysis.slice_scores
     )
     Quantification.objects.create(result=result, **quantification_fields(analysis.quantification))

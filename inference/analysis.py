@@ -1,0 +1,242 @@
+"""Analyse one CT study end to end, as a worker does: no Django, Keras only through the model.
+
+Stages (each timed in ``StudyAnalysis.stage_seconds``):
+
+1. ``decode``: DICOM slices -> HU volume (:func:`inference.dicom_io.read_series`).
+2. ``classify``: lung slices -> lung window, body crop, resize (uint8) -> model, in batches. A
+   producer thread prepares batch *i + 1* while the model runs on batch *i* (TensorFlow releases
+   the GIL), so preprocessing hides behind the model. Slices go to the model as uint8 values;
+   the model normalises them itself, on the device.
+3. ``aggregate``: temperature scaling from the model card, then the study rule of
+   :mod:`inference.aggregate`.
+4. ``quantify``: lung and lesion segmentation and measurements (:mod:`inference.quantify`).
+5. ``explain``: Grad-CAM for the COVID-19 class on the top-k key slices in one batched pass,
+   mapped back to the slice, masked to the lung, rendered as overlays; lesion outlines too.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from inference.aggregate import DEFAULT_TOP_K, apply_temperature, logits_from_probabilities, study_probability
+from inference.dicom_io import DicomSource, Volume, read_series
+from inference.preprocess import StudyPlan, plan_study, render_model_slices
+from inference.registry import LoadedModel
+
+DEFAULT_BATCH_SIZE = 16
+DEFAULT_KEY_SLICES = 8
+
+
+@dataclass(frozen=True)
+class SliceScore:
+    """The model's calibrated COVID-19 probability for one lung slice of the sorted series."""
+
+    slice_index: int
+    z_position_mm: float | None
+    covid_probability: float
+
+
+@dataclass(frozen=True)
+class OverlayImage:
+    """A rendered overlay (PNG) of one slice; ``heatmap`` is the raw 8-bit PNG heat for re-blending."""
+
+    slice_index: int
+    kind: str  # "gradcam" | "lesion"
+    png: bytes
+    heatmap: bytes | None
+    width_px: int
+    height_px: int
+
+
+@dataclass(frozen=True)
+class StudyAnalysis:
+    """Everything the platform stores for one study and model version."""
+
+    class_names: tuple[str, ...]
+    class_probabilities: dict[str, float]
+    covid_probability: float
+    covid_probability_uncalibrated: float
+    predicted_label: str
+    slice_scores: list[SliceScore]
+    key_slice_indices: list[int]
+    quantification: dict[str, Any]
+    overlays: list[OverlayImage]
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+class StageTimer:
+    """Collect wall-clock seconds per named stage."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - started, 4)
+
+
+def prefetched(produce: Callable[[int], np.ndarray], count: int, *, depth: int = 2) -> Iterator[np.ndarray]:
+    """Yield ``produce(0) … produce(count - 1)``, computing the next items in a background thread."""
+    items: queue.Queue[tuple[int, Any]] = queue.Queue(maxsize=depth)
+
+    def worker() -> None:
+        for i in range(count):
+            try:
+                items.put((i, produce(i)))
+            except BaseException as error:  # handed to the consumer, which re-raises it
+                items.put((i, error))
+                return
+
+    thread = threading.Thread(target=worker, name="preprocess-prefetch", daemon=True)
+    thread.start()
+    for _ in range(count):
+        _, item = items.get()
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+    thread.join()
+
+
+def predict_raw(model: Any, batches: Iterator[np.ndarray]) -> np.ndarray:
+    """Run the model on uint8 batches ``(n, s, s)``; return softmax outputs ``(N, classes)``."""
+    outputs = [np.asarray(model.predict_on_batch(batch[..., np.newaxis])) for batch in batches]
+    return np.concatenate(outputs, axis=0)
+
+
+def classify_slices(volume_hu: np.ndarray, plan: StudyPlan, *, loaded: LoadedModel, batch_size: int) -> np.ndarray:
+    """Return raw softmax outputs ``(n_lung_slices, classes)`` with preprocessing overlapped on the model."""
+    size_px = int(loaded.card["input_size_px"])
+    indices = plan.slice_indices
+    starts = list(range(0, len(indices), batch_size))
+
+    def batch(i: int) -> np.ndarray:
+        return render_model_slices(volume_hu, plan, indices=indices[starts[i]:starts[i] + batch_size], size_px=size_px)
+
+    return predict_raw(loaded.model, prefetched(batch, len(starts)))
+
+
+def heatmap_to_slice(heatmap: np.ndarray, plan: StudyPlan, *, slice_shape: tuple[int, int]) -> np.ndarray:
+    """Map a model-input heatmap back onto the full slice (undo resize, square padding and body crop)."""
+    from PIL import Image
+
+    y0, y1, x0, x1 = plan.crop_box_yx
+    height, width = y1 - y0, x1 - x0
+    side = max(height, width)
+    square = np.asarray(Image.fromarray(heatmap.astype(np.float32)).resize((side, side), Image.BILINEAR))
+    pad_y, pad_x = (side - height) // 2, (side - width) // 2
+    full = np.zeros(slice_shape, dtype=np.float32)
+    full[y0:y1, x0:x1] = square[pad_y:pad_y + height, pad_x:pad_x + width]
+    return np.clip(full, 0.0, 1.0)
+
+
+def explain_key_slices(
+    volume: Volume,
+    plan: StudyPlan,
+    *,
+    loaded: LoadedModel,
+    key_slice_indices: Sequence[int],
+    lung_mask: np.ndarray,
+    lesion_labels: np.ndarray,
+) -> list[OverlayImage]:
+    """Render a Grad-CAM overlay and a lesion-outline overlay for each key slice (one batched Grad-CAM pass)."""
+    from inference.explain import (
+        encode_heatmap,
+        gradcam,
+        mask_heatmaps,
+        render_lesion_outline_png,
+        render_overlay_png,
+    )
+
+    if not key_slice_indices:
+        return []
+    size_px = int(loaded.card["input_size_px"])
+    indices = np.asarray(key_slice_indices, dtype=np.int64)
+    images = render_model_slices(volume.hu, plan, indices=indices, size_px=size_px)
+    heat = gradcam(loaded.model, images, class_index=loaded.positive_index)
+    slice_shape = volume.hu.shape[1:]
+    full = np.stack([heatmap_to_slice(h, plan, slice_shape=slice_shape) for h in heat])
+    full = mask_heatmaps(full, lung_masks=lung_mask[indices])
+    height, width = slice_shape
+    overlays = []
+    for index, heatmap in zip(indices.tolist(), full):
+        slice_hu = volume.hu[index]
+        overlays.append(OverlayImage(index, "gradcam", render_overlay_png(slice_hu, heatmap),
+                                     encode_heatmap(heatmap), width, height))
+        overlays.append(OverlayImage(index, "lesion", render_lesion_outline_png(slice_hu, lesion_labels[index]),
+                                     None, width, height))
+    return overlays
+
+
+def analyse_volume(
+    volume: Volume,
+    *,
+    loaded: LoadedModel,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    key_slices: int = DEFAULT_KEY_SLICES,
+    timer: StageTimer | None = None,
+) -> StudyAnalysis:
+    """Classify, aggregate, quantify and explain one HU volume (see the module docstring for the stages)."""
+    from inference.explain import select_key_slices
+    from inference.quantify import quantify_volume
+
+    timer = timer or StageTimer()
+    class_names = tuple(loaded.card["class_names"])
+    positive = loaded.positive_index
+    with timer.stage("classify"):
+        plan = plan_study(volume.hu)
+        raw = classify_slices(volume.hu, plan, loaded=loaded, batch_size=batch_size)
+    with timer.stage("aggregate"):
+        calibrated = apply_temperature(logits_from_probabilities(raw), temperature=loaded.temperature)
+        top_k = int(loaded.card.get("aggregation", {}).get("top_k", DEFAULT_TOP_K))
+        covid = study_probability(calibrated[:, positive], top_k=top_k)
+        covid_raw = study_probability(raw[:, positive], top_k=top_k)
+        top = np.argsort(-calibrated[:, positive], kind="stable")[:top_k]
+        class_probabilities = {name: float(p) for name, p in zip(class_names, calibrated[top].mean(axis=0))}
+        class_probabilities[class_names[positive]] = covid
+        key = plan.slice_indices[select_key_slices(calibrated[:, positive], k=key_slices)]
+    with timer.stage("quantify"):
+        quantification = quantify_volume(volume.hu, spacing_mm=volume.spacing_mm, orientation=volume.orientation,
+                                         superior_first=volume.superior_first)
+    with timer.stage("explain"):
+        overlays = explain_key_slices(volume, plan, loaded=loaded, key_slice_indices=key.tolist(),
+                                      lung_mask=quantification.lungs.both, lesion_labels=quantification.lesion_labels)
+    return StudyAnalysis(
+        class_names=class_names,
+        class_probabilities=class_probabilities,
+        covid_probability=covid,
+        covid_probability_uncalibrated=covid_raw,
+        predicted_label=max(class_probabilities, key=class_probabilities.__getitem__),
+        slice_scores=slice_scores(volume, plan, calibrated[:, positive]),
+        key_slice_indices=key.tolist(),
+        quantification=quantification.to_dict(),
+        overlays=overlays,
+        stage_seconds=timer.seconds,
+    )
+
+
+def slice_scores(volume: Volume, plan: StudyPlan, covid_probabilities: np.ndarray) -> list[SliceScore]:
+    """Return the score of each classified (lung-containing) slice; other slices are not scored."""
+    return [
+        SliceScore(int(i), float(volume.slice_positions_mm[i]), float(p))
+        for i, p in zip(plan.slice_indices.tolist(), covid_probabilities.tolist())
+    ]
+
+
+def analyse_series(sources: Sequence[DicomSource], *, loaded: LoadedModel, **options: Any) -> StudyAnalysis:
+    """Decode a DICOM series and analyse it; ``stage_seconds`` includes ``decode``."""
+    timer = StageTimer()
+    with timer.stage("decode"):
+        volume = read_series(sources)
+    return analyse_volume(volume, loaded=loaded, timer=timer, **options)
