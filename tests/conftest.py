@@ -127,3 +127,29 @@ def celery_worker_process(transactional_db, tmp_path):
     worker.start()
     yield worker
     worker.stop()
+
+
+# --- Studies (ingestion) -----------------------------------------------------------------
+
+
+@pytest.fixture
+def study_storage(settings, tmp_path):
+    """Point Django's default storage at a throw-away folder; return that folder."""
+    root = tmp_path / "storage"
+    settings.STORAGES = settings.STORAGES | {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                    "OPTIONS": {"location": str(root), "base_url": None}}}
+    return root
+
+
+@pytest.fixture
+def phantom_series(tmp_path):
+    """Write a small phantom CT series with inference.phantom; return the sorted .dcm paths."""
+    from inference.phantom import write_phantom_series
+
+    def make(*, slices: int = 12, size_px: int = 64, severity: str = "mild", seed: int = 0, **ids) -> list[Path]:
+        out = tmp_path / f"phantom-{next(_counter)}"
+        write_phantom_series(out, slices=slices, size_px=size_px, severity=severity, seed=seed, **ids)
+        return sorted(out.glob("*.dcm"))
+
+    return make

@@ -210,6 +210,12 @@ else:
         "socket_timeout": 10,
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_BEAT_SCHEDULE = {
+    # Studies left in "received" by a broker outage or a killed worker go back on the ingest queue.
+    "studies-requeue-stuck-received": {"task": "studies.requeue_stuck_studies", "schedule": 300.0},
+    # Studies whose analysis message was lost, or whose worker died (lease expired), go back on the gpu queue.
+    "results-requeue-stuck-analyses": {"task": "results.requeue_stuck_analyses", "schedule": 60.0},
+}
 
 # --- Security --------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

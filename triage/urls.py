@@ -11,6 +11,7 @@ api_patterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("triage.accounts.urls")),
     path("audit/", include("triage.audit.urls")),
+    path("studies/", include("triage.studies.urls")),
 ]
 
 urlpatterns = [
@@ -18,4 +19,5 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include(api_patterns)),
+    path("studies/", include("triage.studies.page_urls")),
 ]

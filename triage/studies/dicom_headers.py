@@ -81,7 +81,8 @@ class CTHeader:
     study_description: str
 
 
-def _read_dataset(data: bytes) -> Dataset:
+def read_dataset(data: bytes) -> Dataset:
+    """Parse a file's bytes into a dataset; raise :class:`RejectedFile` if it is not DICOM."""
     try:
         return pydicom.dcmread(io.BytesIO(data))
     except InvalidDicomError:
@@ -148,7 +149,11 @@ def can_decode(transfer_syntax: UID) -> bool:
 
 def read_ct_header(data: bytes) -> CTHeader:
     """Parse and check one file; raise :class:`RejectedFile` with the first broken rule."""
-    ds = _read_dataset(data)
+    return check_ct_dataset(read_dataset(data))
+
+
+def check_ct_dataset(ds: Dataset) -> CTHeader:
+    """Check a parsed dataset against the ingest rules; raise :class:`RejectedFile` on the first broken one."""
     modality = _text(ds, "Modality")
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
         if modality and modality != "CT":
@@ -177,6 +182,10 @@ def read_ct_header(data: bytes) -> CTHeader:
     if transfer_syntax.is_compressed and not can_decode(transfer_syntax):
         raise RejectedFile(UNDECODABLE_SYNTAX_MSG.format(name=transfer_syntax.name, uid=str(transfer_syntax)))
     rows, columns = int(ds.Rows), int(ds.Columns)
+    if not transfer_syntax.is_compressed and "PixelData" in ds:
+        expected_bytes = rows * columns * (((_number(ds, "BitsAllocated", int) or 16) + 7) // 8)
+        if len(ds.PixelData) < expected_bytes:
+            raise RejectedFile(TRUNCATED_MSG)
     if not (16 <= rows <= MAX_IMAGE_SIDE_PX and 16 <= columns <= MAX_IMAGE_SIDE_PX):
         raise RejectedFile(IMAGE_SIZE_MSG.format(rows=rows, columns=columns, limit=MAX_IMAGE_SIDE_PX))
     try:

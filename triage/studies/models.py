@@ -9,6 +9,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Study(models.Model):
@@ -40,7 +41,7 @@ class Study(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
     last_instance_received_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
-    status_changed_at = models.DateTimeField(auto_now_add=True)
+    status_changed_at = models.DateTimeField(default=timezone.now)
     failure_reason = models.CharField(max_length=500, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True, help_text="A worker's claim expires then.")
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,

@@ -1,0 +1,60 @@
+"""Reads of studies, always scoped to the hospitals the user may see."""
+from dataclasses import dataclass
+from uuid import UUID
+
+from django.db.models import Prefetch, QuerySet
+
+from triage.accounts.models import Hospital, Membership, User
+from triage.accounts.tenancy import hospitals_visible_to, scope_to_user
+from triage.audit.services import record_event
+from triage.studies.audit_actions import StudyAction
+from triage.studies.exceptions import StudyNotFound
+from triage.studies.models import Series, Study
+from triage.studies.services import UPLOAD_ROLES
+
+
+@dataclass(frozen=True)
+class StudyFilters:
+    hospital_uuid: UUID | None = None
+    status: str | None = None
+
+
+def studies_visible_to(*, user: User) -> QuerySet[Study]:
+    return scope_to_user(Study.objects.all(), user=user)
+
+
+def study_list(*, user: User, filters: StudyFilters) -> QuerySet[Study]:
+    qs = studies_visible_to(user=user).select_related("hospital")
+    if filters.hospital_uuid is not None:
+        qs = qs.filter(hospital__uuid=filters.hospital_uuid)
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    return qs.order_by("-received_at", "-id")
+
+
+def study_get(*, user: User, study_uuid: UUID) -> Study:
+    """Fetch a visible study for a write (no audit row; the write audits itself)."""
+    study = studies_visible_to(user=user).select_related("hospital").filter(uuid=study_uuid).first()
+    if study is None:
+        raise StudyNotFound()
+    return study
+
+
+def access_study(*, user: User, study_uuid: UUID) -> Study:
+    """Fetch a visible study with its series for reading patient data; audit the read."""
+    series = Prefetch("series", queryset=Series.objects.order_by("series_number", "id"))
+    study = (studies_visible_to(user=user).select_related("hospital", "selected_series")
+             .prefetch_related(series).filter(uuid=study_uuid).first())
+    if study is None:
+        raise StudyNotFound()
+    record_event(actor=user, action=StudyAction.VIEWED, hospital=study.hospital, target=study)
+    return study
+
+
+def upload_hospitals_for(*, user: User) -> QuerySet[Hospital]:
+    """Hospitals the user may upload to (a role in ``UPLOAD_ROLES`` there, or platform admin)."""
+    visible = hospitals_visible_to(user=user)
+    if user.is_platform_admin and getattr(user, "token_hospital_id", None) is None:
+        return visible
+    member_of = Membership.objects.filter(user=user, role__in=UPLOAD_ROLES).values("hospital_id")
+    return visible.filter(id__in=member_of)

@@ -1,0 +1,518 @@
+"""Every write to studies: ingestion of uploaded files, the ingest step and the state machine.
+
+State machine (each transition one function, audited in the same transaction, applied as a
+conditional UPDATE so two workers can never both make it)::
+
+    received ──ingest──> queued ──claim──> processing ──> ready
+        │                  │                    │
+        └──────────────────┴────────────────────┴──> failed(reason)
+    failed | ready ──reprocess (hospital admin)──> queued (received when no series was selected)
+
+New instances arriving for a study that is past ``received`` re-open it (back to ``received``),
+so it is ingested again with all its slices.
+"""
+from __future__ import annotations
+
+import io
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pydicom
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from triage.accounts.models import Hospital, Role, User
+from triage.accounts.permissions import require_role
+from triage.audit.services import record_event
+from triage.core.exceptions import DomainError
+from triage.studies import storage
+from triage.studies.audit_actions import StudyAction
+from triage.studies.dicom_headers import CTHeader, RejectedFile, check_ct_dataset, read_ct_header, read_dataset
+from triage.studies.exceptions import IllegalStudyTransition, NoUsableSeries, StudyNotFound
+from triage.studies.geometry import MIN_SLICES, SliceGeometry, order_slices, select_stack
+from triage.studies.models import Instance, Series, Study
+from triage.studies.uploads import IncomingFile, expand_upload
+
+logger = logging.getLogger(__name__)
+
+UPLOAD_ROLES = (Role.RADIOLOGIST, Role.CLINICIAN, Role.ADMIN)
+INGEST_LEASE = timedelta(minutes=15)
+STUCK_AFTER = timedelta(minutes=10)
+SIZE_MISMATCH_MSG = "Image size {rows}x{columns} differs from the rest of its series ({series_rows}x{series_columns})."
+DUPLICATE_MSG = "Already received (same SOP Instance UID in this study)."
+QUEUE_DOWN_NOTE = "Stored. The processing queue is unavailable; processing starts automatically when it is back."
+CORRUPT_PIXELS_MSG = "Pixel data cannot be decoded ({error})."
+NO_DECODABLE_MSG = "none of the {count} received images could be decoded"
+NO_AXIAL_STACK_MSG = ("no axial CT series with at least {min_slices} slices of one size and orientation "
+                      "({count} decodable images received)")
+UNEXPECTED_FAILURE_MSG = "Processing failed unexpectedly ({error}); an administrator can reprocess the study."
+
+Status = Study.Status
+
+
+# --- Upload report -------------------------------------------------------------------
+
+class FileStatus:
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one uploaded file; ``study`` is the study's uuid when it has one."""
+
+    name: str
+    status: str
+    reason: str = ""
+    study: str | None = None
+
+
+@dataclass
+class UploadReport:
+    """Per-file outcomes of one upload, the studies touched, and a note for the uploader."""
+
+    files: list[FileOutcome] = field(default_factory=list)
+    studies: list[str] = field(default_factory=list)
+    note: str = ""
+    queue_unavailable: bool = False
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def all_rejected(self) -> bool:
+        return bool(self.files) and self.count(FileStatus.REJECTED) == len(self.files)
+
+
+@dataclass
+class _StoredFile:
+    name: str
+    header: CTHeader
+    storage_path: str
+    sha256: str
+    size_bytes: int
+
+
+# --- Enqueueing (on commit, surviving a broker outage) ----------------------------------
+
+def _broker_errors() -> tuple[type[BaseException], ...]:
+    from kombu.exceptions import KombuError
+
+    errors: list[type[BaseException]] = [KombuError, OSError]
+    try:
+        from redis.exceptions import RedisError
+
+        errors.append(RedisError)
+    except ImportError:  # pragma: no cover - redis is a dependency in production only
+        pass
+    return tuple(errors)
+
+
+PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+
+
+def enqueue_ingest(*, study_id: int) -> bool:
+    """Send ``studies.ingest_study``; on a broker error log it and return False (the sweep retries)."""
+    from triage.studies.tasks import ingest_study
+
+    try:
+        ingest_study.apply_async(kwargs={"study_id": study_id}, queue="ingest", retry_policy=PUBLISH_RETRY_POLICY)
+    except _broker_errors():
+        logger.warning("studies.enqueue_failed", extra={"study_id": study_id, "task": "studies.ingest_study"},
+                       exc_info=True)
+        return False
+    return True
+
+
+def enqueue_analysis(*, study_id: int) -> bool:
+    """Hand a queued study to ``results.analyse_study`` on the ``gpu`` queue; False on a broker error."""
+    from triage.results.tasks import analyse_study
+
+    try:
+        analyse_study.apply_async(kwargs={"study_id": study_id}, queue="gpu", retry_policy=PUBLISH_RETRY_POLICY)
+    except _broker_errors():
+        logger.warning("studies.enqueue_failed", extra={"study_id": study_id, "task": "results.analyse_study"},
+                       exc_info=True)
+        return False
+    return True
+
+
+# --- Receiving files: the one entry point of every upload path ----------------------------
+
+def receive_instances(
+    *,
+    hospital: Hospital,
+    uploaded_by: User | None,
+    files: Iterable[IncomingFile],
+    source: str,
+    now: datetime | None = None,
+) -> UploadReport:
+    """Validate, store and record uploaded DICOM files (plain or zipped); enqueue each touched study.
+
+    Used by every upload path (web, REST, STOW-RS, C-STORE, demo). ``uploaded_by`` is ``None``
+    only for system senders (C-STORE, demo seeding); a user needs an upload role at ``hospital``.
+    Each file is checked (:func:`~triage.studies.dicom_headers.read_ct_header`) and stored by
+    content hash; all database rows of the upload are written in one transaction and the files
+    this call wrote are deleted again if it fails. Files of several studies are split into
+    separate studies; instances already received are reported as duplicates (same study).
+    After commit each study with new instances goes to the ``ingest`` queue; if the broker is
+    down the study stays ``received`` (the sweep re-enqueues it) and the report says so.
+    """
+    if source not in Study.Source.values:
+        raise DomainError(f"Unknown upload source {source!r}.")
+    if uploaded_by is not None:
+        require_role(user=uploaded_by, hospital=hospital, roles=UPLOAD_ROLES)
+    now = now or timezone.now()
+    report = UploadReport()
+    stored: list[_StoredFile] = []
+    written: list[str] = []
+    try:
+        for candidate in expand_upload(files):
+            if candidate.data is None:
+                report.files.append(FileOutcome(candidate.name, FileStatus.REJECTED, candidate.reason))
+                continue
+            try:
+                header = read_ct_header(candidate.data)
+            except RejectedFile as exc:
+                report.files.append(FileOutcome(candidate.name, FileStatus.REJECTED, str(exc)))
+                continue
+            digest = storage.sha256_of(candidate.data)
+            path, wrote = storage.store_content(hospital_uuid=hospital.uuid, data=candidate.data, sha256=digest)
+            if wrote:
+                written.append(path)
+            stored.append(_StoredFile(candidate.name, header, path, digest, len(candidate.data)))
+        to_ingest: list[int] = []
+        with transaction.atomic():
+            to_ingest = _record_instances(hospital=hospital, uploaded_by=uploaded_by, stored=stored,
+                                          source=source, report=report, now=now)
+
+            def enqueue_all() -> None:
+                for study_id in to_ingest:
+                    if not enqueue_ingest(study_id=study_id):
+                        report.queue_unavailable = True
+                        report.note = QUEUE_DOWN_NOTE
+
+            transaction.on_commit(enqueue_all)
+    except BaseException:
+        storage.delete_content(written)
+        raise
+    accepted_paths = {f.storage_path for f in stored}
+    orphans = [p for p in written if p not in accepted_paths or not Instance.objects.filter(storage_path=p).exists()]
+    storage.delete_content(orphans)
+    return report
+
+
+def _study_for(*, hospital: Hospital, header: CTHeader, uploaded_by: User | None, source: str,
+               now: datetime) -> tuple[Study, bool]:
+    study, created = Study.objects.get_or_create(
+        hospital=hospital,
+        study_instance_uid=header.study_instance_uid,
+        defaults={
+            "accession_number": header.accession_number, "patient_id": header.patient_id,
+            "patient_name": header.patient_name, "patient_sex": header.patient_sex,
+            "patient_age": header.patient_age, "patient_birth_date": header.patient_birth_date,
+            "study_date": header.study_date, "study_description": header.study_description,
+            "uploaded_by": uploaded_by, "source": source, "status": Status.RECEIVED, "status_changed_at": now,
+        },
+    )
+    # Serialise concurrent uploads of the same study (duplicate checks below rely on it).
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    if created:
+        record_event(actor=uploaded_by, action=StudyAction.RECEIVED, hospital=hospital, target=study,
+                     extra={"source": source, "new": Status.RECEIVED})
+    return study, created
+
+
+def _series_for(*, study: Study, header: CTHeader, cache: dict[str, Series]) -> Series:
+    series = cache.get(header.series_instance_uid)
+    if series is None:
+        series, _ = Series.objects.get_or_create(
+            study=study, series_instance_uid=header.series_instance_uid,
+            defaults={
+                "modality": "CT", "series_number": header.series_number,
+                "series_description": header.series_description, "rows": header.rows, "columns": header.columns,
+                "pixel_spacing_row_mm": header.pixel_spacing_mm[0], "pixel_spacing_col_mm": header.pixel_spacing_mm[1],
+                "slice_thickness_mm": header.slice_thickness_mm, "kvp": header.kvp,
+                "convolution_kernel": header.convolution_kernel,
+                "image_orientation_patient": list(header.image_orientation_patient),
+                "transfer_syntax_uid": header.transfer_syntax_uid,
+            },
+        )
+        cache[header.series_instance_uid] = series
+    return series
+
+
+def _record_instances(*, hospital: Hospital, uploaded_by: User | None, stored: list[_StoredFile], source: str,
+                      report: UploadReport, now: datetime) -> list[int]:
+    """Create study/series/instance rows (inside the caller's transaction); return study ids to ingest."""
+    by_study: dict[str, list[_StoredFile]] = defaultdict(list)
+    for item in stored:
+        by_study[item.header.study_instance_uid].append(item)
+    to_ingest = []
+    for files in by_study.values():
+        study, created = _study_for(hospital=hospital, header=files[0].header, uploaded_by=uploaded_by,
+                                    source=source, now=now)
+        known = set(Instance.objects.filter(series__study=study).values_list("sop_instance_uid", flat=True))
+        series_cache: dict[str, Series] = {}
+        new_rows: list[Instance] = []
+        for item in files:
+            header = item.header
+            if header.sop_instance_uid in known:
+                report.files.append(FileOutcome(item.name, FileStatus.DUPLICATE, DUPLICATE_MSG, str(study.uuid)))
+                continue
+            series = _series_for(study=study, header=header, cache=series_cache)
+            if (series.rows, series.columns) != (header.rows, header.columns):
+                reason = SIZE_MISMATCH_MSG.format(rows=header.rows, columns=header.columns,
+                                                  series_rows=series.rows, series_columns=series.columns)
+                report.files.append(FileOutcome(item.name, FileStatus.REJECTED, reason, str(study.uuid)))
+                continue
+            known.add(header.sop_instance_uid)
+            new_rows.append(Instance(series=series, sop_instance_uid=header.sop_instance_uid,
+                                     storage_path=item.storage_path, sha256=item.sha256, size_bytes=item.size_bytes,
+                                     instance_number=header.instance_number))
+            report.files.append(FileOutcome(item.name, FileStatus.ACCEPTED, "", str(study.uuid)))
+        if new_rows:
+            Instance.objects.bulk_create(new_rows, batch_size=500)
+            for series in series_cache.values():
+                Series.objects.filter(pk=series.pk).update(slice_count=series.instances.count())
+            study.last_instance_received_at = now
+            study.save(update_fields=["last_instance_received_at"])
+            record_event(actor=uploaded_by, action=StudyAction.UPLOADED, hospital=hospital, target=study,
+                         extra={"source": source, "instances": len(new_rows)})
+            if not created and study.status != Status.RECEIVED:
+                _reopen_for_new_instances(study=study, actor=uploaded_by, now=now)
+        if new_rows or study.status == Status.RECEIVED:
+            to_ingest.append(study.id)
+        if str(study.uuid) not in report.studies and (new_rows or any(f.study == str(study.uuid) for f in report.files)):
+            report.studies.append(str(study.uuid))
+    return to_ingest
+
+
+def _reopen_for_new_instances(*, study: Study, actor: User | None, now: datetime) -> None:
+    old = study.status
+    Study.objects.filter(pk=study.pk).update(status=Status.RECEIVED, status_changed_at=now, lease_until=None,
+                                             failure_reason="")
+    study.status = Status.RECEIVED
+    record_event(actor=actor, action=StudyAction.RECEIVED, hospital=study.hospital, target=study,
+                 extra={"old": old, "new": Status.RECEIVED, "reason": "new_instances"})
+
+
+# --- State machine -----------------------------------------------------------------------
+
+def _transition(*, study_id: int, allowed_from: Q, new: str, action: str, actor: User | None = None,
+                now: datetime, extra: dict | None = None, **fields) -> Study | None:
+    """Apply ``status → new`` if the row still matches ``allowed_from``; audit it; None if not."""
+    with transaction.atomic():
+        old = Study.objects.filter(id=study_id).values_list("status", flat=True).first()
+        if old is None:
+            raise StudyNotFound()
+        updated = Study.objects.filter(allowed_from, id=study_id).update(status=new, status_changed_at=now, **fields)
+        if not updated:
+            return None
+        study = Study.objects.select_related("hospital").get(id=study_id)
+        record_event(actor=actor, action=action, hospital=study.hospital, target=study,
+                     extra={"old": old, "new": new} | (extra or {}))
+        return study
+
+
+def _require_transition(study: Study | None, *, study_id: int, new: str) -> Study:
+    """Return ``study``; when the transition did not apply: a silent no-op if already ``new``, else raise."""
+    if study is not None:
+        return study
+    current = Study.objects.get(id=study_id)
+    if current.status == new:
+        return current
+    raise IllegalStudyTransition(old=current.status, new=new)
+
+
+def claim_study_for_processing(*, study_id: int, lease: timedelta, now: datetime | None = None) -> Study | None:
+    """Claim a ``queued`` study (or one whose processing lease expired) for ``lease``; None if not claimable."""
+    now = now or timezone.now()
+    claimable = Q(status=Status.QUEUED) | Q(status=Status.PROCESSING, lease_until__lt=now)
+    try:
+        return _transition(study_id=study_id, allowed_from=claimable, new=Status.PROCESSING,
+                           action=StudyAction.PROCESSING, now=now, lease_until=now + lease)
+    except StudyNotFound:
+        logger.info("studies.claim_missing", extra={"study_id": study_id})
+        return None
+
+
+def mark_study_queued(*, study_id: int, now: datetime | None = None, extra: dict | None = None,
+                      expect_last_instance_at: datetime | None = None) -> Study:
+    """Move ``received → queued`` and send the study to the ``gpu`` queue on commit."""
+    now = now or timezone.now()
+    allowed = Q(status=Status.RECEIVED)
+    if expect_last_instance_at is not None:
+        allowed &= Q(last_instance_received_at=expect_last_instance_at)
+    with transaction.atomic():
+        study = _transition(study_id=study_id, allowed_from=allowed, new=Status.QUEUED, action=StudyAction.QUEUED,
+                            now=now, extra=extra, lease_until=None)
+        if study is not None:
+            transaction.on_commit(lambda: enqueue_analysis(study_id=study_id))
+    return _require_transition(study, study_id=study_id, new=Status.QUEUED)
+
+
+def mark_study_ready(*, study_id: int, now: datetime | None = None) -> Study:
+    """Move ``processing → ready`` (a no-op if it already is ``ready``)."""
+    now = now or timezone.now()
+    study = _transition(study_id=study_id, allowed_from=Q(status=Status.PROCESSING), new=Status.READY,
+                        action=StudyAction.READY, now=now, lease_until=None)
+    return _require_transition(study, study_id=study_id, new=Status.READY)
+
+
+def mark_study_failed(*, study_id: int, reason: str, now: datetime | None = None) -> Study:
+    """Move ``received | queued | processing → failed`` with a readable reason (no patient data)."""
+    now = now or timezone.now()
+    reason = (reason or "Unknown failure.")[:500]
+    active = Q(status__in=[Status.RECEIVED, Status.QUEUED, Status.PROCESSING])
+    study = _transition(study_id=study_id, allowed_from=active, new=Status.FAILED, action=StudyAction.FAILED,
+                        now=now, extra={"reason": reason}, failure_reason=reason, lease_until=None)
+    return _require_transition(study, study_id=study_id, new=Status.FAILED)
+
+
+def mark_study_failed_after_error(*, study_id: int, error: BaseException) -> Study | None:
+    """Fail a study after a task gave up on it; domain errors keep their message, others name their type."""
+    reason = error.message if isinstance(error, DomainError) else UNEXPECTED_FAILURE_MSG.format(
+        error=type(error).__name__)
+    try:
+        return mark_study_failed(study_id=study_id, reason=reason)
+    except (StudyNotFound, IllegalStudyTransition):
+        logger.info("studies.fail_skipped", extra={"study_id": study_id})
+        return None
+
+
+def reprocess_study(*, actor: User, study: Study, now: datetime | None = None) -> Study:
+    """Send a ``failed`` or ``ready`` study through the pipeline again (hospital admins only)."""
+    require_role(user=actor, hospital=study.hospital, roles=(Role.ADMIN,))
+    now = now or timezone.now()
+    new = Status.QUEUED if study.selected_series_id else Status.RECEIVED
+    with transaction.atomic():
+        updated = _transition(study_id=study.id, allowed_from=Q(status__in=[Status.FAILED, Status.READY]), new=new,
+                              action=StudyAction.REPROCESSED, actor=actor, now=now, failure_reason="",
+                              lease_until=None)
+        if updated is None:
+            raise IllegalStudyTransition(old=Study.objects.get(id=study.id).status, new=new)
+        enqueue = enqueue_analysis if new == Status.QUEUED else enqueue_ingest
+        transaction.on_commit(lambda: enqueue(study_id=study.id))
+    return updated
+
+
+# --- Ingest step (runs on the ingest queue) ------------------------------------------------
+
+def _decode_instance(instance: Instance) -> tuple[SliceGeometry | None, str]:
+    """Read one stored file, decode its pixels fully once; return its geometry or the decode error."""
+    try:
+        ds = read_dataset(storage.read_content(instance.storage_path))
+        header = check_ct_dataset(ds)
+        pixels = ds.pixel_array
+        if pixels.shape != (header.rows, header.columns):
+            raise ValueError(f"pixel array shape {pixels.shape}")
+    except FileNotFoundError:
+        return None, "The stored file is missing."
+    except RejectedFile as exc:
+        return None, str(exc)
+    except Exception as exc:  # pydicom/numpy raise many types on corrupt or truncated pixel data
+        return None, CORRUPT_PIXELS_MSG.format(error=type(exc).__name__)[:300]
+    return SliceGeometry(
+        instance_id=instance.id, series_id=instance.series_id, series_number=header.series_number,
+        rows=header.rows, columns=header.columns, image_orientation_patient=header.image_orientation_patient,
+        image_position_patient=header.image_position_patient, instance_number=header.instance_number,
+        slice_thickness_mm=header.slice_thickness_mm,
+    ), ""
+
+
+def ingest_study(*, study_id: int, now: datetime | None = None) -> Study | None:
+    """Decode a ``received`` study, select and order its axial CT series, move it to ``queued``.
+
+    Claims the study with a lease (a conditional update), so a duplicate or re-delivered task
+    does nothing: it returns ``None`` when the study is missing, past ``received`` or held by
+    another worker. Every instance is decoded once; undecodable ones keep their reason in
+    ``Instance.decode_error``. Series choice and slice order follow
+    :mod:`triage.studies.geometry`. Raises :class:`NoUsableSeries` when nothing can be
+    analysed (the task's failure hook then marks the study failed with that message).
+    If instances arrived while it ran, the claim is released and the study ingested again.
+    """
+    now = now or timezone.now()
+    claimable = Q(status=Status.RECEIVED) & (Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+    if not Study.objects.filter(claimable, id=study_id).update(lease_until=now + INGEST_LEASE):
+        logger.info("studies.ingest_skipped", extra={"study_id": study_id})
+        return None
+    study = Study.objects.get(id=study_id)
+    snapshot = study.last_instance_received_at
+    instances = list(Instance.objects.filter(series__study=study).order_by("id"))
+    geometries, errors = [], {}
+    for instance in instances:
+        geometry, error = _decode_instance(instance)
+        if geometry is None:
+            errors[instance.id] = error
+        else:
+            geometries.append(geometry)
+    stack = select_stack(geometries)
+    with transaction.atomic():
+        for instance in instances:
+            instance.decode_error = errors.get(instance.id, "")
+        Instance.objects.bulk_update(instances, ["decode_error"], batch_size=500)
+        if stack is None:
+            Study.objects.filter(id=study_id).update(lease_until=None)
+    if stack is None:
+        detail = (NO_DECODABLE_MSG.format(count=len(instances)) if not geometries
+                  else NO_AXIAL_STACK_MSG.format(min_slices=MIN_SLICES, count=len(geometries)))
+        raise NoUsableSeries(detail)
+    ordered = order_slices(stack)
+    with transaction.atomic():
+        z_by_id = dict(zip(ordered.instance_ids, ordered.z_positions_mm))
+        chosen = [i for i in instances if i.id in z_by_id]
+        for instance in chosen:
+            instance.z_position_mm = z_by_id[instance.id]
+        Instance.objects.bulk_update(chosen, ["z_position_mm"], batch_size=500)
+        Series.objects.filter(study_id=study_id, is_selected=True).update(is_selected=False)
+        series = Series.objects.get(id=ordered.series_id)
+        series.is_selected = True
+        series.spacing_between_slices_mm = ordered.spacing_between_slices_mm
+        series.save(update_fields=["is_selected", "spacing_between_slices_mm"])
+        Study.objects.filter(id=study_id).update(selected_series=series)
+        try:
+            return mark_study_queued(
+                study_id=study_id, expect_last_instance_at=snapshot,
+                extra={"series": str(series.uuid), "slices": len(ordered.instance_ids),
+                       "ordered_by": ordered.ordered_by, "undecodable": len(errors)},
+            )
+        except IllegalStudyTransition:
+            pass
+    # New instances arrived meanwhile (or the study changed state): release and ingest again.
+    if Study.objects.filter(id=study_id, status=Status.RECEIVED).update(lease_until=None):
+        transaction.on_commit(lambda: enqueue_ingest(study_id=study_id))
+    return None
+
+
+# --- Sweep ---------------------------------------------------------------------------------
+
+SWEEP_ENQUEUERS = {Status.RECEIVED: enqueue_ingest, Status.QUEUED: enqueue_analysis,
+                   Status.PROCESSING: enqueue_analysis}
+
+
+def requeue_stuck_studies(*, status: str = Status.RECEIVED, older_than: timedelta = STUCK_AFTER,
+                          now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Re-enqueue studies in ``status`` unchanged for ``older_than`` whose lease (if any) expired.
+
+    Covers a broker outage during upload and a worker killed mid-task. Safe to run at any
+    time: the tasks claim with conditional updates, so a study enqueued twice is handled once.
+    ``SWEEP_ENQUEUERS`` maps a status to the task that moves it on; other apps may add theirs.
+    """
+    now = now or timezone.now()
+    enqueue = SWEEP_ENQUEUERS[status]
+    cutoff = now - older_than
+    stuck = (Study.objects.filter(status=status, status_changed_at__lt=cutoff)
+             .filter(Q(last_instance_received_at__isnull=True) | Q(last_instance_received_at__lt=cutoff))
+             .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+             .order_by("status_changed_at").values_list("id", flat=True)[:limit])
+    ids = list(stuck)
+    requeued = [study_id for study_id in ids if enqueue(study_id=study_id)]
+    if ids:
+        logger.info("studies.sweep", extra={"status": status, "found": len(ids), "requeued": len(requeued)})
+    return requeued
