@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "triage.audit",
     "triage.studies",
     "triage.results",
+    "triage.reports",
+    "triage.decisions",
 ]
 
 MIDDLEWARE = [
