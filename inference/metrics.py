@@ -7,12 +7,13 @@ positives) are ``None``, never a crash and never NaN in returned dictionaries.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 METRIC_NAMES = ("auc", "accuracy", "sensitivity", "specificity", "ppv", "npv", "f1")
-_BOOTSTRAP_CHUNK = 500
+_BOOTSTRAP_CELLS_PER_CHUNK = 5_000_000  # resamples x cases held in memory at once (~40 MB)
 
 
 def _as_binary_arrays(y_true: Sequence[int] | np.ndarray, y_score: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -30,32 +31,51 @@ def _safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
         return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
 
 
-def _weighted_auc(weights_sorted: np.ndarray, positive_sorted: np.ndarray, group_starts: np.ndarray) -> np.ndarray:
-    """Return the AUC per row of case weights given in ascending-score order (ties share ``group_starts``)."""
-    pos_weight = np.add.reduceat(weights_sorted * positive_sorted, group_starts, axis=1)
-    neg_weight = np.add.reduceat(weights_sorted * (1 - positive_sorted), group_starts, axis=1)
-    neg_below = np.cumsum(neg_weight, axis=1) - neg_weight
-    wins = (pos_weight * (neg_below + 0.5 * neg_weight)).sum(axis=1)
-    return _safe_ratio(wins, pos_weight.sum(axis=1) * neg_weight.sum(axis=1))
+@dataclass(frozen=True)
+class _SortedCases:
+    """Cases laid out once for fast weighted metrics: negatives sorted by score, then positives.
 
+    Column ``j`` of a weights matrix is the ``j``-th case of this layout, so negatives and
+    positives are contiguous views and each positive's rank among negatives is precomputed.
+    """
 
-def _weighted_metrics(
-    weights_sorted: np.ndarray, positive_sorted: np.ndarray, predicted_sorted: np.ndarray, group_starts: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Compute every metric for each row of case weights (rows = resamples, columns = cases sorted by score)."""
-    tp = weights_sorted @ (positive_sorted * predicted_sorted)
-    fn = weights_sorted @ (positive_sorted * (1 - predicted_sorted))
-    fp = weights_sorted @ ((1 - positive_sorted) * predicted_sorted)
-    tn = weights_sorted @ ((1 - positive_sorted) * (1 - predicted_sorted))
-    return {
-        "auc": _weighted_auc(weights_sorted, positive_sorted, group_starts),
-        "accuracy": _safe_ratio(tp + tn, tp + tn + fp + fn),
-        "sensitivity": _safe_ratio(tp, tp + fn),
-        "specificity": _safe_ratio(tn, tn + fp),
-        "ppv": _safe_ratio(tp, tp + fp),
-        "npv": _safe_ratio(tn, tn + fn),
-        "f1": _safe_ratio(2 * tp, 2 * tp + fp + fn),
-    }
+    n_negative: int
+    negatives_below: np.ndarray
+    negatives_at_or_below: np.ndarray
+    outcome_indicators: np.ndarray
+
+    @classmethod
+    def from_arrays(cls, labels: np.ndarray, scores: np.ndarray, threshold: float) -> _SortedCases:
+        positive = labels == 1
+        negative_scores, positive_scores = np.sort(scores[~positive]), scores[positive]
+        layout_scores = np.r_[negative_scores, positive_scores]
+        layout_positive = np.r_[np.zeros(negative_scores.size, bool), np.ones(positive_scores.size, bool)]
+        predicted = layout_scores >= threshold
+        outcomes = [layout_positive & predicted, layout_positive & ~predicted, ~layout_positive & predicted, ~layout_positive & ~predicted]
+        return cls(
+            n_negative=int(negative_scores.size),
+            negatives_below=np.searchsorted(negative_scores, positive_scores, side="left"),
+            negatives_at_or_below=np.searchsorted(negative_scores, positive_scores, side="right"),
+            outcome_indicators=np.stack(outcomes, axis=1).astype(np.float32),
+        )
+
+    def metrics(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """Compute every metric for each row of case weights (rows = resamples, columns = cases in layout order)."""
+        tp, fn, fp, tn = (weights @ self.outcome_indicators).astype(np.float64).T
+        negative_cumulative = np.zeros((weights.shape[0], self.n_negative + 1), dtype=weights.dtype)
+        np.cumsum(weights[:, : self.n_negative], axis=1, out=negative_cumulative[:, 1:])
+        below = negative_cumulative[:, self.negatives_below]
+        ties = negative_cumulative[:, self.negatives_at_or_below] - below
+        wins = (weights[:, self.n_negative :] * (below + 0.5 * ties)).sum(axis=1, dtype=np.float64)
+        return {
+            "auc": _safe_ratio(wins, (tp + fn) * (fp + tn)),
+            "accuracy": _safe_ratio(tp + tn, tp + tn + fp + fn),
+            "sensitivity": _safe_ratio(tp, tp + fn),
+            "specificity": _safe_ratio(tn, tn + fp),
+            "ppv": _safe_ratio(tp, tp + fp),
+            "npv": _safe_ratio(tn, tn + fn),
+            "f1": _safe_ratio(2 * tp, 2 * tp + fp + fn),
+        }
 
 
 def _none_if_nan(value: float) -> float | None:
@@ -86,22 +106,16 @@ def binary_metrics(
 
     Notes
     -----
-    Resamples are drawn in chunks as case-count matrices; with cases sorted once by
-    score, the AUC of every resample is the weighted Mann-Whitney statistic
-    (ties count one half), so no per-resample sort or Python loop over resamples runs.
+    Resamples are drawn in chunks as float32 case-count matrices (exact for counts).
+    Negatives are sorted once by score and each positive's rank among them is found
+    once, so the AUC of every resample is a weighted Mann-Whitney statistic (ties count
+    one half) from one cumulative sum: no per-resample sort, no loop over resamples.
     """
     labels, scores = _as_binary_arrays(y_true, y_score)
-    order = np.argsort(scores, kind="stable")
-    sorted_scores = scores[order]
-    positive = labels[order].astype(np.float64)
-    predicted = (sorted_scores >= threshold).astype(np.float64)
-    group_starts = np.flatnonzero(np.r_[True, np.diff(sorted_scores) != 0]) if scores.size else np.zeros(0, np.int64)
+    cases = _SortedCases.from_arrays(labels, scores, threshold)
     n_cases = labels.size
-
-    point = {name: float(values[0]) for name, values in _weighted_metrics(
-        np.ones((1, n_cases)), positive, predicted, group_starts).items()} if n_cases else dict.fromkeys(METRIC_NAMES, np.nan)
-    samples = _bootstrap_samples(n_cases, n_boot=n_boot, seed=seed, statistic=lambda w: _weighted_metrics(
-        w, positive, predicted, group_starts))
+    point = {name: float(values[0]) for name, values in cases.metrics(np.ones((1, n_cases), np.float32)).items()}
+    samples = _bootstrap_samples(n_cases, n_boot=n_boot, seed=seed, statistic=cases.metrics)
 
     tp = int(((labels == 1) & (scores >= threshold)).sum())
     fn = int(((labels == 1) & (scores < threshold)).sum())
@@ -121,10 +135,11 @@ def _bootstrap_samples(
         return {}
     rng = np.random.default_rng(seed)
     chunks: list[dict[str, np.ndarray]] = []
-    for start in range(0, n_boot, _BOOTSTRAP_CHUNK):
-        rows = min(_BOOTSTRAP_CHUNK, n_boot - start)
-        picks = rng.integers(0, n_cases, size=(rows, n_cases)) + (np.arange(rows) * n_cases)[:, np.newaxis]
-        counts = np.bincount(picks.ravel(), minlength=rows * n_cases).reshape(rows, n_cases).astype(np.float64)
+    rows_per_chunk = max(1, _BOOTSTRAP_CELLS_PER_CHUNK // n_cases)
+    for start in range(0, n_boot, rows_per_chunk):
+        rows = min(rows_per_chunk, n_boot - start)
+        picks = rng.integers(0, n_cases, size=(rows, n_cases), dtype=np.int32) + (np.arange(rows, dtype=np.int32) * n_cases)[:, np.newaxis]
+        counts = np.bincount(picks.ravel(), minlength=rows * n_cases).reshape(rows, n_cases).astype(np.float32)
         chunks.append(statistic(counts))
     return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in chunks[0]}
 
