@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "triage.results",
     "triage.reports",
     "triage.decisions",
+    "triage.worklist",
 ]
 
 MIDDLEWARE = [

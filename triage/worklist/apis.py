@@ -1,0 +1,160 @@
+"""Thin JSON and image APIs of the worklist and the study viewer."""
+from __future__ import annotations
+
+import hashlib
+
+from django.http import HttpResponse
+from django.utils.http import quote_etag
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from triage.core.exceptions import DomainError, NotFound
+from triage.results.models import Overlay
+from triage.studies.storage import read_content
+from triage.worklist import imaging, selectors
+from triage.worklist.filters import WorklistQuerySerializer
+
+IMAGE_MAX_AGE_S = 3600
+HEATMAP = "heatmap"
+OVERLAY_KINDS = (*Overlay.Kind.values, HEATMAP)
+BAD_WINDOW_MSG = "Invalid window: {detail}"
+
+
+def _etag_matches(request, etag: str) -> bool:
+    header = request.headers.get("If-None-Match", "")
+    return any(tag.strip().removeprefix("W/") == etag for tag in header.split(",")) or header.strip() == "*"
+
+
+def _not_modified(etag: str, *, cache_control: str) -> HttpResponse:
+    response = HttpResponse(status=304)
+    response["ETag"] = etag
+    response["Cache-Control"] = cache_control
+    return response
+
+
+POLL_CACHE_CONTROL = "private, no-cache"
+
+
+class WorklistListApi(APIView):
+    """The user's worklist in triage order (overdue first, then by probability); ETag'd."""
+
+    class OutputSerializer(serializers.Serializer):
+        class StudySerializer(serializers.Serializer):
+            uuid = serializers.UUIDField()
+            accession_number = serializers.CharField()
+            patient_id = serializers.CharField()
+            patient_age = serializers.CharField()
+            patient_sex = serializers.CharField()
+            received_at = serializers.DateTimeField()
+
+        class HospitalSerializer(serializers.Serializer):
+            uuid = serializers.UUIDField()
+            name = serializers.CharField()
+            max_wait_minutes = serializers.IntegerField()
+
+        study = StudySerializer()
+        hospital = HospitalSerializer(source="entry.hospital")
+        state = serializers.CharField()
+        priority_reason = serializers.CharField()
+        overdue = serializers.BooleanField()
+        waiting_minutes = serializers.IntegerField()
+        covid_probability = serializers.FloatField(source="entry.covid_probability", allow_null=True)
+        predicted_label = serializers.CharField(source="entry.predicted_label")
+        lesion_fraction_both = serializers.FloatField(source="entry.lesion_fraction_both", allow_null=True)
+        severity_total = serializers.IntegerField(source="entry.severity_total", allow_null=True)
+        reviewed = serializers.BooleanField(source="entry.reviewed")
+
+    class PageSerializer(serializers.Serializer):
+        count = serializers.IntegerField()
+        overdue_count = serializers.IntegerField()
+        page = serializers.IntegerField()
+        page_size = serializers.IntegerField()
+        page_count = serializers.IntegerField()
+
+    @extend_schema(parameters=[WorklistQuerySerializer], responses={200: OutputSerializer(many=True)})
+    def get(self, request):
+        query = WorklistQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        version = selectors.worklist_version(user=request.user)
+        etag = quote_etag(hashlib.sha256(f"{version}|{request.GET.urlencode()}".encode()).hexdigest()[:32])
+        if _etag_matches(request, etag):
+            return _not_modified(etag, cache_control=POLL_CACHE_CONTROL)
+        page = selectors.worklist_page(user=request.user, **query.selector_kwargs())
+        body = self.PageSerializer(page).data
+        body["results"] = self.OutputSerializer(page.rows, many=True).data
+        response = Response(body)
+        response["ETag"] = etag
+        response["Cache-Control"] = POLL_CACHE_CONTROL
+        return response
+
+
+class WorklistVersionApi(APIView):
+    """A token that changes when the user's worklist changes; poll it with If-None-Match."""
+
+    class OutputSerializer(serializers.Serializer):
+        version = serializers.CharField()
+
+    @extend_schema(responses={200: OutputSerializer, 304: OpenApiResponse(description="Unchanged.")})
+    def get(self, request):
+        version = selectors.worklist_version(user=request.user)
+        etag = quote_etag(version)
+        if _etag_matches(request, etag):
+            return _not_modified(etag, cache_control=POLL_CACHE_CONTROL)
+        response = Response(self.OutputSerializer({"version": version}).data)
+        response["ETag"] = etag
+        response["Cache-Control"] = POLL_CACHE_CONTROL
+        return response
+
+
+def _image_response(request, *, etag: str, render) -> HttpResponse:
+    cache_control = f"private, max-age={IMAGE_MAX_AGE_S}"
+    if _etag_matches(request, etag):
+        return _not_modified(etag, cache_control=cache_control)
+    response = HttpResponse(render(), content_type="image/png")
+    response["ETag"] = etag
+    response["Cache-Control"] = cache_control
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+class StudySliceApi(APIView):
+    """One slice of the selected series as a windowed 8-bit PNG (``wl``/``ww`` in HU)."""
+
+    class WindowSerializer(serializers.Serializer):
+        wl = serializers.FloatField(default=imaging.LUNG_WINDOW[0])
+        ww = serializers.FloatField(default=imaging.LUNG_WINDOW[1])
+
+    @extend_schema(parameters=[WindowSerializer], responses={(200, "image/png"): OpenApiTypes.BINARY})
+    def get(self, request, study_uuid, index):
+        window = self.WindowSerializer(data=request.query_params)
+        window.is_valid(raise_exception=True)
+        level_hu, width_hu = window.validated_data["wl"], window.validated_data["ww"]
+        try:
+            imaging.check_window(level_hu=level_hu, width_hu=width_hu)
+        except ValueError as exc:
+            raise DomainError(BAD_WINDOW_MSG.format(detail=exc)) from exc
+        study = selectors.study_for_images(user=request.user, study_uuid=study_uuid)
+        instance = selectors.slice_instance(study=study, index=index)
+        etag = quote_etag(f"{instance.sha256[:24]}-{level_hu:g}-{width_hu:g}")
+        return _image_response(request, etag=etag, render=lambda: imaging.render_slice_png(
+            read_content(instance.storage_path), level_hu=level_hu, width_hu=width_hu))
+
+
+class StudyOverlayApi(APIView):
+    """The current result's overlay PNG of a slice (``gradcam``, ``lesion``) or the raw ``heatmap``."""
+
+    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
+    def get(self, request, study_uuid, index, kind):
+        study = selectors.study_for_images(user=request.user, study_uuid=study_uuid)
+        if kind not in OVERLAY_KINDS:
+            raise NotFound(selectors.OVERLAY_NOT_FOUND_MSG)
+        overlay = selectors.overlay_get(study=study, index=index,
+                                        kind=Overlay.Kind.GRADCAM if kind == HEATMAP else kind)
+        data = bytes(overlay.heatmap or b"") if kind == HEATMAP else bytes(overlay.png)
+        if not data:
+            raise NotFound(selectors.OVERLAY_NOT_FOUND_MSG)
+        etag = quote_etag(f"{overlay.pk}-{kind}-{hashlib.sha256(data).hexdigest()[:16]}")
+        return _image_response(request, etag=etag, render=lambda: data)

@@ -1,0 +1,53 @@
+"""Render one stored CT slice as a windowed 8-bit PNG: DICOM → HU → window → PNG.
+
+Pure functions (no Django): the slice API reads the file through storage and calls
+:func:`render_slice_png`.
+"""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pydicom
+from PIL import Image
+from pydicom.pixels import apply_modality_lut
+
+LUNG_WINDOW = (-600.0, 1500.0)  # (level_hu, width_hu)
+MEDIASTINAL_WINDOW = (40.0, 400.0)
+MAX_WIDTH_HU = 10_000.0
+
+
+def check_window(*, level_hu: float, width_hu: float) -> None:
+    """Raise ``ValueError`` unless the window is finite, positive and at most ``MAX_WIDTH_HU`` wide."""
+    if not np.isfinite(level_hu) or not np.isfinite(width_hu):
+        raise ValueError("Window level and width must be finite numbers.")
+    if not 1.0 <= width_hu <= MAX_WIDTH_HU:
+        raise ValueError(f"Window width must be between 1 and {MAX_WIDTH_HU:g} HU.")
+    if abs(level_hu) > 2 * MAX_WIDTH_HU:
+        raise ValueError(f"Window level must be between {-2 * MAX_WIDTH_HU:g} and {2 * MAX_WIDTH_HU:g} HU.")
+
+
+def window_to_uint8(image_hu: np.ndarray, *, level_hu: float, width_hu: float) -> np.ndarray:
+    """Map HU linearly from [level − width/2, level + width/2] to 0…255, clipping outside; uint8 out."""
+    check_window(level_hu=level_hu, width_hu=width_hu)
+    low_hu = level_hu - width_hu / 2.0
+    scaled = (np.asarray(image_hu, dtype=np.float32) - low_hu) * (255.0 / width_hu)
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+def slice_hu(data: bytes) -> np.ndarray:
+    """Decode one DICOM file to HU via (0028,1052) *Rescale Intercept* and (0028,1053) *Rescale Slope*."""
+    dataset = pydicom.dcmread(io.BytesIO(data))
+    return np.asarray(apply_modality_lut(dataset.pixel_array, dataset), dtype=np.float32)
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """Encode a 2-D uint8 array as a grey PNG (fast compression: the bytes go to one browser)."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def render_slice_png(data: bytes, *, level_hu: float, width_hu: float) -> bytes:
+    """Return the PNG of a DICOM slice shown with the given window."""
+    return encode_png(window_to_uint8(slice_hu(data), level_hu=level_hu, width_hu=width_hu))

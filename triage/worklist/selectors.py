@@ -1,0 +1,273 @@
+"""Reads for the worklist and the study viewer, always scoped to the user's hospitals.
+
+Worklist order (:func:`worklist_page`), in three tiers:
+
+1. **Overdue** — unreviewed studies waiting longer than their hospital's ``max_wait_minutes``
+   (any status: a study stuck in processing or failed needs a human too), oldest first.
+2. **By probability** — the other analysed studies, highest calibrated COVID-19 probability
+   first, ties oldest first.
+3. **Not analysed yet** — pending, processing and failed studies (no current result) after the
+   analysed ones, oldest first, until they become overdue and rise to tier 1.
+
+Neither tier is sorted in memory: tier 1 walks the ``(reviewed, received_at, id)`` index and
+tier 2+3 the ``(covid_probability DESC NULLS LAST, received_at, id)`` index, and a page is cut
+from the two ordered queries with LIMIT/OFFSET arithmetic on the tier-1 count.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from uuid import UUID
+
+from django.core.cache import cache
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from triage.accounts.models import User
+from triage.accounts.tenancy import hospitals_visible_to, scope_to_user
+from triage.core.exceptions import NotFound
+from triage.results.models import Overlay, Result
+from triage.studies.models import Instance, Study
+from triage.studies.selectors import access_study, study_get
+from triage.worklist.models import WorklistEntry, WorklistVersion
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+IMAGE_AUDIT_WINDOW = timedelta(minutes=30)
+SLICE_NOT_FOUND_MSG = "Slice not found."
+OVERLAY_NOT_FOUND_MSG = "Overlay not found."
+
+
+class WorklistState:
+    """The worklist's view of Study.Status: received and queued both read as pending."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    READY = "ready"
+    FAILED = "failed"
+    CHOICES = [(PENDING, "Pending"), (PROCESSING, "Processing"), (READY, "Ready"), (FAILED, "Failed")]
+    STATUSES = {
+        PENDING: (Study.Status.RECEIVED, Study.Status.QUEUED),
+        PROCESSING: (Study.Status.PROCESSING,),
+        READY: (Study.Status.READY,),
+        FAILED: (Study.Status.FAILED,),
+    }
+
+    @classmethod
+    def of(cls, status: str) -> str:
+        return next(state for state, statuses in cls.STATUSES.items() if status in statuses)
+
+
+class PriorityReason:
+    OVERDUE = "overdue"
+    PROBABILITY = "probability"
+    NOT_ANALYSED = "not_analysed"
+
+
+@dataclass(frozen=True)
+class WorklistFilters:
+    hospital_uuid: UUID | None = None
+    state: str | None = None
+    label: str | None = None
+    reviewed: bool | None = False  # None: signed and unsigned
+    received_from: date | None = None
+    received_to: date | None = None
+    search: str = ""
+
+
+@dataclass(frozen=True)
+class WorklistRow:
+    entry: WorklistEntry
+    overdue: bool
+    waiting: timedelta
+
+    @property
+    def study(self) -> Study:
+        return self.entry.study
+
+    @property
+    def state(self) -> str:
+        return WorklistState.of(self.entry.status)
+
+    @property
+    def priority_reason(self) -> str:
+        if self.overdue:
+            return PriorityReason.OVERDUE
+        if self.entry.covid_probability is None:
+            return PriorityReason.NOT_ANALYSED
+        return PriorityReason.PROBABILITY
+
+    @property
+    def waiting_minutes(self) -> int:
+        return int(self.waiting.total_seconds() // 60)
+
+
+@dataclass(frozen=True)
+class WorklistPage:
+    rows: list[WorklistRow]
+    count: int
+    overdue_count: int
+    page: int
+    page_size: int
+
+    @property
+    def page_count(self) -> int:
+        return max(1, -(-self.count // self.page_size))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.page_count
+
+
+@dataclass
+class _Caps:
+    """Visible hospitals grouped by their wait cap: {max_wait_minutes: [hospital ids]}."""
+
+    by_minutes: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+
+    def overdue_q(self, *, now: datetime) -> Q:
+        q = Q(pk__in=[])
+        for minutes, hospital_ids in self.by_minutes.items():
+            q |= Q(hospital_id__in=hospital_ids, received_at__lt=now - timedelta(minutes=minutes))
+        return Q(reviewed=False) & q
+
+    def cap_of(self, hospital_id: int) -> int:
+        return next(m for m, ids in self.by_minutes.items() if hospital_id in ids)
+
+
+def _visible_caps(*, user: User, hospital_uuid: UUID | None) -> _Caps:
+    hospitals = hospitals_visible_to(user=user)
+    if hospital_uuid is not None:
+        hospitals = hospitals.filter(uuid=hospital_uuid)
+    caps = _Caps()
+    for hospital_id, minutes in hospitals.values_list("id", "max_wait_minutes"):
+        caps.by_minutes[minutes].append(hospital_id)
+    return caps
+
+
+def worklist_entries_visible_to(*, user: User) -> QuerySet[WorklistEntry]:
+    return scope_to_user(WorklistEntry.objects.all(), user=user)
+
+
+def _filtered(qs: QuerySet[WorklistEntry], *, filters: WorklistFilters, caps: _Caps) -> QuerySet[WorklistEntry]:
+    qs = qs.filter(hospital_id__in=[h for ids in caps.by_minutes.values() for h in ids])
+    if filters.state:
+        qs = qs.filter(status__in=WorklistState.STATUSES[filters.state])
+    if filters.label:
+        qs = qs.filter(predicted_label=filters.label)
+    if filters.reviewed is not None:
+        qs = qs.filter(reviewed=filters.reviewed)
+    tz = timezone.get_current_timezone()
+    if filters.received_from:
+        qs = qs.filter(received_at__gte=datetime.combine(filters.received_from, time.min, tzinfo=tz))
+    if filters.received_to:
+        qs = qs.filter(received_at__lt=datetime.combine(filters.received_to + timedelta(days=1), time.min, tzinfo=tz))
+    if filters.search:
+        qs = qs.filter(Q(accession_number=filters.search) | Q(patient_id=filters.search))
+    return qs
+
+
+def worklist_page(*, user: User, filters: WorklistFilters, page: int = 1, page_size: int = PAGE_SIZE,
+                  now: datetime | None = None) -> WorklistPage:
+    """Return one page of the user's worklist in triage order (module docstring)."""
+    now = now or timezone.now()
+    page, page_size = max(1, page), max(1, min(page_size, MAX_PAGE_SIZE))
+    caps = _visible_caps(user=user, hospital_uuid=filters.hospital_uuid)
+    if not caps.by_minutes:
+        return WorklistPage(rows=[], count=0, overdue_count=0, page=page, page_size=page_size)
+    base = _filtered(worklist_entries_visible_to(user=user), filters=filters, caps=caps)
+    overdue_q = caps.overdue_q(now=now)
+    overdue = base.filter(overdue_q).order_by("received_at", "id")
+    rest = base.exclude(overdue_q).order_by(F("covid_probability").desc(nulls_last=True), "received_at", "id")
+    count, overdue_count = base.count(), overdue.count()
+
+    start, stop = (page - 1) * page_size, page * page_size
+    picked: list[tuple[WorklistEntry, bool]] = []
+    if start < overdue_count:
+        picked += [(e, True) for e in overdue.select_related("study", "hospital")[start:stop]]
+    if len(picked) < page_size and stop > overdue_count:
+        rest_start = max(0, start - overdue_count)
+        rest_stop = rest_start + page_size - len(picked)
+        picked += [(e, False) for e in rest.select_related("study", "hospital")[rest_start:rest_stop]]
+    rows = [WorklistRow(entry=e, overdue=o, waiting=now - e.received_at) for e, o in picked]
+    return WorklistPage(rows=rows, count=count, overdue_count=overdue_count, page=page, page_size=page_size)
+
+
+def worklist_version(*, user: User, now: datetime | None = None) -> str:
+    """Return a short token that changes when any visible hospital's worklist changes.
+
+    It also changes every minute, so waiting times and newly overdue studies show without reload.
+    """
+    now = now or timezone.now()
+    hospital_ids = hospitals_visible_to(user=user).values("id")
+    versions = sorted(WorklistVersion.objects.filter(hospital_id__in=hospital_ids)
+                      .values_list("hospital_id", "version"))
+    token = f"{user.pk}|{versions}|{int(now.timestamp() // 60)}"
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+# --- Study viewer ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ViewerData:
+    study: Study
+    result: Result | None
+    slice_count: int
+    overlays: list[dict]
+
+
+def current_result(*, study: Study) -> Result | None:
+    return (Result.objects.filter(study=study, is_current=True)
+            .select_related("model_version", "quantification").prefetch_related("slice_scores").first())
+
+
+def _selected_instances(*, study: Study) -> QuerySet[Instance]:
+    series_id = study.selected_series_id
+    qs = Instance.objects.filter(series__study=study, decode_error="")
+    qs = qs.filter(series_id=series_id) if series_id else qs.filter(series__is_selected=True)
+    return qs.order_by(F("z_position_mm").asc(nulls_last=True), "instance_number", "id")
+
+
+def viewer_data(*, user: User, study_uuid: UUID) -> ViewerData:
+    """Open a study in the viewer: one audited read (``study.viewed``) of the study and its result."""
+    study = access_study(user=user, study_uuid=study_uuid)
+    result = current_result(study=study)
+    overlays = []
+    if result is not None:
+        overlays = list(Overlay.objects.filter(result=result).order_by("slice_index", "kind")
+                        .values("slice_index", "kind", "width_px", "height_px"))
+    return ViewerData(study=study, result=result, slice_count=_selected_instances(study=study).count(),
+                      overlays=overlays)
+
+
+def study_for_images(*, user: User, study_uuid: UUID) -> Study:
+    """Fetch a visible study for its pixel data, auditing at most once per user, study and window.
+
+    Scrolling a 300-slice study must not write 300 audit rows: the first image read of a
+    ``IMAGE_AUDIT_WINDOW`` writes ``study.viewed`` (as opening the viewer does); later reads in
+    the window are scoped but not audited. The window is kept in the cache, per process.
+    """
+    study = study_get(user=user, study_uuid=study_uuid)
+    key = f"worklist:image-audit:{user.pk}:{study.uuid}"
+    if cache.add(key, 1, timeout=int(IMAGE_AUDIT_WINDOW.total_seconds())):
+        access_study(user=user, study_uuid=study.uuid)
+    return study
+
+
+def slice_instance(*, study: Study, index: int) -> Instance:
+    """Return the ``index``-th instance of the selected series, in z order (feet to head)."""
+    instance = _selected_instances(study=study).only("id", "storage_path", "sha256")[index:index + 1].first()
+    if instance is None:
+        raise NotFound(SLICE_NOT_FOUND_MSG)
+    return instance
+
+
+def overlay_get(*, study: Study, index: int, kind: str) -> Overlay:
+    """Return the current result's overlay of ``kind`` (``gradcam`` or ``lesion``) on slice ``index``."""
+    overlay = Overlay.objects.filter(result__study=study, result__is_current=True, slice_index=index,
+                                     kind=kind).first()
+    if overlay is None:
+        raise NotFound(OVERLAY_NOT_FOUND_MSG)
+    return overlay

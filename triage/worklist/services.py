@@ -1,0 +1,76 @@
+"""The one writer of worklist rows: copy a study's worklist columns and bump its hospital's version.
+
+Call :func:`refresh_worklist_entry` after every change to what the worklist shows, inside the
+same transaction as that change: a study received or changing status (studies services), a
+result becoming current (results pipeline), a report signed or re-opened (reports). It is
+idempotent and cheap (a few primary-key reads and one upsert), so calling it too often is harmless.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F
+
+from triage.reports.selectors import annotate_review_state
+from triage.results.models import Quantification, Result
+from triage.studies.models import Study
+from triage.worklist.models import WorklistEntry, WorklistVersion
+
+
+def _review_state(*, study: Study) -> tuple[bool, datetime | None]:
+    """Return (reviewed, first signature time) from the reports app's review-state annotation."""
+    reviewed_at = annotate_review_state(Study.objects.filter(pk=study.pk)).values_list("reviewed_at", flat=True)[0]
+    return reviewed_at is not None, reviewed_at
+
+
+def bump_worklist_version(*, hospital_id: int) -> None:
+    """Tell polling worklist pages of this hospital that something changed."""
+    if not WorklistVersion.objects.filter(hospital_id=hospital_id).update(version=F("version") + 1):
+        WorklistVersion.objects.get_or_create(hospital_id=hospital_id, defaults={"version": 1})
+
+
+@transaction.atomic
+def refresh_worklist_entry(*, study: Study) -> WorklistEntry:
+    """Re-copy the worklist columns of ``study`` (status, current result, review) into its row.
+
+    Reads the study again from the database, so a caller holding a stale instance (e.g. after a
+    conditional ``update()``) gets the committed state. Creates the row when missing.
+    """
+    study = Study.objects.only("id", "hospital_id", "status", "received_at", "accession_number",
+                               "patient_id").get(pk=study.pk)
+    result = (Result.objects.filter(study_id=study.id, is_current=True)
+              .only("id", "covid_probability", "predicted_label").first())
+    quantification = None
+    if result is not None:
+        quantification = (Quantification.objects.filter(result_id=result.id)
+                          .only("lesion_fraction_both", "severity_total").first())
+    reviewed, reviewed_at = _review_state(study=study)
+    entry, _ = WorklistEntry.objects.update_or_create(
+        study_id=study.id,
+        defaults={
+            "hospital_id": study.hospital_id,
+            "status": study.status,
+            "received_at": study.received_at,
+            "accession_number": study.accession_number,
+            "patient_id": study.patient_id,
+            "covid_probability": result.covid_probability if result else None,
+            "predicted_label": result.predicted_label if result else "",
+            "lesion_fraction_both": quantification.lesion_fraction_both if quantification else None,
+            "severity_total": quantification.severity_total if quantification else None,
+            "reviewed": reviewed,
+            "reviewed_at": reviewed_at,
+        },
+    )
+    bump_worklist_version(hospital_id=study.hospital_id)
+    return entry
+
+
+def refresh_worklist_entries(*, studies: Iterable[Study]) -> int:
+    """Refresh many studies (backfill, repair); return how many rows were written."""
+    count = 0
+    for study in studies:
+        refresh_worklist_entry(study=study)
+        count += 1
+    return count
