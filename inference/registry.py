@@ -8,6 +8,7 @@ when a model is built or loaded.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import shutil
@@ -147,11 +148,21 @@ def render_model_card_markdown(card: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def publish_run(run_dir: str | Path, *, name: str, version: str, root: Path = WEIGHTS_ROOT, activate: bool = True) -> Path:
-    """Copy a training run's weights, card and split file into ``root/<name>/<version>``; optionally activate it."""
+def publish_run(
+    run_dir: str | Path, *, name: str, version: str, root: Path = WEIGHTS_ROOT, activate: bool = True,
+    notes: dict[str, Any] | None = None,
+) -> Path:
+    """Copy a run's weights, card and split file into ``root/<name>/<version>``; optionally activate it.
+
+    ``notes`` (e.g. ``limitations``, ``comparison_with_paper``) are added to the card;
+    they cannot overwrite measured fields that already exist in it.
+    """
     source = Path(run_dir)
     card = json.loads((source / CARD_JSON).read_text())
-    card.update(name=name, version=version)
+    clashes = sorted(set(notes or {}) & set(card))
+    if clashes:
+        raise ValueError(f"notes may only add card fields, not overwrite {clashes}")
+    card.update(notes or {}, name=name, version=version)
     target = root / name / version
     target.mkdir(parents=True, exist_ok=False)
     for file_name in (card["weights_file"], card["split_file"]):
@@ -161,3 +172,23 @@ def publish_run(run_dir: str | Path, *, name: str, version: str, root: Path = WE
     if activate:
         (root / ACTIVE_FILE_NAME).write_text(f"{name}/{version}\n")
     return target
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Publish a training run: ``python -m inference.registry publish RUN_DIR --name N --version V [--notes F.json]``."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    publish = commands.add_parser("publish", help="copy a run into inference/weights/<name>/<version>")
+    publish.add_argument("run_dir", type=Path)
+    publish.add_argument("--name", required=True)
+    publish.add_argument("--version", required=True)
+    publish.add_argument("--notes", type=Path, help="JSON object of descriptive card fields to add")
+    publish.add_argument("--no-activate", action="store_true")
+    args = parser.parse_args(argv)
+    notes = json.loads(args.notes.read_text()) if args.notes else None
+    target = publish_run(args.run_dir, name=args.name, version=args.version, activate=not args.no_activate, notes=notes)
+    print(f"published {target}")
+
+
+if __name__ == "__main__":
+    main()

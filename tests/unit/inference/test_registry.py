@@ -73,3 +73,12 @@ def test_shipped_active_model__checksum_matches_its_card():
         pytest.skip("no model shipped yet under inference/weights")
     card = read_model_card()
     assert sha256_file(directory / card["weights_file"]) == card["weights_sha256"]
+
+
+def test_publish_run__adds_notes_but_refuses_to_overwrite_measurements(tmp_path, tiny_run):
+    from inference.registry import publish_run
+
+    publish_run(tiny_run, name="m", version="1", root=tmp_path, notes={"limitations": "tiny"})
+    assert read_model_card("m/1", root=tmp_path)["limitations"] == "tiny"
+    with pytest.raises(ValueError, match="overwrite"):
+        publish_run(tiny_run, name="m", version="2", root=tmp_path, notes={"test_metrics": {}})
