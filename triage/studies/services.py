@@ -396,7 +396,7 @@ def reprocess_study(*, actor: User, study: Study, now: datetime | None = None) -
                               action=StudyAction.REPROCESSED, actor=actor, now=now, failure_reason="",
                               lease_until=None)
         if updated is None:
-            raise IllegalStudyTransition(old=Study.objects.get(id=study.id).status, new=new)
+            raise IllegalStudyTransition(old=Study.objects.get(id=study.id).status, new=Status.QUEUED)
         enqueue = enqueue_analysis if new == Status.QUEUED else enqueue_ingest
         transaction.on_commit(lambda: enqueue(study_id=study.id))
     return updated
@@ -502,7 +502,8 @@ def requeue_stuck_studies(*, status: str = Status.RECEIVED, older_than: timedelt
 
     Covers a broker outage during upload and a worker killed mid-task. Safe to run at any
     time: the tasks claim with conditional updates, so a study enqueued twice is handled once.
-    ``SWEEP_ENQUEUERS`` maps a status to the task that moves it on; other apps may add theirs.
+    ``SWEEP_ENQUEUERS`` maps each status to the task that moves it on (ingest for ``received``,
+    analysis for ``queued`` and lease-expired ``processing``).
     """
     now = now or timezone.now()
     enqueue = SWEEP_ENQUEUERS[status]

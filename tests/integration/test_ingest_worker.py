@@ -1,0 +1,86 @@
+"""Ingest through a real Celery worker on Redis + PostgreSQL, including a SIGKILL mid-ingest."""
+import os
+import time
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from triage.accounts.models import Role
+from triage.audit.models import AuditEvent
+from triage.studies import services
+from triage.studies.models import Instance, Study
+
+pytestmark = pytest.mark.integration
+
+
+def wait_for(predicate, *, timeout_s: float = 60.0, interval_s: float = 0.05):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval_s)
+    raise AssertionError(f"condition not met within {timeout_s}s")
+
+
+def upload_phantom(client, hospital, paths):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    files = [SimpleUploadedFile(p.name, p.read_bytes()) for p in paths]
+    response = client.post("/api/studies/", {"hospital": str(hospital.uuid), "files": files}, format="multipart")
+    assert response.status_code == 201, response.json()
+    return Study.objects.get(uuid=response.json()["studies"][0])
+
+
+def queued_events(study) -> int:
+    return AuditEvent.objects.filter(action="study.queued", object_id=str(study.uuid)).count()
+
+
+def test_ingest_study__worker_queues_phantom_and_hands_off_to_gpu(celery_worker_process, hospital_a, make_user,
+                                                                  api_client_for, phantom_series):
+    client = api_client_for(make_user(hospital=hospital_a, role=Role.RADIOLOGIST))
+    study = upload_phantom(client, hospital_a, phantom_series(slices=16, size_px=64))
+    wait_for(lambda: queued_events(study) == 1)
+    study.refresh_from_db()
+    assert study.status != Study.Status.RECEIVED and study.selected_series.slice_count == 16
+    # The hand-off reached the gpu queue and a worker consumed it.
+    wait_for(lambda: "results.analyse_study" in celery_worker_process.log_path.read_text(), timeout_s=30)
+
+
+def test_ingest_study__sigkill_mid_ingest_then_sweep_queues_exactly_once(celery_worker_process, hospital_a,
+                                                                        make_user, api_client_for,
+                                                                        phantom_series):
+    client = api_client_for(make_user(hospital=hospital_a, role=Role.CLINICIAN))
+    with mock.patch.object(services, "enqueue_ingest", return_value=True):
+        study = upload_phantom(client, hospital_a, phantom_series(slices=16, size_px=64))
+    # Make one stored file a FIFO: the worker's read blocks there, after it claimed the study,
+    # which holds it mid-ingest deterministically without any test hook in production code.
+    instance = Instance.objects.filter(series__study=study).order_by("instance_number")[5]
+    path = default_storage.path(instance.storage_path)
+    original = open(path, "rb").read()
+    os.remove(path)
+    os.mkfifo(path)
+    try:
+        assert services.enqueue_ingest(study_id=study.id)
+        wait_for(lambda: Study.objects.filter(id=study.id, lease_until__isnull=False).exists())
+        time.sleep(0.3)
+        celery_worker_process.kill()
+    finally:
+        os.remove(path)
+        with open(path, "wb") as handle:
+            handle.write(original)
+    study.refresh_from_db()
+    assert study.status == Study.Status.RECEIVED and queued_events(study) == 0
+
+    celery_worker_process.start()
+    # The dead worker's lease runs out; the periodic sweep then re-enqueues the study.
+    past = timezone.now() - timedelta(seconds=1)
+    Study.objects.filter(id=study.id).update(lease_until=past, status_changed_at=past,
+                                             last_instance_received_at=past)
+    assert services.requeue_stuck_studies(older_than=timedelta(0)) == [study.id]
+    wait_for(lambda: queued_events(study) == 1)
+    services.requeue_stuck_studies(older_than=timedelta(0))  # a second sweep finds nothing to do
+    time.sleep(1.0)
+    assert queued_events(study) == 1

@@ -1,0 +1,23 @@
+from django.core.management.base import BaseCommand
+
+from triage.studies.demo import DEMO_PHANTOM_SIZE_PX, DEMO_PHANTOM_SLICES, seed_demo_studies, shared_data_dir
+
+
+class Command(BaseCommand):
+    help = ("Upload demo CT studies (phantoms of each severity, plus the real Lung_Dx-A0002 series when "
+            "shared data is present) to each demo hospital through the normal ingest path. Idempotent.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--slices", type=int, default=DEMO_PHANTOM_SLICES)
+        parser.add_argument("--size", type=int, default=DEMO_PHANTOM_SIZE_PX)
+
+    def handle(self, *args, **options):
+        reports = seed_demo_studies(slices=options["slices"], size_px=options["size"])
+        if not reports:
+            self.stdout.write("Demo studies: nothing new (run seed_demo first, or all are present).")
+        for hospital, report in reports:
+            self.stdout.write(f"  {hospital.code}: {report.count('accepted')} accepted, "
+                              f"{report.count('duplicate')} duplicate, {report.count('rejected')} rejected"
+                              + (f" ({report.note})" if report.note else ""))
+        if not (shared_data_dir() / "dicom-series-lung-pet-ct-dx").is_dir():
+            self.stdout.write(f"  (no real series: {shared_data_dir()} not present)")
