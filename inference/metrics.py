@@ -51,6 +51,7 @@ class _SortedCases:
         layout_scores = np.r_[negative_scores, positive_scores]
         layout_positive = np.r_[np.zeros(negative_scores.size, bool), np.ones(positive_scores.size, bool)]
         predicted = layout_scores >= threshold
+        # columns: true positive, false negative, false positive, true negative
         outcomes = [layout_positive & predicted, layout_positive & ~predicted, ~layout_positive & predicted, ~layout_positive & ~predicted]
         return cls(
             n_negative=int(negative_scores.size),
@@ -67,15 +68,19 @@ class _SortedCases:
         below = negative_cumulative[:, self.negatives_below]
         ties = negative_cumulative[:, self.negatives_at_or_below] - below
         wins = (weights[:, self.n_negative :] * (below + 0.5 * ties)).sum(axis=1, dtype=np.float64)
-        return {
-            "auc": _safe_ratio(wins, (tp + fn) * (fp + tn)),
-            "accuracy": _safe_ratio(tp + tn, tp + tn + fp + fn),
-            "sensitivity": _safe_ratio(tp, tp + fn),
-            "specificity": _safe_ratio(tn, tn + fp),
-            "ppv": _safe_ratio(tp, tp + fp),
-            "npv": _safe_ratio(tn, tn + fn),
-            "f1": _safe_ratio(2 * tp, 2 * tp + fp + fn),
-        }
+        return {"auc": _safe_ratio(wins, (tp + fn) * (fp + tn)), **_confusion_metrics(tp=tp, fn=fn, fp=fp, tn=tn)}
+
+
+def _confusion_metrics(*, tp: np.ndarray, fn: np.ndarray, fp: np.ndarray, tn: np.ndarray) -> dict[str, np.ndarray]:
+    """Return every confusion-matrix metric per element of the (resampled) cell counts; NaN where undefined."""
+    return {
+        "accuracy": _safe_ratio(tp + tn, tp + tn + fp + fn),
+        "sensitivity": _safe_ratio(tp, tp + fn),
+        "specificity": _safe_ratio(tn, tn + fp),
+        "ppv": _safe_ratio(tp, tp + fp),
+        "npv": _safe_ratio(tn, tn + fn),
+        "f1": _safe_ratio(2 * tp, 2 * tp + fp + fn),
+    }
 
 
 def _none_if_nan(value: float) -> float | None:
@@ -117,10 +122,7 @@ def binary_metrics(
     point = {name: float(values[0]) for name, values in cases.metrics(np.ones((1, n_cases), np.float32)).items()}
     samples = _bootstrap_samples(n_cases, n_boot=n_boot, seed=seed, statistic=cases.metrics)
 
-    tp = int(((labels == 1) & (scores >= threshold)).sum())
-    fn = int(((labels == 1) & (scores < threshold)).sum())
-    fp = int(((labels == 0) & (scores >= threshold)).sum())
-    tn = int(((labels == 0) & (scores < threshold)).sum())
+    tp, fn, fp, tn = (int(count) for count in cases.outcome_indicators.sum(axis=0))
     result: dict[str, Any] = {"n": int(n_cases), "threshold": float(threshold), "confusion_matrix": [[tn, fp], [fn, tp]]}
     for name in METRIC_NAMES:
         result[name] = {"value": _none_if_nan(point[name]), "ci95": _percentile_interval(samples.get(name))}
@@ -219,3 +221,65 @@ def expected_calibration_error(
         return None
     gaps = np.abs(curve["fraction_positive"] - curve["mean_predicted"])
     return float((gaps * curve["count"]).sum() / total)
+
+
+def binned_bootstrap_metrics(
+    y_true: Sequence[int] | np.ndarray,
+    y_score: Sequence[float] | np.ndarray,
+    threshold: float = 0.5,
+    n_boot: int = 10000,
+    seed: int = 0,
+    *,
+    max_bins: int = 128,
+) -> dict[str, Any]:
+    """Return :func:`binary_metrics` with CIs bootstrapped from a score-bin x class table, in O(n_boot x bins).
+
+    Point values and the confusion matrix are exact (``binary_metrics(..., n_boot=0)``).
+
+    Notes
+    -----
+    Cases sorted by score are cut into at most ``max_bins`` bins, only between distinct
+    scores and always at ``threshold``. Resampling ``n`` cases with replacement is drawing
+    one multinomial over the (bin, class) cells, so accuracy, sensitivity, specificity,
+    PPV, NPV and F1 have exactly the case-bootstrap distribution. For the AUC, pairs in
+    different bins are counted exactly and pairs inside a bin take their exact expectation
+    given the bin's resampled counts: exact when there are at most ``max_bins`` distinct
+    scores, otherwise slightly less variable (about 1/``max_bins`` of pairs share a bin).
+    """
+    if max_bins < 1:
+        raise ValueError(f"max_bins must be >= 1, got {max_bins}")
+    labels, scores = _as_binary_arrays(y_true, y_score)
+    result = binary_metrics(labels, scores, threshold=threshold, n_boot=0)
+    n_cases = labels.size
+    if n_boot <= 0 or n_cases == 0:
+        return result
+    order = np.argsort(scores, kind="stable")
+    sorted_scores, positive = scores[order], labels[order].astype(np.float64)
+    group_starts = np.flatnonzero(np.r_[True, np.diff(sorted_scores) != 0])
+    wanted = np.linspace(0, n_cases, max_bins + 1)[1:-1]
+    snapped = group_starts[np.minimum(np.searchsorted(group_starts, wanted), group_starts.size - 1)]
+    edges = np.unique(np.r_[0, snapped, np.searchsorted(sorted_scores, threshold, side="left")])
+    edges = edges[edges < n_cases]
+    group_bin = np.searchsorted(edges, group_starts, side="right") - 1
+    group_pos = np.add.reduceat(positive, group_starts)
+    group_neg = np.add.reduceat(1 - positive, group_starts)
+    neg_before = np.cumsum(group_neg) - group_neg
+    neg_below_in_bin = neg_before - neg_before[np.searchsorted(group_bin, group_bin)]
+    n_bins = edges.size
+    pos_bin = np.bincount(group_bin, weights=group_pos, minlength=n_bins)
+    neg_bin = np.bincount(group_bin, weights=group_neg, minlength=n_bins)
+    within_wins = np.bincount(group_bin, weights=group_pos * (neg_below_in_bin + 0.5 * group_neg), minlength=n_bins)
+    within_rate = _safe_ratio(within_wins, pos_bin * neg_bin)
+    within_rate = np.where(np.isnan(within_rate), 0.0, within_rate)
+    predicted = sorted_scores[edges] >= threshold
+
+    counts = np.random.default_rng(seed).multinomial(n_cases, np.r_[pos_bin, neg_bin] / n_cases, size=n_boot)
+    pos_counts, neg_counts = counts[:, :n_bins].astype(np.float64), counts[:, n_bins:].astype(np.float64)
+    tp, fn = pos_counts[:, predicted].sum(axis=1), pos_counts[:, ~predicted].sum(axis=1)
+    fp, tn = neg_counts[:, predicted].sum(axis=1), neg_counts[:, ~predicted].sum(axis=1)
+    neg_below = np.cumsum(neg_counts, axis=1) - neg_counts
+    wins = (pos_counts * (neg_below + neg_counts * within_rate)).sum(axis=1)
+    samples = _confusion_metrics(tp=tp, fn=fn, fp=fp, tn=tn) | {"auc": _safe_ratio(wins, (tp + fn) * (fp + tn))}
+    for name in METRIC_NAMES:
+        result[name]["ci95"] = _percentile_interval(samples[name])
+    return result

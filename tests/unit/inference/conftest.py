@@ -8,6 +8,11 @@ import pytest
 from tests.unit.inference.factories import TINY_SIZE_PX, write_class_folders
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Silence Keras 3.15's numpy-2 ``__array__`` DeprecationWarning raised inside save/load_weights."""
+    config.addinivalue_line("filterwarnings", "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
+
+
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_class_folders(tmp_path_factory.mktemp("tiny_data"))
