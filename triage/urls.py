@@ -12,6 +12,8 @@ api_patterns = [
     path("", include("triage.accounts.urls")),
     path("audit/", include("triage.audit.urls")),
     path("studies/", include("triage.studies.urls")),
+    path("", include("triage.reports.urls")),
+    path("", include("triage.decisions.urls")),
     path("", include("triage.worklist.urls")),
 ]
 
@@ -21,5 +23,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include(api_patterns)),
     path("studies/", include("triage.studies.page_urls")),
+    path("", include("triage.reports.page_urls")),
     path("", include("triage.worklist.page_urls")),
 ]

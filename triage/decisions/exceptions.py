@@ -1,6 +1,7 @@
 """Narrow errors of the decisions app; messages are constants and never contain patient data."""
 from triage.core.exceptions import Conflict, DomainError
 
+UNKNOWN_CHOICE_MSG = "Unknown value {value!r}; expected one of: {choices}."
 REASON_REQUIRED_MSG = "Give a reason when the decision differs from the suggestion ({suggested})."
 PCR_CONFLICT_MSG = ("This study already has an RT-PCR result ({result}, sample taken {sampled}). "
                     "To change it, enter a correction with a reason.")

@@ -26,6 +26,14 @@ RULE_ROLES = (Role.ADMIN,)
 RULE_FIELDS = tuple(DecisionRule.DEFAULTS)
 
 
+def _parse_choice(choices, value: str, *, field: str):
+    """Return ``choices(value)``; an unknown value is a 400 naming the field, not a crash."""
+    if value not in choices.values:
+        raise DomainError(errors.UNKNOWN_CHOICE_MSG.format(value=value, choices=", ".join(choices.values)),
+                          extra={"field": field})
+    return choices(value)
+
+
 def _lock_study(study: Study) -> None:
     """Serialise writes to one study's decisions/outcomes (row lock on PostgreSQL)."""
     Study.objects.select_for_update().filter(pk=study.pk).values_list("pk", flat=True).first()
@@ -37,7 +45,7 @@ def record_decision(*, study: Study, actor: User, kind: str, reason: str = "",
     """Record the clinician's decision; it becomes the current one. Re-sending the current
     decision with the same reason changes nothing."""
     require_role(user=actor, hospital=study.hospital, roles=DECISION_ROLES)
-    kind = DecisionKind(kind)
+    kind = _parse_choice(DecisionKind, kind, field="kind")
     reason = reason.strip()
     _lock_study(study)
     current = current_decision_for(study=study)
@@ -109,7 +117,8 @@ def record_pcr_outcome(*, study: Study, actor: User, result: str, sample_taken_o
     """
     require_role(user=actor, hospital=study.hospital, roles=PCR_ROLES)
     now = now or timezone.now()
-    result, source = PcrOutcome.Result(result), PcrOutcome.Source(source)
+    result = _parse_choice(PcrOutcome.Result, result, field="result")
+    source = _parse_choice(PcrOutcome.Source, source, field="source")
     _check_pcr_dates(sample_taken_on=sample_taken_on, resulted_on=resulted_on, today=timezone.localdate(now))
     correction_reason = correction_reason.strip()
     _lock_study(study)

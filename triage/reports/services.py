@@ -13,6 +13,7 @@ from django.utils import timezone
 from triage.accounts.models import Role, User
 from triage.accounts.permissions import require_role
 from triage.audit.services import record_event
+from triage.core.exceptions import DomainError
 from triage.reports import exceptions as errors
 from triage.reports.audit_actions import ReportAction
 from triage.reports.models import Report
@@ -99,7 +100,7 @@ def add_addendum(*, study: Study, actor: User, comment: str, expected_version: i
     """Add a signed addendum on top of the latest report; ``label=None`` keeps its label."""
     require_role(user=actor, hospital=study.hospital, roles=SIGN_ROLES)
     if not comment.strip():
-        raise errors.DomainError(errors.ADDENDUM_NEEDS_COMMENT_MSG, extra={"field": "comment"})
+        raise DomainError(errors.ADDENDUM_NEEDS_COMMENT_MSG, extra={"field": "comment"})
     latest = latest_report_for(study=study)
     if latest is None:
         raise errors.StudyNotReviewable(errors.NOT_SIGNED_YET_MSG)

@@ -1,0 +1,64 @@
+"""The structured report page for clinicians: AI numbers, key images, sign-off, decisions, PCR."""
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import Http404
+from django.shortcuts import render
+from django.views import View
+
+from triage.accounts.permissions import has_role
+from triage.core.exceptions import NotFound
+from triage.decisions import selectors as decision_selectors
+from triage.decisions.models import MAX_SEVERITY_TOTAL, DecisionKind, PcrOutcome
+from triage.decisions.services import DECISION_ROLES, PCR_ROLES
+from triage.reports.presentation import histogram_bars, lesion_percent, model_card_summary, zone_rows
+from triage.reports.selectors import review_state_for
+from triage.results.models import Overlay, Quantification
+from triage.studies.selectors import access_study
+
+HISTOGRAM_WIDTH, HISTOGRAM_HEIGHT = 320, 100
+
+
+def _key_images(result) -> list[dict]:
+    """Group the current result's overlays by slice: ``[{"index": 12, "kinds": ["gradcam", ...]}]``."""
+    by_slice: dict[int, list[str]] = {}
+    for index, kind in Overlay.objects.filter(result=result).order_by("slice_index", "kind").values_list(
+            "slice_index", "kind"):
+        by_slice.setdefault(index, []).append(kind)
+    return [{"index": index, "kinds": kinds} for index, kinds in by_slice.items()]
+
+
+class StudyReportPage(LoginRequiredMixin, View):
+    def get(self, request, study_uuid):
+        try:
+            study = access_study(user=request.user, study_uuid=study_uuid)
+        except NotFound as exc:
+            raise Http404(exc.message) from exc
+        state = review_state_for(study=study, user=request.user)
+        result = state.result
+        quantification = Quantification.objects.filter(result=result).first() if result else None
+        user = request.user
+        histogram = histogram_bars(quantification.lesion_hu_histogram, width=HISTOGRAM_WIDTH,
+                                   height=HISTOGRAM_HEIGHT) if quantification else []
+        context = {
+            "study": study,
+            "report_state": state,
+            "result": result,
+            "quantification": quantification,
+            "histogram": histogram,
+            "histogram_last": histogram[-1] if histogram else None,
+            "lesion_percent": lesion_percent(quantification) if quantification else None,
+            "lung_total_ml": (quantification.lung_left_ml + quantification.lung_right_ml) if quantification else None,
+            "severity_max": MAX_SEVERITY_TOTAL,
+            "histogram_size": {"width": HISTOGRAM_WIDTH, "height": HISTOGRAM_HEIGHT},
+            "zones": zone_rows(quantification.zones) if quantification else [],
+            "key_images": _key_images(result) if result else [],
+            "model_card": model_card_summary(result.model_version.card or {}) if result else None,
+            "suggestion": decision_selectors.suggestion_for(study=study),
+            "decision_rule": decision_selectors.decision_rule_for(hospital=study.hospital),
+            "decisions": list(decision_selectors.decision_list(study=study)),
+            "pcr_outcomes": list(decision_selectors.pcr_outcome_list(study=study)),
+            "decision_kinds": DecisionKind.choices,
+            "pcr_results": PcrOutcome.Result.choices,
+            "can_decide": has_role(user=user, hospital=study.hospital, roles=DECISION_ROLES),
+            "can_record_pcr": has_role(user=user, hospital=study.hospital, roles=PCR_ROLES),
+        }
+        return render(request, "reports/report.html", context)
