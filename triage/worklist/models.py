@@ -7,7 +7,7 @@ service that changes one of those sources calls. ``WorklistVersion`` is a per-ho
 bumped by every refresh: the live page polls it (ETag) instead of re-reading the list.
 """
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Q
 
 
 class WorklistEntry(models.Model):
@@ -18,6 +18,8 @@ class WorklistEntry(models.Model):
     accession_number = models.CharField(max_length=64, blank=True)  # (0008,0050)
     patient_id = models.CharField(max_length=64, blank=True)  # (0010,0020)
     covid_probability = models.FloatField(null=True, help_text="Current result's calibrated probability, 0–1.")
+    sort_probability = models.FloatField(default=-1.0, help_text="covid_probability, or -1 when not analysed: "
+                                         "one non-null, indexable sort key that puts un-analysed studies last.")
     predicted_label = models.CharField(max_length=32, blank=True)
     lesion_fraction_both = models.FloatField(null=True, help_text="Lesion fraction of both lungs, 0–1.")
     severity_total = models.PositiveSmallIntegerField(null=True)
@@ -31,16 +33,16 @@ class WorklistEntry(models.Model):
             models.CheckConstraint(
                 condition=Q(covid_probability__isnull=True) | Q(covid_probability__gte=0, covid_probability__lte=1),
                 name="worklist_probability_0_1"),
+            models.CheckConstraint(condition=Q(sort_probability=-1) | Q(sort_probability__gte=0, sort_probability__lte=1),
+                                   name="worklist_sort_probability_known"),
         ]
         indexes = [
             # Overdue tier: unreviewed rows, oldest first (per hospital and across hospitals).
             models.Index(fields=["reviewed", "received_at", "id"], name="worklist_wait_order"),
             models.Index(fields=["hospital", "reviewed", "received_at"], name="worklist_hosp_wait"),
             # Probability tier: highest first, un-analysed (NULL) last, then oldest first.
-            models.Index(F("covid_probability").desc(nulls_last=True), F("received_at").asc(), F("id").asc(),
-                         name="worklist_prob_order"),
-            models.Index(F("hospital"), F("covid_probability").desc(nulls_last=True), F("received_at").asc(),
-                         name="worklist_hosp_prob_order"),
+            models.Index(fields=["-sort_probability", "received_at", "id"], name="worklist_prob_order"),
+            models.Index(fields=["hospital", "-sort_probability", "received_at"], name="worklist_hosp_prob_order"),
             models.Index(fields=["accession_number"], name="worklist_accession"),
             models.Index(fields=["patient_id"], name="worklist_patient_id"),
         ]

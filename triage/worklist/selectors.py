@@ -10,7 +10,8 @@ Worklist order (:func:`worklist_page`), in three tiers:
    analysed ones, oldest first, until they become overdue and rise to tier 1.
 
 Neither tier is sorted in memory: tier 1 walks the ``(reviewed, received_at, id)`` index and
-tier 2+3 the ``(covid_probability DESC NULLS LAST, received_at, id)`` index, and a page is cut
+tier 2+3 the ``(sort_probability DESC, received_at, id)`` index (``sort_probability`` is -1
+when not analysed), and a page is cut
 from the two ordered queries with LIMIT/OFFSET arithmetic on the tier-1 count.
 """
 from __future__ import annotations
@@ -180,7 +181,7 @@ def worklist_page(*, user: User, filters: WorklistFilters, page: int = 1, page_s
     base = _filtered(worklist_entries_visible_to(user=user), filters=filters, caps=caps)
     overdue_q = caps.overdue_q(now=now)
     overdue = base.filter(overdue_q).order_by("received_at", "id")
-    rest = base.exclude(overdue_q).order_by(F("covid_probability").desc(nulls_last=True), "received_at", "id")
+    rest = base.exclude(overdue_q).order_by("-sort_probability", "received_at", "id")
     count, overdue_count = base.count(), overdue.count()
 
     start, stop = (page - 1) * page_size, page * page_size

@@ -56,6 +56,7 @@ def refresh_worklist_entry(*, study: Study) -> WorklistEntry:
             "accession_number": study.accession_number,
             "patient_id": study.patient_id,
             "covid_probability": result.covid_probability if result else None,
+            "sort_probability": result.covid_probability if result else -1.0,
             "predicted_label": result.predicted_label if result else "",
             "lesion_fraction_both": quantification.lesion_fraction_both if quantification else None,
             "severity_total": quantification.severity_total if quantification else None,
