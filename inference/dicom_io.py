@@ -52,6 +52,15 @@ class Volume:
         """Return the unit normal of the slices (row x column direction cosines)."""
         return _slice_normal(self.orientation)
 
+    @property
+    def superior_first(self) -> bool:
+        """Return True when slice 0 is the most superior slice (patient LPS: larger z is superior)."""
+        positions = np.asarray(self.slice_positions_mm, dtype=np.float64)
+        if positions.size < 2:
+            return True
+        ascending = positions[-1] > positions[0]
+        return bool((self.slice_normal[2] > 0) != ascending)
+
 
 def _slice_normal(orientation: Sequence[float]) -> np.ndarray:
     normal = np.cross(np.asarray(orientation[:3], dtype=np.float64), np.asarray(orientation[3:], dtype=np.float64))

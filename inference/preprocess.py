@@ -142,32 +142,36 @@ def image_to_model_uint8(image_uint8: np.ndarray, *, size_px: int = 512) -> np.n
 
 
 @dataclass(frozen=True)
-class PreprocessedStudy:
-    """Model-ready slices of one study.
+class StudyPlan:
+    """Which slices of a study the model sees, and the body crop they share.
 
     Attributes
     ----------
-    slices_uint8 : (n, size_px, size_px) lung-window slices, body-cropped.
-    slice_indices : (n,) index of each slice in the source volume's z axis.
+    slice_indices : (n,) index of each lung slice in the source volume's z axis.
     lung_fraction : (z,) fraction of body voxels below the lung threshold, every source slice.
     crop_box_yx : (y0, y1, x0, x1) body crop in source pixel coordinates.
     """
 
-    slices_uint8: np.ndarray
     slice_indices: np.ndarray
     lung_fraction: np.ndarray
     crop_box_yx: tuple[int, int, int, int]
 
 
-def preprocess_study(
+@dataclass(frozen=True)
+class PreprocessedStudy(StudyPlan):
+    """Model-ready slices of one study: a :class:`StudyPlan` plus ``slices_uint8`` (n, size_px, size_px)."""
+
+    slices_uint8: np.ndarray
+
+
+def plan_study(
     volume_hu: np.ndarray,
     *,
-    size_px: int = 512,
     min_lung_fraction: float = 0.05,
     mask_step_px: int = 4,
     crop_margin_px: int = 8,
-) -> PreprocessedStudy:
-    """Run HU volume ``(z, y, x)`` -> lung window -> body crop -> square resize, keeping lung slices.
+) -> StudyPlan:
+    """Choose the lung slices of a HU volume ``(z, y, x)`` and the body crop box they share.
 
     The body mask and lung fractions are computed on an in-plane grid subsampled by
     ``mask_step_px`` (fast on 300x512x512); the crop box is mapped back to full resolution.
@@ -187,6 +191,25 @@ def preprocess_study(
         max(x0 * mask_step_px - crop_margin_px, 0),
         min(x1 * mask_step_px + crop_margin_px, width),
     )
-    windowed = hu_to_window_uint8(crop_yx(volume[slice_indices], box=box))
-    slices = resize_slices_uint8(pad_to_square(windowed), size_px=size_px)
-    return PreprocessedStudy(slices, slice_indices, lung_fraction, box)
+    return StudyPlan(slice_indices, lung_fraction, box)
+
+
+def render_model_slices(volume_hu: np.ndarray, plan: StudyPlan, *, indices: np.ndarray, size_px: int) -> np.ndarray:
+    """Return slices ``indices`` of the volume as model input: lung window, plan's crop, square resize (uint8)."""
+    windowed = hu_to_window_uint8(crop_yx(np.asarray(volume_hu)[indices], box=plan.crop_box_yx))
+    return resize_slices_uint8(pad_to_square(windowed), size_px=size_px)
+
+
+def preprocess_study(
+    volume_hu: np.ndarray,
+    *,
+    size_px: int = 512,
+    min_lung_fraction: float = 0.05,
+    mask_step_px: int = 4,
+    crop_margin_px: int = 8,
+) -> PreprocessedStudy:
+    """Run HU volume ``(z, y, x)`` -> lung window -> body crop -> square resize, keeping lung slices."""
+    plan = plan_study(volume_hu, min_lung_fraction=min_lung_fraction, mask_step_px=mask_step_px,
+                      crop_margin_px=crop_margin_px)
+    slices = render_model_slices(volume_hu, plan, indices=plan.slice_indices, size_px=size_px)
+    return PreprocessedStudy(plan.slice_indices, plan.lung_fraction, plan.crop_box_yx, slices)

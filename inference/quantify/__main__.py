@@ -7,21 +7,11 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 
-from inference.dicom_io import Volume, read_series
+from inference.dicom_io import read_series
 from inference.quantify.report import quantify_volume
 
 DICOM_SUFFIXES = {".dcm", ".dicom", ""}
-
-
-def superior_first(volume: Volume) -> bool:
-    """Return True when the volume's slice 0 is its most superior slice (LPS: larger z is superior)."""
-    positions = np.asarray(volume.slice_positions_mm, dtype=np.float64)
-    if positions.size < 2:
-        return True
-    ascending = positions[-1] > positions[0]
-    return bool((volume.slice_normal[2] > 0) != ascending)
 
 
 def series_files(directory: Path) -> list[Path]:
@@ -43,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         volume.hu,
         spacing_mm=volume.spacing_mm,
         orientation=volume.orientation,
-        superior_first=superior_first(volume),
+        superior_first=volume.superior_first,
         min_lesion_ml=args.min_lesion_ml,
     )
     print(json.dumps(result.to_dict()))
