@@ -15,6 +15,7 @@ api_patterns = [
     path("", include("triage.reports.urls")),
     path("", include("triage.decisions.urls")),
     path("", include("triage.worklist.urls")),
+    path("", include("triage.gateway.urls")),
 ]
 
 urlpatterns = [
@@ -22,6 +23,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include(api_patterns)),
+    path("dicomweb/", include("triage.gateway.dicomweb_urls")),
     path("studies/", include("triage.studies.page_urls")),
     path("", include("triage.reports.page_urls")),
     path("", include("triage.worklist.page_urls")),

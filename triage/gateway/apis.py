@@ -1,0 +1,118 @@
+"""Thin APIs: DICOM nodes of a hospital (admins), and DICOMweb STOW-RS (hospital-bound tokens only).
+
+STOW-RS rules (``POST /dicomweb/studies`` and ``POST /dicomweb/studies/{StudyInstanceUID}``):
+
+- Authentication is ``Authorization: Token <key>`` only (no session, so no CSRF surface);
+  none or an invalid token → 401.
+- The hospital is the token's bound hospital; a token not bound to one → 400; the token's user
+  must hold a radiologist, clinician or admin role there → otherwise 403.
+- ``Content-Type: multipart/related; type="application/dicom"; boundary=…`` (``type`` may be
+  omitted; any other type → 415). A body over ``settings.UPLOAD_MAX_BYTES`` → 413.
+- The answer is DICOM JSON (``application/dicom+json``) with ReferencedSOPSequence (0008,1199)
+  and FailedSOPSequence (0008,1198) + FailureReason (0008,1197): HTTP 200 when all parts were
+  stored, 202 when some failed, 409 when all failed.
+"""
+import mmap
+
+from django.conf import settings
+from django.utils.http import parse_header_parameters
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from triage.accounts import selectors as account_selectors
+from triage.accounts.authentication import ApiTokenAuthentication
+from triage.gateway import dicomweb, selectors, services
+from triage.core.exceptions import DomainError
+from triage.gateway.exceptions import NO_PARTS_MSG, UnsupportedMediaType
+from triage.gateway.multipart import BodyTooLarge, boundary_of, map_file, spool_body
+from triage.studies.exceptions import UploadTooLarge
+
+
+class DicomNodeOutputSerializer(serializers.Serializer):
+    uuid = serializers.UUIDField()
+    ae_title = serializers.CharField()
+    description = serializers.CharField()
+    is_active = serializers.BooleanField()
+    hospital = serializers.UUIDField(source="hospital.uuid")
+    created_at = serializers.DateTimeField()
+
+
+class DicomNodeListApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        ae_title = serializers.CharField(max_length=16, trim_whitespace=True,
+                                         help_text="Calling AE title of the sender (1-16 characters, no backslash).")
+        description = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+
+    @extend_schema(responses=DicomNodeOutputSerializer(many=True))
+    def get(self, request, hospital_uuid):
+        hospital = account_selectors.hospital_get(user=request.user, hospital_uuid=hospital_uuid)
+        nodes = selectors.dicom_node_list(user=request.user, hospital=hospital).select_related("hospital")
+        return Response(DicomNodeOutputSerializer(nodes, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: DicomNodeOutputSerializer})
+    def post(self, request, hospital_uuid):
+        hospital = account_selectors.hospital_get(user=request.user, hospital_uuid=hospital_uuid)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        node = services.create_dicom_node(actor=request.user, hospital=hospital, **data.validated_data)
+        return Response(DicomNodeOutputSerializer(node).data, status=status.HTTP_201_CREATED)
+
+
+class DicomNodeDeactivateApi(APIView):
+    @extend_schema(responses=DicomNodeOutputSerializer)
+    def delete(self, request, hospital_uuid, node_uuid):
+        hospital = account_selectors.hospital_get(user=request.user, hospital_uuid=hospital_uuid)
+        node = selectors.dicom_node_get(user=request.user, hospital=hospital, node_uuid=node_uuid)
+        node = services.deactivate_dicom_node(actor=request.user, node=node)
+        return Response(DicomNodeOutputSerializer(node).data)
+
+
+class DicomJsonRenderer(JSONRenderer):
+    media_type = dicomweb.DICOM_JSON_MEDIA_TYPE
+    format = "dicomjson"
+
+
+class StudyStoreApi(APIView):
+    """DICOMweb STOW-RS; see the module docstring for the rules."""
+
+    authentication_classes = [ApiTokenAuthentication]
+    renderer_classes = [DicomJsonRenderer, JSONRenderer]
+    parser_classes: list = []  # the body is read as a stream below, never through request.data
+
+    @extend_schema(request=None, responses={200: OpenApiResponse(description="PS3.18 STOW-RS response"),
+                                            202: OpenApiResponse(description="Some instances failed"),
+                                            409: OpenApiResponse(description="All instances failed")})
+    def post(self, request, study_instance_uid: str | None = None):
+        hospital = selectors.stow_hospital_for(user=request.user)
+        boundary = self._boundary(request.content_type or "")
+        limit = settings.UPLOAD_MAX_BYTES
+        if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
+            raise UploadTooLarge(limit_bytes=limit)
+        if request.stream is None:
+            raise DomainError(NO_PARTS_MSG)
+        try:
+            spool = spool_body(request.stream, max_bytes=limit)
+        except BodyTooLarge:
+            raise UploadTooLarge(limit_bytes=limit) from None
+        with spool:
+            body = map_file(spool)
+            try:
+                outcomes = services.store_stow_instances(user=request.user, hospital=hospital, body=body,
+                                                         boundary=boundary, study_instance_uid=study_instance_uid)
+            finally:
+                if isinstance(body, mmap.mmap):
+                    body.close()
+        return Response(dicomweb.stow_response(outcomes), status=dicomweb.stow_http_status(outcomes),
+                        content_type=dicomweb.DICOM_JSON_MEDIA_TYPE)
+
+    @staticmethod
+    def _boundary(content_type: str) -> str:
+        media_type, params = parse_header_parameters(content_type)
+        part_type = params.get("type", services.DICOM_MEDIA_TYPE).lower()
+        if media_type.lower() != "multipart/related" or part_type != services.DICOM_MEDIA_TYPE:
+            raise UnsupportedMediaType(content_type=content_type)
+        return boundary_of(content_type)
+

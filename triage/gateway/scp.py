@@ -1,0 +1,250 @@
+"""The C-STORE SCP: receive CT instances from registered DICOM nodes and hand them to ingestion.
+
+Rules (run with ``manage.py dicom_scp``):
+
+- **Who may associate**: only a calling AE title registered as an *active*
+  :class:`~triage.gateway.models.DicomNode`; the list is read from the database for every
+  association request, so a node deactivated by an admin is refused from its next association.
+  Anything else gets A-ASSOCIATE-RJ (rejected-permanent, service-user, "calling AE title not
+  recognised"). The called AE title must be ours (``--ae-title``).
+- **Which hospital**: only the node of the calling AE title decides. Nothing in the instances
+  (institution, patient) is used to route them.
+- **What is accepted**: CT Image Storage with implicit/explicit VR little endian, JPEG lossless,
+  JPEG-LS, JPEG 2000 and RLE (the compressed ones only where a decoder is installed), plus
+  Verification (C-ECHO). Enhanced CT is not negotiated: ingestion does not accept it yet.
+  Each instance is checked on arrival with the ingestion rules
+  (:func:`~triage.studies.dicom_headers.read_ct_header`); a bad one gets a failure status
+  (0xA900 wrong content, 0xC000 not understood, see :mod:`triage.gateway.dicomweb`) instead of
+  success, and an instance from a node deactivated mid-association gets 0x0124 (not authorised).
+- **Buffering and hand-off**: accepted instances are written to the spool folder under
+  generated names and buffered per (association, StudyInstanceUID). A buffer is handed to
+  :func:`triage.gateway.services.receive_cstore_study` (``source="cstore"``) **when its
+  association is released or aborted**, and — for long-lived associations, or a connection
+  that dropped without either — **when the study has received nothing for ``idle_seconds``**.
+  Instances of one study sent over several associations are several hand-offs; ingestion adds
+  later ones to the same study. A failed hand-off (database down) is retried at the next idle
+  check, up to :data:`MAX_HANDOFF_ATTEMPTS` times; then the files move to ``<spool>/failed/``
+  for an operator. On shutdown every buffer is handed off.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import close_old_connections, connections
+from pydicom.uid import (
+    CTImageStorage,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000,
+    JPEG2000Lossless,
+    JPEGLosslessSV1,
+    JPEGLossless,
+    JPEGLSLossless,
+    JPEGLSNearLossless,
+    RLELossless,
+    UID,
+)
+from pynetdicom import AE, evt
+from pynetdicom.sop_class import Verification
+
+from triage.gateway import dicomweb, selectors, services
+from triage.gateway.models import DicomNode
+from triage.studies.dicom_headers import RejectedFile, can_decode, read_ct_header
+from triage.studies.uploads import IncomingFile
+
+logger = logging.getLogger(__name__)
+
+SUCCESS = 0x0000
+NOT_AUTHORISED = 0x0124
+MAX_HANDOFF_ATTEMPTS = 5
+IDLE_CHECK_SECONDS = 0.5
+UNCOMPRESSED_SYNTAXES = (ImplicitVRLittleEndian, ExplicitVRLittleEndian)
+COMPRESSED_SYNTAXES = (JPEGLosslessSV1, JPEGLossless, JPEGLSLossless, JPEGLSNearLossless, JPEG2000Lossless,
+                       JPEG2000, RLELossless)
+
+
+def accepted_transfer_syntaxes() -> list[UID]:
+    """Uncompressed syntaxes plus the compressed ones an installed decoder handles."""
+    return [*UNCOMPRESSED_SYNTAXES, *(ts for ts in COMPRESSED_SYNTAXES if can_decode(ts))]
+
+
+class NodeRegistryAE(AE):
+    """An AE whose required calling AE titles are the active DICOM nodes, read per association."""
+
+    @property
+    def require_calling_aet(self) -> list[str]:
+        return selectors.active_ae_titles()
+
+    @require_calling_aet.setter
+    def require_calling_aet(self, ae_titles: list[str]) -> None:
+        raise AttributeError("Calling AE titles come from the DicomNode table; register a node instead.")
+
+
+@dataclass
+class PendingStudy:
+    """Instances of one study received on one association, waiting for hand-off."""
+
+    node_id: int
+    paths: list[Path] = field(default_factory=list)
+    last_received: float = 0.0
+    attempts: int = 0
+
+
+class StoreScp:
+    """A running C-STORE SCP; :meth:`start` listens, :meth:`stop` flushes and stops."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 11112, ae_title: str = "CTTRIAGE",
+                 idle_seconds: float = 10.0, spool_dir: Path, clock=time.monotonic):
+        self.host, self.port, self.ae_title = host, port, ae_title
+        self.idle_seconds = idle_seconds
+        self.spool_dir = Path(spool_dir)
+        self.clock = clock
+        self._pending: dict[tuple[int, str], PendingStudy] = {}
+        self._lock = threading.Lock()
+        self._handoffs_running = 0
+        self._stopped = threading.Event()
+        self._server = None
+        self._idle_thread: threading.Thread | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> tuple[str, int]:
+        """Listen (non-blocking) and start the idle checker; return the bound (host, port)."""
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        ae = NodeRegistryAE(ae_title=self.ae_title)
+        ae.require_called_aet = True
+        ae.add_supported_context(CTImageStorage, accepted_transfer_syntaxes())
+        ae.add_supported_context(Verification)
+        handlers = [(evt.EVT_C_STORE, self.handle_store), (evt.EVT_RELEASED, self.handle_association_end),
+                    (evt.EVT_ABORTED, self.handle_association_end), (evt.EVT_REJECTED, self._close_db),
+                    (evt.EVT_C_ECHO, lambda event: SUCCESS)]
+        self._server = ae.start_server((self.host, self.port), block=False, evt_handlers=handlers)
+        self._idle_thread = threading.Thread(target=self._idle_loop, name="cstore-idle", daemon=True)
+        self._idle_thread.start()
+        logger.info("gateway.scp_started", extra={"address": self.address, "ae_title": self.ae_title})
+        return self.address
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self._server.server_address[:2] if self._server else (self.host, self.port)
+
+    def stop(self) -> None:
+        """Stop listening, then hand off everything still buffered."""
+        self._stopped.set()
+        if self._server is not None:
+            self._server.shutdown()
+        if self._idle_thread is not None:
+            self._idle_thread.join(timeout=5)
+        self.flush(lambda key, pending: True)
+        connections.close_all()
+
+    def wait_until_flushed(self, *, timeout_s: float = 10.0) -> bool:
+        """Block until nothing is buffered or being handed off; False on timeout (used by tests)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._pending and self._handoffs_running == 0:
+                    return True
+            time.sleep(0.02)
+        return False
+
+    # --- event handlers (run in the association's thread) ------------------------------------
+
+    def handle_store(self, event) -> int:
+        """Check and buffer one instance; return the C-STORE status."""
+        close_old_connections()
+        node = selectors.active_node_for_ae_title(ae_title=event.assoc.requestor.ae_title)
+        if node is None:
+            return NOT_AUTHORISED
+        try:
+            data = event.encoded_dataset(include_meta=True)
+            header = read_ct_header(data)
+        except RejectedFile as exc:
+            logger.info("gateway.cstore_rejected", extra={"node": str(node.uuid), "reason": str(exc)})
+            return dicomweb.failure_status_for(str(exc))
+        except Exception:  # noqa: BLE001 - any undecodable input is the sender's problem, not a crash
+            logger.info("gateway.cstore_undecodable", extra={"node": str(node.uuid)}, exc_info=True)
+            return dicomweb.CANNOT_UNDERSTAND
+        path = self.spool_dir / f"{uuid.uuid4().hex}.dcm"
+        path.write_bytes(data)
+        key = (id(event.assoc), header.study_instance_uid)
+        with self._lock:
+            pending = self._pending.setdefault(key, PendingStudy(node_id=node.id))
+            pending.paths.append(path)
+            pending.last_received = self.clock()
+        return SUCCESS
+
+    def handle_association_end(self, event) -> None:
+        """Hand off every study this association sent (on A-RELEASE or abort)."""
+        association = id(event.assoc)
+        self.flush(lambda key, pending: key[0] == association)
+        self._close_db(event)
+
+    @staticmethod
+    def _close_db(event=None) -> None:
+        connections.close_all()  # this thread's connections; association threads are short-lived
+
+    # --- hand-off ------------------------------------------------------------------------
+
+    def _idle_loop(self) -> None:
+        while not self._stopped.wait(IDLE_CHECK_SECONDS):
+            self.flush_idle()
+        connections.close_all()
+
+    def flush_idle(self) -> None:
+        """Hand off the studies that received nothing for ``idle_seconds``."""
+        now = self.clock()
+        self.flush(lambda key, pending: now - pending.last_received >= self.idle_seconds)
+
+    def flush(self, select) -> None:
+        """Hand off the buffers for which ``select(key, pending)`` is true; each is taken exactly once."""
+        with self._lock:
+            taken = [(key, self._pending.pop(key)) for key in list(self._pending) if select(key, self._pending[key])]
+            self._handoffs_running += len(taken)
+        try:
+            for key, pending in taken:
+                self._hand_off(key, pending)
+        finally:
+            with self._lock:
+                self._handoffs_running -= len(taken)
+
+    def _hand_off(self, key: tuple[int, str], pending: PendingStudy) -> None:
+        try:
+            node = DicomNode.objects.select_related("hospital").get(id=pending.node_id)
+            services.receive_cstore_study(node=node, files=_open_each(pending.paths))
+        except Exception:  # noqa: BLE001 - keep the files and retry; never lose acknowledged instances
+            pending.attempts += 1
+            logger.exception("gateway.cstore_handoff_failed", extra={"node_id": pending.node_id,
+                                                                     "attempts": pending.attempts})
+            if pending.attempts >= MAX_HANDOFF_ATTEMPTS:
+                self._quarantine(pending)
+                return
+            pending.last_received = self.clock()
+            with self._lock:
+                self._pending[key] = pending
+            return
+        for path in pending.paths:
+            path.unlink(missing_ok=True)
+
+    def _quarantine(self, pending: PendingStudy) -> None:
+        failed_dir = self.spool_dir / "failed"
+        failed_dir.mkdir(exist_ok=True)
+        for path in pending.paths:
+            if path.exists():
+                shutil.move(str(path), failed_dir / path.name)
+        logger.error("gateway.cstore_quarantined", extra={"node_id": pending.node_id, "files": len(pending.paths),
+                                                          "folder": str(failed_dir)})
+
+
+def _open_each(paths: list[Path]) -> Iterator[IncomingFile]:
+    """Yield the spooled files one at a time, each closed once ingestion has read it."""
+    for path in paths:
+        with path.open("rb") as stream:
+            yield IncomingFile(name=path.name, stream=stream)
