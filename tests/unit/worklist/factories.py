@@ -57,7 +57,7 @@ def add_result(*, study: Study, probability: float, label: str = "covid19", lesi
         covid_probability=probability, covid_probability_uncalibrated=probability, predicted_label=label,
         slices_scored=len(slice_probabilities or []), key_slice_indices=key_slices or [])
     SliceScore.objects.bulk_create(
-        SliceScore(result=result, slice_index=i, covid_probability=p, contains_lung=True)
+        SliceScore(result=result, slice_index=i, covid_probability=p)
         for i, p in enumerate(slice_probabilities or []))
     if lesion_fraction is not None:
         Quantification.objects.create(

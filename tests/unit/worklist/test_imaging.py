@@ -1,0 +1,44 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.unit.worklist.factories import ct_dicom
+from triage.worklist.imaging import render_slice_png, slice_hu, window_to_uint8
+
+
+def expected_window(hu: np.ndarray, level: float, width: float) -> np.ndarray:
+    """Independent formula: 255 · (HU − low) / width, clipped, rounded half up."""
+    low = level - width / 2
+    return np.floor(np.clip((hu - low) / width * 255.0, 0, 255) + 0.5).astype(np.uint8)
+
+
+@pytest.mark.parametrize("level, width", [(-600, 1500), (40, 400), (0, 1)])
+def test_window_to_uint8__matches_linear_window(level, width):
+    hu = np.array([[-2000, -1350, -1050, -597, 10, 150, 900]], np.float32)
+    assert np.array_equal(window_to_uint8(hu, level_hu=level, width_hu=width), expected_window(hu, level, width))
+
+
+def test_window_to_uint8__lung_window_known_values():
+    hu = np.array([-2000, -1350, -1050, -597, 10, 150, 900], np.float32)
+    assert window_to_uint8(hu, level_hu=-600, width_hu=1500).tolist() == [0, 0, 51, 128, 231, 255, 255]
+
+
+@pytest.mark.parametrize("level, width", [(0, 0), (0, -5), (float("nan"), 100), (0, 1e9)])
+def test_window_to_uint8__rejects_bad_windows(level, width):
+    with pytest.raises(ValueError):
+        window_to_uint8(np.zeros((2, 2)), level_hu=level, width_hu=width)
+
+
+def test_slice_hu__applies_rescale_slope_and_intercept():
+    stored = np.array([[0, 100], [1000, 2000]], np.int16)
+    assert slice_hu(ct_dicom(stored, intercept=-1000, slope=2)).tolist() == [[-1000, -800], [1000, 3000]]
+
+
+def test_render_slice_png__is_a_grey_png_of_the_windowed_slice():
+    stored = np.array([[0, 653], [1024, 2524]], np.int16)  # HU -1024, -371, 0, 1500
+    png = render_slice_png(ct_dicom(stored), level_hu=-600, width_hu=1500)
+    image = Image.open(io.BytesIO(png))
+    assert (image.format, image.mode, image.size) == ("PNG", "L", (2, 2))
+    assert np.array_equal(np.asarray(image), expected_window(stored.astype(np.float32) - 1024, -600, 1500))
