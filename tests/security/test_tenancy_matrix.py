@@ -51,7 +51,8 @@ def foreign_objects(hospital_b, make_user):
     node_b = gateway_services.create_dicom_node(actor=admin_b, hospital=hospital_b, ae_title="HOSPITAL_B_CT")
     study_b = Study.objects.create(hospital=hospital_b, study_instance_uid="1.2.826.0.1.3680043.2.1125.1")
     return {"hospital_uuid": hospital_b.uuid, "membership_uuid": member_b.uuid, "token_uuid": token_b.uuid,
-            "node_uuid": node_b.uuid, "study_instance_uid": study_b.study_instance_uid, "study_uuid": study_b.uuid}
+            "node_uuid": node_b.uuid, "study_instance_uid": study_b.study_instance_uid, "study_uuid": study_b.uuid,
+            "index": 0, "kind": "gradcam"}
 
 
 def object_routes() -> list[tuple[str, URLPattern]]:
