@@ -1,0 +1,42 @@
+import pytest
+
+from triage.audit.models import AuditEvent
+from triage.reports.services import sign_report
+
+pytestmark = pytest.mark.django_db
+
+
+def page(client, user, study):
+    client.force_login(user)
+    return client.get(f"/studies/{study.uuid}/report/")
+
+
+def test_study_report_page__shows_numbers_overlays_and_unreviewed_state(client, clinician, ready_study):
+    response = page(client, clinician, ready_study)
+    assert response.status_code == 200
+    html = response.content.decode()
+    for text in ("0.91", "covidnet-ct-s", "1.0.0", "12.5 %", "2.3 %", "7.2 %", "-612 HU", "143 HU",
+                 "Not yet reviewed by a radiologist.", "decision support, not a diagnosis",
+                 "Suggested because probability 0.91 ≥ 0.80.", "<rect", "Left upper", "sensitivity 0.900"):
+        assert text in html, text
+    assert f"/api/studies/{ready_study.uuid}/overlays/12/gradcam.png" in html
+    assert 'data-api-form action="/api/studies/{}/decisions/"'.format(ready_study.uuid) in html
+    assert f"/report/sign/" not in html  # clinicians do not sign
+    assert AuditEvent.objects.filter(action="study.viewed", actor=clinician).count() == 1
+
+
+def test_study_report_page__shows_sign_off_and_radiologist_gets_addendum_form(client, radiologist, ready_study):
+    sign_report(study=ready_study, actor=radiologist, label="covid", comment="Bilateral GGO", expected_version=0)
+    html = page(client, radiologist, ready_study).content.decode()
+    assert "Confirmed the AI label" in html and "Bilateral GGO" in html
+    assert "Not yet reviewed" not in html
+    assert f"/api/studies/{ready_study.uuid}/report/addenda/" in html and 'value="1"' in html
+
+
+def test_study_report_page__foreign_study_is_404(client, clinician, foreign_study):
+    assert page(client, clinician, foreign_study).status_code == 404
+
+
+def test_study_report_page__anonymous_is_redirected_to_login(client, ready_study):
+    response = client.get(f"/studies/{ready_study.uuid}/report/")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
