@@ -21,6 +21,7 @@ $py manage.py seed_demo
 worker_pid=$!
 trap 'kill $worker_pid 2>/dev/null; wait $worker_pid 2>/dev/null' EXIT INT TERM
 echo "Worker started (pid $worker_pid, log: $TRIAGE_VAR_DIR/log/worker.log)"
+$py manage.py seed_demo_studies
 
 echo "CT Triage on http://127.0.0.1:$port/ (Ctrl-C stops the server and the worker)"
 $py manage.py runserver "127.0.0.1:$port" --noreload
