@@ -1,8 +1,11 @@
-"""Benchmark inference speed: ``python -m inference.bench --model-only [--sizes 256 512] [--variant s]``.
+"""Benchmark inference speed.
 
-Modes are entries of ``MODES`` (name -> runner taking the parsed arguments); the
-bare-model mode times ``model.predict`` on random uint8 slices after a warm-up batch.
-A full-pipeline mode (``--json``/``--quick``) can be added as another entry.
+- ``python -m inference.bench --model-only [--sizes 256 512] [--variant s]``: bare model
+  slices/s on random uint8 slices after a warm-up batch.
+- ``python -m inference.bench --json [--quick]``: the whole compute pipeline (decode → HU →
+  preprocess → model → aggregate → quantify → explain) of the active model on a generated
+  300-slice 512² phantom series (``--quick``: 60 slices), and the bare model at the same batch
+  and input size in the same run. The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -48,16 +51,59 @@ def run_model_only(args: argparse.Namespace) -> None:
               f"(batch {result.batch_size}, {result.batches} timed batches)", flush=True)
 
 
-MODES: dict[str, Callable[[argparse.Namespace], None]] = {"model_only": run_model_only}
+def run_pipeline(args: argparse.Namespace) -> None:
+    """Time ``analyse_series`` on a phantom series against the bare model; print one JSON line last."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from inference.analysis import analyse_series
+    from inference.phantom import write_phantom_series
+    from inference.registry import load_model
+
+    slices = 60 if args.quick else 300
+    loaded = load_model(args.model)
+    size_px = int(loaded.card["input_size_px"])
+    with tempfile.TemporaryDirectory() as folder:
+        write_phantom_series(Path(folder), slices=slices, size_px=512, severity="moderate", seed=1)
+        files = sorted(Path(folder).glob("*.dcm"))
+        print(f"pipeline: {slices} slices of 512x512, model {loaded.card['name']} {loaded.card['version']} "
+              f"at {size_px}px, batch {args.batch_size}", flush=True)
+        analyse_series(files[: min(len(files), 2 * args.batch_size)], loaded=loaded, batch_size=args.batch_size)
+        started = time.perf_counter()
+        analysis = analyse_series(files, loaded=loaded, batch_size=args.batch_size)
+        pipeline_s = time.perf_counter() - started
+    model = bench_model(loaded.card["variant"], size_px=size_px, batch_size=args.batch_size,
+                        batches=max(args.batches, 2))
+    report = {
+        "slices": slices,
+        "slices_classified": len(analysis.slice_scores),
+        "input_size_px": size_px,
+        "batch_size": args.batch_size,
+        "model_slices_per_s": round(model.slices_per_s, 2),
+        "pipeline_slices_per_s": round(slices / pipeline_s, 2),
+        "pipeline_to_model_ratio": round(slices / pipeline_s / model.slices_per_s, 3),
+        "pipeline_seconds": round(pipeline_s, 3),
+        "stage_seconds": analysis.stage_seconds,
+    }
+    for stage, seconds in analysis.stage_seconds.items():
+        print(f"  {stage:<10} {seconds:8.2f} s", flush=True)
+    print(json.dumps(report))
+
+
+MODES: dict[str, Callable[[argparse.Namespace], None]] = {"model_only": run_model_only, "pipeline": run_pipeline}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the benchmark command line."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model-only", action="store_true", help="time the bare model forward pass")
+    parser.add_argument("--json", action="store_true", help="time the whole pipeline; last line is JSON")
+    parser.add_argument("--quick", action="store_true", help="pipeline on 60 slices instead of 300")
+    parser.add_argument("--model", default=None, help="<name>/<version> of the pipeline model (default: active)")
     parser.add_argument("--variant", choices=("s", "l"), default="s")
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--batches", type=int, default=5)
     return parser.parse_args(argv)
 
@@ -65,9 +111,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Run the selected benchmark mode."""
     args = parse_args(argv)
-    if not args.model_only:
-        raise SystemExit("only --model-only is implemented; the pipeline mode is a separate MODES entry to add")
-    MODES["model_only"](args)
+    if args.model_only == args.json:
+        raise SystemExit("choose one mode: --model-only or --json")
+    MODES["model_only" if args.model_only else "pipeline"](args)
 
 
 if __name__ == "__main__":

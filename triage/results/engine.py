@@ -32,5 +32,7 @@ def preload_active_model(**_signal_kwargs) -> None:
 
     try:
         loaded_model(ensure_active_model_version().reference)
+    except Exception:  # the first task retries the load and fails its study with the reason
+        logger.exception("inference.preload_failed")
     finally:
         close_old_connections()  # a forked child must not share the parent's DB connection
