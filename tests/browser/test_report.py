@@ -1,0 +1,112 @@
+"""The structured report in a real browser: read it, print it, decide, enter RT-PCR, sign with a race.
+
+Until tests/browser/conftest.py provides shared fixtures, this module launches Debian chromium
+itself (never ``playwright install``).
+"""
+import os
+import re
+
+import pytest
+
+from tests.conftest import TEST_PASSWORD
+from tests.unit.reports.factories import make_ready_study
+from triage.accounts.models import Role
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not os.path.exists("/usr/bin/chromium"):
+        pytest.skip("needs Debian chromium at /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test are still synchronous.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def logged_in(chromium, live_server):
+    contexts = []
+
+    def open_page(user):
+        context = chromium.new_context()
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.goto(f"{live_server.url}/login/")
+        page.fill("#id_username", user.username)
+        page.fill("#id_password", TEST_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(re.compile(r"^(?!.*/login/).*$"))
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def test_report_page__clinician_reads_prints_decides_and_enters_pcr(logged_in, live_server, hospital_a, make_user):
+    study = make_ready_study(hospital=hospital_a)
+    page = logged_in(make_user(hospital=hospital_a, role=Role.CLINICIAN))
+    page.goto(f"{live_server.url}/studies/{study.uuid}/report/")
+
+    assert page.inner_text("[data-probability]") == "0.91"
+    assert page.inner_text("[data-lesion-both]") == "7.2 %"
+    assert page.locator("[data-histogram] rect").count() == 4
+    assert "Not yet reviewed by a radiologist." in page.inner_text("[data-signoff]")
+
+    page.emulate_media(media="print")
+    assert page.locator(".topbar").is_hidden() and page.locator("form[data-api-form]").first.is_hidden()
+    assert page.locator("[data-probability]").is_visible()
+    page.emulate_media(media="screen")
+
+    assert page.input_value("#decision-kind") == "care_medication"
+    page.select_option("#decision-kind", "quarantine")
+    page.click("text=Record decision")
+    assert "Give a reason" in page.inner_text("[data-decisions] [data-form-error]")
+    page.fill("#decision-reason", "Isolation ward first")
+    with page.expect_navigation():
+        page.click("text=Record decision")
+    decisions = page.inner_text("[data-decision-list]")
+    assert "Quarantine" in decisions and "Isolation ward first" in decisions and "current" in decisions
+
+    page.select_option("#pcr-result", "positive")
+    page.fill("#pcr-sampled", "2026-01-05")
+    with page.expect_navigation():
+        page.click("text=Save RT-PCR result")
+    outcomes = page.inner_text("[data-pcr-list]")
+    assert "Positive" in outcomes and "2026-01-05" in outcomes and "Web form" in outcomes
+
+
+def test_report_page__second_radiologist_sees_conflict_message(logged_in, live_server, hospital_a, make_user):
+    study = make_ready_study(hospital=hospital_a)
+    url = f"{live_server.url}/studies/{study.uuid}/report/"
+    first = logged_in(make_user(hospital=hospital_a, role=Role.RADIOLOGIST))
+    second = logged_in(make_user(hospital=hospital_a, role=Role.RADIOLOGIST))
+    first.goto(url)
+    second.goto(url)
+    with first.expect_navigation():
+        first.click("text=Sign report")
+    assert "Confirmed the AI label" in first.inner_text("[data-signoff]")
+    second.select_option("[data-review-panel] select[name=label]", "pneumonia")
+    second.click("text=Sign report")
+    error = second.locator("[data-review-panel] [data-form-error]")
+    error.wait_for(state="visible")
+    assert re.search(r"Another radiologist signed this study at \d\d:\d\d; reload to see their report\.",
+                     error.inner_text())
+    assert error.locator("a", has_text="Reload").is_visible()
+
+
+def test_report_page__user_of_another_hospital_gets_404(logged_in, live_server, hospital_a, hospital_b, make_user):
+    study = make_ready_study(hospital=hospital_a)
+    page = logged_in(make_user(hospital=hospital_b, role=Role.CLINICIAN))
+    response = page.goto(f"{live_server.url}/studies/{study.uuid}/report/")
+    assert response.status == 404
+    assert "0.91" not in page.content()
