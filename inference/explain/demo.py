@@ -1,7 +1,8 @@
 """A tiny slice classifier trained on phantom slices, used to exercise and illustrate Grad-CAM.
 
-``python -m inference.explain.demo --out docs/images/overlay-example.png`` trains it (seconds on a
-CPU), explains the most probable slice of a "severe" phantom and writes the overlay. This model
+``python -m inference.explain.demo --out docs/images/overlay-example.png`` trains it (about half a
+minute on a CPU), explains the slice of a "severe" phantom with the most quantified lesion and writes
+the overlay, masked to the quantified lungs. This model
 is a test instrument, not a diagnostic model. Keras is imported inside the functions.
 """
 
@@ -16,7 +17,7 @@ import numpy as np
 from inference.explain.gradcam import FEATURES_LAYER, gradcam, mask_heatmaps, select_key_slices
 from inference.explain.render import LUNG_WINDOW_HU, render_overlay_png
 from inference.phantom import make_phantom_volume
-from inference.quantify.lungs import segment_lungs
+from inference.quantify.report import quantify_volume
 
 LESION_HU = -400.0
 LESION_CLASS = 1
@@ -103,19 +104,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Train the demo model and write a Grad-CAM overlay of a phantom's key slice as PNG."""
     parser = argparse.ArgumentParser(prog="python -m inference.explain.demo", description=main.__doc__)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--size", type=int, default=192)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     model = train_demo_model(size_px=args.size, seed=args.seed)
     hu, spacing_mm, _, _ = make_phantom_volume(slices=48, size_px=args.size, severity="severe", seed=args.seed + 1)
-    probabilities = model.predict(window_uint8(hu)[..., None], verbose=0)[:, LESION_CLASS]
-    key = select_key_slices(probabilities, k=1)
+    quantified = quantify_volume(hu, spacing_mm=spacing_mm)
+    lesion_per_slice = np.count_nonzero(quantified.lesion_labels, axis=(1, 2))
+    key = select_key_slices(lesion_per_slice, k=1)  # illustrate the slice with the most lesion
     heatmaps = gradcam(model, window_uint8(hu[key]), class_index=LESION_CLASS)
-    lungs = segment_lungs(hu, spacing_mm=spacing_mm).both[key]
-    heatmap = mask_heatmaps(heatmaps, lung_masks=lungs)[0]
+    heatmap = mask_heatmaps(heatmaps, lung_masks=quantified.lungs.both[key])[0]
+    probability = float(model.predict(window_uint8(hu[key])[..., None], verbose=0)[0, LESION_CLASS])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(render_overlay_png(hu[key[0]], heatmap))
-    print(f"slice {int(key[0])} p(lesion)={float(probabilities[key[0]]):.3f} -> {args.out}")
+    print(f"slice {int(key[0])} p(lesion)={probability:.3f} -> {args.out}")
 
 
 if __name__ == "__main__":
