@@ -80,7 +80,11 @@ def stow_response(outcomes: list[InstanceOutcome]) -> dict:
     response = Dataset()
     response.FailedSOPSequence = DicomSequence([_reference(o) for o in outcomes if not o.stored])
     response.ReferencedSOPSequence = DicomSequence([_reference(o) for o in outcomes if o.stored])
-    return response.to_json_dict()
+    body = response.to_json_dict()
+    for attribute in body.values():  # PS3.18 F.2.5: an empty value has no "Value" member
+        if attribute.get("Value") == []:
+            del attribute["Value"]
+    return body
 
 
 def stow_http_status(outcomes: list[InstanceOutcome]) -> int:
