@@ -114,8 +114,11 @@ def png_bytes(array: np.ndarray) -> bytes:
 
 
 def add_overlay(*, result: Result, slice_index: int, size_px: int, kind: str = Overlay.Kind.GRADCAM) -> Overlay:
+    """Add an overlay whose heatmap is a blob over the right lung (image left), as Grad-CAM would draw."""
+    y, x = np.mgrid[0:size_px, 0:size_px] / size_px
+    blob = (255 * np.exp(-(((x - 0.3) / 0.12) ** 2 + ((y - 0.5) / 0.15) ** 2))).astype(np.uint8)
     ramp = np.tile(np.linspace(0, 255, size_px).astype(np.uint8), (size_px, 1))
-    rgb = np.stack([ramp, np.zeros_like(ramp), 255 - ramp], axis=-1)
+    rgb = np.stack([np.maximum(ramp, blob), np.zeros_like(ramp), 255 - ramp], axis=-1)
     return Overlay.objects.create(result=result, slice_index=slice_index, kind=kind, png=png_bytes(rgb),
-                                  heatmap=png_bytes(ramp) if kind == Overlay.Kind.GRADCAM else None,
+                                  heatmap=png_bytes(blob) if kind == Overlay.Kind.GRADCAM else None,
                                   width_px=size_px, height_px=size_px)
