@@ -15,8 +15,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from inference.explain.gradcam import FEATURES_LAYER, gradcam, mask_heatmaps, select_key_slices
-from inference.explain.render import LUNG_WINDOW_HU, render_overlay_png
+from inference.explain.render import render_overlay_png
 from inference.phantom import make_phantom_volume
+from inference.preprocess import hu_to_window_uint8
 from inference.quantify.report import quantify_volume
 
 LESION_HU = -400.0
@@ -43,12 +44,6 @@ def build_demo_model(*, size_px: int, seed: int = 0) -> Any:
     model = keras.Model(inputs, outputs)
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
     return model
-
-
-def window_uint8(hu: np.ndarray) -> np.ndarray:
-    """Map HU through the lung window (-1350…150 HU) to uint8 0–255."""
-    low, high = LUNG_WINDOW_HU
-    return np.rint(np.clip((hu - low) / (high - low), 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def add_disc_lesion(
@@ -88,7 +83,7 @@ def phantom_slices(
             slice_hu, lesion_masks[index] = add_disc_lesion(
                 slice_hu, centre_yx=(int(centre[0]), int(centre[1])), radius_px=size_px * LESION_RADIUS_FRACTION, lung_mask=lungs[z]
             )
-        images[index] = window_uint8(slice_hu)
+        images[index] = hu_to_window_uint8(slice_hu)
     return images, labels, lesion_masks, lungs[picks]
 
 
@@ -112,9 +107,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     quantified = quantify_volume(hu, spacing_mm=spacing_mm)
     lesion_per_slice = np.count_nonzero(quantified.lesion_labels, axis=(1, 2))
     key = select_key_slices(lesion_per_slice, k=1)  # illustrate the slice with the most lesion
-    heatmaps = gradcam(model, window_uint8(hu[key]), class_index=LESION_CLASS)
+    heatmaps = gradcam(model, hu_to_window_uint8(hu[key]), class_index=LESION_CLASS)
     heatmap = mask_heatmaps(heatmaps, lung_masks=quantified.lungs.both[key])[0]
-    probability = float(model.predict(window_uint8(hu[key])[..., None], verbose=0)[0, LESION_CLASS])
+    probability = float(model.predict(hu_to_window_uint8(hu[key])[..., None], verbose=0)[0, LESION_CLASS])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(render_overlay_png(hu[key[0]], heatmap))
     print(f"slice {int(key[0])} p(lesion)={probability:.3f} -> {args.out}")

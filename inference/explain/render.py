@@ -9,9 +9,9 @@ from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
 from inference.explain.colormap import apply_colormap, colormap_lut
+from inference.preprocess import LUNG_WINDOW_HU, hu_to_window_uint8
 from inference.quantify.lesions import CONSOLIDATION, GGO
 
-LUNG_WINDOW_HU = (-1350.0, 150.0)  # COVID-Net CT-2 lung window (centre -600, width 1500)
 OUTLINE_RGB = {GGO: (255, 214, 0), CONSOLIDATION: (230, 40, 40)}  # GGO amber, consolidation red
 COLOUR_BAR_WIDTH_PX = 14
 COLOUR_BAR_PANEL_PX = 44
@@ -19,11 +19,8 @@ COLOUR_BAR_PANEL_PX = 44
 
 def window_to_rgb(slice_hu: np.ndarray, *, window_hu: tuple[float, float] = LUNG_WINDOW_HU) -> np.ndarray:
     """Map a (H, W) HU slice through a window (low, high HU) to a grey uint8 (H, W, 3) image."""
-    low, high = window_hu
-    if high <= low:
-        raise ValueError(f"window high ({high}) must exceed low ({low})")
-    grey = np.rint(np.clip((np.asarray(slice_hu, np.float32) - low) / (high - low), 0.0, 1.0) * 255.0)
-    return np.repeat(grey.astype(np.uint8)[..., None], 3, axis=2)
+    grey = hu_to_window_uint8(np.asarray(slice_hu), hu_min=window_hu[0], hu_max=window_hu[1])
+    return np.repeat(grey[..., None], 3, axis=2)
 
 
 def _png_bytes(rgb: np.ndarray) -> bytes:
