@@ -1,42 +1,26 @@
 """The structured report in a real browser: read it, print it, decide, enter RT-PCR, sign with a race.
 
-Until tests/browser/conftest.py provides shared fixtures, this module launches Debian chromium
-itself (never ``playwright install``).
+Chromium comes from tests/browser/conftest.py (``browser``).
 """
-import os
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import TEST_PASSWORD
 from tests.unit.reports.factories import make_ready_study
 from triage.accounts.models import Role
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if not os.path.exists("/usr/bin/chromium"):
-        pytest.skip("needs Debian chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test are still synchronous.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
-def logged_in(chromium, live_server):
+def logged_in(browser, live_server):
+    """Open a page in a fresh browser context logged in as ``user`` (several users side by side)."""
     contexts = []
 
     def open_page(user):
-        context = chromium.new_context()
+        context = browser.new_context()
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(10_000)
@@ -70,7 +54,7 @@ def test_report_page__clinician_reads_prints_decides_and_enters_pcr(logged_in, l
     assert page.input_value("#decision-kind") == "care_medication"
     page.select_option("#decision-kind", "quarantine")
     page.click("text=Record decision")
-    assert "Give a reason" in page.inner_text("[data-decisions] [data-form-error]")
+    expect(page.locator("[data-decisions] [data-form-error]")).to_contain_text("Give a reason")
     page.fill("#decision-reason", "Isolation ward first")
     with page.expect_navigation():
         page.click("text=Record decision")
@@ -98,9 +82,8 @@ def test_report_page__second_radiologist_sees_conflict_message(logged_in, live_s
     second.select_option("[data-review-panel] select[name=label]", "pneumonia")
     second.click("text=Sign report")
     error = second.locator("[data-review-panel] [data-form-error]")
-    error.wait_for(state="visible")
-    assert re.search(r"Another radiologist signed this study at \d\d:\d\d; reload to see their report\.",
-                     error.inner_text())
+    expect(error).to_contain_text(
+        re.compile(r"Another radiologist signed this study at \d\d:\d\d; reload to see their report\."))
     assert error.locator("a", has_text="Reload").is_visible()
 
 
