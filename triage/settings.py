@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "triage.decisions",
     "triage.worklist",
     "triage.gateway",
+    "triage.monitoring",
 ]
 
 MIDDLEWARE = [

@@ -16,6 +16,7 @@ api_patterns = [
     path("", include("triage.decisions.urls")),
     path("", include("triage.worklist.urls")),
     path("", include("triage.gateway.urls")),
+    path("", include("triage.monitoring.urls")),
 ]
 
 urlpatterns = [
@@ -27,4 +28,5 @@ urlpatterns = [
     path("studies/", include("triage.studies.page_urls")),
     path("", include("triage.reports.page_urls")),
     path("", include("triage.worklist.page_urls")),
+    path("", include("triage.monitoring.page_urls")),
 ]

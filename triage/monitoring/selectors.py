@@ -1,0 +1,256 @@
+"""Reads for dashboards, operations, exports. Every one is scoped through the user's visible studies.
+
+Dashboards are for administrators: a hospital's admins see that hospital; a platform admin sees
+every hospital and the pooled "all hospitals" view. Anyone else gets the same 404 as for a
+hospital that does not exist (non-members) or 403 (members without the admin role).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import numpy as np
+from django.conf import settings
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from triage.accounts.models import Hospital, Membership, Role, User
+from triage.accounts.permissions import require_platform_admin, require_role
+from triage.accounts.selectors import hospital_get
+from triage.accounts.tenancy import hospitals_visible_to
+from triage.audit.services import record_event
+from triage.decisions.models import PcrOutcome
+from triage.monitoring import evaluation as ev
+from triage.monitoring.audit_actions import MonitoringAction
+from triage.monitoring.models import DEFAULT_OPERATING_THRESHOLD, MonitoringSettings
+from triage.reports.selectors import annotate_review_state, latest_report_for
+from triage.results.models import ModelVersion, Quantification, Result
+from triage.studies.models import Study
+from triage.studies.selectors import studies_visible_to, study_get
+
+POSITIVE_CLASS_FALLBACK = "covid"
+DRIFT_WEEKS = 26
+OPERATIONS_DAYS = 14
+QUEUE_STATUSES = (Study.Status.RECEIVED, Study.Status.QUEUED, Study.Status.PROCESSING)
+
+
+def operating_threshold_for(*, hospital: Hospital) -> float:
+    row = MonitoringSettings.objects.filter(hospital=hospital).values_list("operating_threshold", flat=True).first()
+    return DEFAULT_OPERATING_THRESHOLD if row is None else row
+
+
+def admin_hospitals_for(*, user: User) -> QuerySet[Hospital]:
+    """Hospitals whose dashboards the user may open: admin role there, or every one for a platform admin."""
+    visible = hospitals_visible_to(user=user)
+    if user.is_platform_admin and getattr(user, "token_hospital_id", None) is None:
+        return visible
+    return visible.filter(id__in=Membership.objects.filter(user=user, role=Role.ADMIN).values("hospital_id"))
+
+
+def dashboard_hospital_get(*, user: User, hospital_uuid: UUID) -> Hospital:
+    """Return a hospital the user administers (404 when not visible, 403 when not admin there)."""
+    hospital = hospital_get(user=user, hospital_uuid=hospital_uuid)
+    require_role(user=user, hospital=hospital, roles=(Role.ADMIN,))
+    return hospital
+
+
+def all_hospitals_get(*, user: User) -> list[Hospital]:
+    """Return every hospital for the pooled view (platform admins only)."""
+    require_platform_admin(user=user)
+    return list(hospitals_visible_to(user=user))
+
+
+@dataclass(frozen=True)
+class DashboardScope:
+    """One hospital (``hospital`` set) or every hospital (``hospital`` is ``None``)."""
+
+    hospitals: list[Hospital]
+    hospital: Hospital | None = None
+
+    @property
+    def name(self) -> str:
+        return self.hospital.name if self.hospital else "All hospitals"
+
+    @property
+    def slug(self) -> str:
+        return self.hospital.code if self.hospital else "all"
+
+    @property
+    def threshold_label(self) -> str:
+        if self.hospital is not None:
+            return f"{operating_threshold_for(hospital=self.hospital):g}"
+        return "each hospital's own"
+
+
+def dashboard_scope_get(*, user: User, hospital_uuid: UUID | None) -> DashboardScope:
+    """Return the scope of a dashboard: a hospital the user administers, or all (platform admins)."""
+    if hospital_uuid is None:
+        return DashboardScope(hospitals=all_hospitals_get(user=user))
+    hospital = dashboard_hospital_get(user=user, hospital_uuid=hospital_uuid)
+    return DashboardScope(hospitals=[hospital], hospital=hospital)
+
+
+def _studies(*, user: User, hospitals: list[Hospital]) -> QuerySet[Study]:
+    return studies_visible_to(user=user).filter(hospital__in=hospitals)
+
+
+def _positive_classes() -> dict[int, str]:
+    return {mv.id: str(mv.card.get("positive_class", POSITIVE_CLASS_FALLBACK)).lower()
+            for mv in ModelVersion.objects.only("id", "card")}
+
+
+def _thresholds(hospitals: list[Hospital]) -> dict[int, float]:
+    stored = dict(MonitoringSettings.objects.filter(hospital__in=hospitals)
+                  .values_list("hospital_id", "operating_threshold"))
+    return {h.id: stored.get(h.id, DEFAULT_OPERATING_THRESHOLD) for h in hospitals}
+
+
+def _iso_week(moment: datetime) -> str:
+    year, week, _ = timezone.localtime(moment).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def evaluation_for(*, user: User, hospitals: list[Hospital], n_boot: int = ev.N_BOOT,
+                   now: datetime | None = None) -> ev.Evaluation:
+    """Evaluate the current AI results and signed reports of ``hospitals`` against current PCR outcomes."""
+    now = now or timezone.now()
+    studies = _studies(user=user, hospitals=hospitals)
+    thresholds, positive_classes = _thresholds(hospitals), _positive_classes()
+    results = list(Result.objects.filter(is_current=True, study__in=studies).values_list(
+        "study_id", "covid_probability", "model_version_id", "study__hospital_id", "study__received_at"))
+    pcr = dict(PcrOutcome.objects.filter(is_current=True, study__in=studies).values_list("study_id", "result"))
+    labels = dict(annotate_review_state(studies).filter(report_version__isnull=False)
+                  .values_list("id", "report_label"))
+
+    rows = []
+    for study_id, probability, version_id, hospital_id, received_at in results:
+        label = labels.get(study_id)
+        radiologist = -1 if label is None else int(label.lower() == positive_classes.get(version_id))
+        rows.append((study_id, probability, thresholds[hospital_id], radiologist, received_at))
+    conclusive = [r for r in rows if pcr.get(r[0]) in (PcrOutcome.Result.POSITIVE, PcrOutcome.Result.NEGATIVE)]
+    evaluation = ev.evaluate(
+        pcr_positive=np.array([pcr[r[0]] == PcrOutcome.Result.POSITIVE for r in conclusive], dtype=np.int64),
+        probability=np.array([r[1] for r in conclusive], dtype=np.float64),
+        threshold=np.array([r[2] for r in conclusive], dtype=np.float64),
+        radiologist_positive=np.array([r[3] for r in conclusive], dtype=np.int64),
+        n_inconclusive=sum(1 for r in rows if pcr.get(r[0]) == PcrOutcome.Result.INCONCLUSIVE),
+        n_boot=n_boot,
+    )
+    signed = [r for r in rows if r[3] >= 0]
+    evaluation.n_kappa = len(signed)
+    evaluation.kappa_model_radiologist = ev.model_radiologist_kappa(
+        np.array([r[1] >= r[2] for r in signed], dtype=np.int64), np.array([r[3] for r in signed], dtype=np.int64))
+    since = now - timedelta(weeks=DRIFT_WEEKS)
+    recent = [r for r in rows if r[4] >= since]
+    evaluation.drift = ev.weekly_drift(np.array([_iso_week(r[4]) for r in recent], dtype=str),
+                                       np.array([r[1] for r in recent], dtype=np.float64),
+                                       np.array([r[2] for r in recent], dtype=np.float64))
+    return evaluation
+
+
+@dataclass
+class Operations:
+    days: int
+    studies_per_day: list[tuple[str, int]] = field(default_factory=list)
+    queue: dict[str, int] = field(default_factory=dict)
+    latency_p50_s: float | None = None
+    latency_p95_s: float | None = None
+    n_ready: int = 0
+    n_failed: int = 0
+    failure_reasons: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def failure_rate(self) -> float | None:
+        finished = self.n_ready + self.n_failed
+        return self.n_failed / finished if finished else None
+
+
+def operations_for(*, user: User, hospitals: list[Hospital], days: int = OPERATIONS_DAYS,
+                   now: datetime | None = None) -> Operations:
+    """Throughput, queue, upload-to-ready latency and failures of studies received in the last ``days``.
+
+    Latency is ``status_changed_at - received_at`` of studies now ``ready`` (the time they became ready).
+    """
+    now = now or timezone.now()
+    studies = _studies(user=user, hospitals=hospitals)
+    window = studies.filter(received_at__gte=now - timedelta(days=days))
+    ops = Operations(days=days)
+    today = timezone.localdate(now)
+    per_day = {today - timedelta(days=i): 0 for i in range(days - 1, -1, -1)}
+    for received_at in window.values_list("received_at", flat=True):
+        day = timezone.localdate(received_at)
+        if day in per_day:
+            per_day[day] += 1
+    ops.studies_per_day = [(day.isoformat(), n) for day, n in per_day.items()]
+    counts = dict(studies.filter(status__in=QUEUE_STATUSES).values_list("status").annotate(n=Count("id")))
+    ops.queue = {status.value: counts.get(status.value, 0) for status in QUEUE_STATUSES}
+    ready = window.filter(status=Study.Status.READY).values_list("received_at", "status_changed_at")
+    latencies = np.array([(changed - received).total_seconds() for received, changed in ready], dtype=np.float64)
+    ops.n_ready = int(latencies.size)
+    if latencies.size:
+        ops.latency_p50_s, ops.latency_p95_s = (float(v) for v in np.percentile(latencies, [50, 95]))
+    failed = window.filter(status=Study.Status.FAILED)
+    ops.n_failed = failed.count()
+    ops.failure_reasons = list(failed.values_list("failure_reason").annotate(n=Count("id")).order_by("-n")[:10])
+    return ops
+
+
+# --- Exports -------------------------------------------------------------------------------
+
+
+def fhir_report_get(*, user: User, study_uuid: UUID) -> dict:
+    """Return the study's FHIR R4 Bundle (DiagnosticReport + Observations); audit the read."""
+    from triage.monitoring.fhir import diagnostic_report_bundle
+
+    study = study_get(user=user, study_uuid=study_uuid)
+    result = (Result.objects.filter(study=study, is_current=True).select_related("model_version").first())
+    quantification = Quantification.objects.filter(result=result).first() if result else None
+    bundle = diagnostic_report_bundle(study=study, result=result, quantification=quantification,
+                                      report=latest_report_for(study=study))
+    record_event(actor=user, action=MonitoringAction.FHIR_EXPORTED, hospital=study.hospital, target=study)
+    return bundle
+
+
+def metrics_csv_get(*, user: User, scope: DashboardScope) -> str:
+    """Return the scope's metrics as CSV; audit the export per hospital."""
+    from triage.monitoring.exports import metrics_csv
+
+    evaluation = evaluation_for(user=user, hospitals=scope.hospitals)
+    for hospital in scope.hospitals:
+        record_event(actor=user, action=MonitoringAction.METRICS_EXPORTED, hospital=hospital)
+    return metrics_csv(scope=scope.slug, evaluation=evaluation, threshold_label=scope.threshold_label)
+
+
+def research_key() -> bytes:
+    """Return the pseudonymisation key: ``RESEARCH_EXPORT_KEY`` or one derived from ``SECRET_KEY``.
+
+    The same key gives the same pseudonyms in every export, so exports can be joined.
+    """
+    configured = getattr(settings, "RESEARCH_EXPORT_KEY", "")
+    if configured:
+        return configured.encode()
+    return hmac.new(settings.SECRET_KEY.encode(), b"ct-triage research export", hashlib.sha256).digest()
+
+
+def research_export_rows(*, user: User, hospitals: list[Hospital]) -> list[dict]:
+    """Return de-identified rows (study, AI result, quantification, report label, PCR) of ``hospitals``; audit it.
+
+    Callers pass hospitals from :func:`dashboard_hospital_get` / :func:`all_hospitals_get` (admins only).
+    """
+    from triage.monitoring.exports import research_row
+
+    studies = _studies(user=user, hospitals=hospitals).filter(results__is_current=True)
+    studies = annotate_review_state(studies).select_related("hospital").order_by("id")
+    results = {r.study_id: r for r in Result.objects.filter(is_current=True, study__in=studies)
+               .select_related("model_version", "quantification")}
+    pcr = dict(PcrOutcome.objects.filter(is_current=True, study__in=studies).values_list("study_id", "result"))
+    key = research_key()
+    rows = [research_row(study=s, result=results[s.id], report_label=s.report_label, pcr_result=pcr.get(s.id),
+                         key=key) for s in studies]
+    for hospital in hospitals:
+        record_event(actor=user, action=MonitoringAction.RESEARCH_EXPORTED, hospital=hospital,
+                     extra={"rows": sum(1 for s in studies if s.hospital_id == hospital.id)})
+    return rows
