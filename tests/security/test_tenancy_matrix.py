@@ -64,6 +64,7 @@ def object_routes() -> list[tuple[str, URLPattern]]:
 def test_every_object_url__foreign_hospital_is_404(role, hospital_a, foreign_objects, make_user, api_client_for):
     user = make_user(hospital=hospital_a, role=role)
     client = api_client_for(user)
+    client.force_login(user)  # server-rendered pages authenticate by session, APIs by force_authenticate
     checked = 0
     for route, pattern in object_routes():
         names = list(pattern.pattern.converters)
