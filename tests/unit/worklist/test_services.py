@@ -1,0 +1,40 @@
+import pytest
+
+from tests.unit.worklist.conftest import NOW
+from tests.unit.worklist.factories import add_result, make_study
+from triage.reports.services import sign_report
+from triage.studies.models import Study
+from triage.worklist.models import WorklistEntry, WorklistVersion
+from triage.worklist.services import refresh_worklist_entry
+
+pytestmark = pytest.mark.django_db
+
+
+def test_refresh_worklist_entry__copies_status_result_and_quantification(hospital_a):
+    study = make_study(hospital=hospital_a, received_at=NOW, status=Study.Status.PROCESSING, accession="A1")
+    entry = WorklistEntry.objects.get(study=study)
+    assert (entry.status, entry.covid_probability, entry.sort_probability, entry.accession_number) == (
+        "processing", None, -1.0, "A1")
+    Study.objects.filter(pk=study.pk).update(status=Study.Status.READY)
+    add_result(study=study, probability=0.42, label="pneumonia", lesion_fraction=0.3, severity=12)
+    entry = refresh_worklist_entry(study=study)
+    assert (entry.status, entry.covid_probability, entry.sort_probability, entry.predicted_label) == (
+        "ready", 0.42, 0.42, "pneumonia")
+    assert (entry.lesion_fraction_both, entry.severity_total, entry.received_at) == (0.3, 12, NOW)
+
+
+def test_refresh_worklist_entry__is_idempotent_and_bumps_the_hospital_version(hospital_a):
+    study = make_study(hospital=hospital_a, received_at=NOW, probability=0.5)
+    before = WorklistVersion.objects.get(hospital=hospital_a).version
+    refresh_worklist_entry(study=study)
+    refresh_worklist_entry(study=study)
+    assert WorklistEntry.objects.filter(study=study).count() == 1
+    assert WorklistVersion.objects.get(hospital=hospital_a).version == before + 2
+
+
+def test_refresh_worklist_entry__signed_report_marks_reviewed(hospital_a, radiologist):
+    study = make_study(hospital=hospital_a, received_at=NOW, probability=0.9, label="covid19")
+    assert WorklistEntry.objects.get(study=study).reviewed is False
+    report = sign_report(study=study, actor=radiologist, label="covid19", expected_version=0)
+    entry = refresh_worklist_entry(study=study)
+    assert (entry.reviewed, entry.reviewed_at) == (True, report.signed_at)
