@@ -27,6 +27,7 @@ urlpatterns = [
     path("dicomweb/", include("triage.gateway.dicomweb_urls")),
     path("studies/", include("triage.studies.page_urls")),
     path("", include("triage.reports.page_urls")),
+    path("", include("triage.decisions.page_urls")),
     path("", include("triage.worklist.page_urls")),
     path("", include("triage.monitoring.page_urls")),
 ]

@@ -93,3 +93,20 @@ def test_report_page__user_of_another_hospital_gets_404(logged_in, live_server, 
     response = page.goto(f"{live_server.url}/studies/{study.uuid}/report/")
     assert response.status == 404
     assert "0.91" not in page.content()
+
+
+def test_decision_rule_page__admin_changes_threshold_and_suggestion_follows(logged_in, live_server, hospital_a,
+                                                                            make_user):
+    study = make_ready_study(hospital=hospital_a)  # probability 0.91, severity 6
+    page = logged_in(make_user(hospital=hospital_a, role=Role.ADMIN))
+    page.goto(f"{live_server.url}/hospitals/{hospital_a.uuid}/decision-rules/")
+    page.fill("#rule-test-p", "0.95")
+    page.click("text=Save thresholds")
+    expect(page.locator("[data-form-error]")).to_contain_text("Thresholds must satisfy")
+    page.fill("#rule-test-p", "0.30")
+    page.fill("#rule-care-p", "0.95")
+    with page.expect_navigation():
+        page.click("text=Save thresholds")
+    assert page.input_value("#rule-care-p") == "0.95"
+    page.goto(f"{live_server.url}/studies/{study.uuid}/report/")
+    assert "Suggested because probability 0.91 ≥ 0.30" in page.inner_text("[data-suggestion]")

@@ -1,12 +1,13 @@
-/* Report page and review panel: post [data-api-form] forms as JSON with the CSRF token,
- * reload on success, show the API's {"message", "extra"} on failure (409: with a reload link).
+/* Report page, review panel, rule form: send [data-api-form] forms as JSON (POST, or the
+ * form's data-method) with the CSRF token; reload on success, show the API's {"message", "extra"} on failure (409: with a reload link).
  * Dependency-free; safe to load twice (the viewer and the report page both include it). */
 (function () {
   "use strict";
   if (window.ctReportFormsReady) { return; }
   window.ctReportFormsReady = true;
 
-  var NUMBER_FIELDS = { expected_version: true };
+  var INTEGER_FIELDS = { expected_version: true, care_severity_threshold: true, critical_severity_threshold: true };
+  var FLOAT_FIELDS = { care_probability_threshold: true, test_probability_threshold: true };
 
   function csrfToken(form) {
     var input = form.querySelector("input[name=csrfmiddlewaretoken]");
@@ -20,7 +21,7 @@
     new FormData(form).forEach(function (value, name) {
       if (name === "csrfmiddlewaretoken") { return; }
       if (value === "" && name !== "comment" && name !== "reason" && name !== "note") { return; }
-      payload[name] = NUMBER_FIELDS[name] ? parseInt(value, 10) : value;
+      payload[name] = INTEGER_FIELDS[name] ? parseInt(value, 10) : FLOAT_FIELDS[name] ? parseFloat(value) : value;
     });
     return payload;
   }
@@ -58,7 +59,7 @@
     var box = form.querySelector("[data-form-error]");
     if (box) { box.hidden = true; }
     fetch(form.getAttribute("action"), {
-      method: "POST",
+      method: form.getAttribute("data-method") || "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrfToken(form) },
       body: JSON.stringify(formPayload(form))
