@@ -11,6 +11,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from triage.accounts.apis import HospitalOutputSerializer
 from triage.core.exceptions import DomainError, NotFound
 from triage.results.models import Overlay
 from triage.studies.storage import read_content
@@ -50,13 +51,8 @@ class WorklistListApi(APIView):
             patient_sex = serializers.CharField()
             received_at = serializers.DateTimeField()
 
-        class HospitalSerializer(serializers.Serializer):
-            uuid = serializers.UUIDField()
-            name = serializers.CharField()
-            max_wait_minutes = serializers.IntegerField()
-
         study = StudySerializer()
-        hospital = HospitalSerializer(source="entry.hospital")
+        hospital = HospitalOutputSerializer(source="entry.hospital")
         state = serializers.CharField()
         priority_reason = serializers.CharField()
         overdue = serializers.BooleanField()
