@@ -140,7 +140,8 @@ def render_model_card_markdown(card: dict[str, Any]) -> str:
                   "| metric | value (95 % bootstrap CI) |", "|---|---|"]
         lines += [f"| {name} | {_format_metric(value)} |" for name, value in metrics.items() if isinstance(value, dict)]
         lines += ["", f"Confusion matrix [[TN, FP], [FN, TP]]: {metrics['confusion_matrix']}"]
-    for section in ("calibration", "aggregation", "data", "split", "training", "reproduce", "comparison_with_paper", "limitations"):
+    for section in ("intended_use", "data_description", "data", "split", "calibration", "aggregation", "training", "reproduce",
+                    "comparison_with_paper", "limitations"):
         if section in card:
             lines += ["", f"## {section.replace('_', ' ').capitalize()}", ""]
             value = card[section]

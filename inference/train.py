@@ -4,7 +4,8 @@
 
 The split is patient-level (see :mod:`inference.datasets`); batches are class-balanced
 and augmented (:mod:`inference.augment`); the checkpoint with the best validation AUC
-is kept (early stopping); a temperature fitted on validation calibrates the test figures.
+is kept (early stopping; ``checkpoint.weights.h5`` also holds the optimizer state, ``model.weights.h5``
+only the layers); a temperature fitted on validation calibrates the test figures.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from inference.metrics import binary_metrics, expected_calibration_error
 from inference.registry import sha256_file, write_model_card
 
 WEIGHTS_FILE = "model.weights.h5"
+CHECKPOINT_FILE = "checkpoint.weights.h5"
 SPLIT_FILE = "splits.json"
 HISTORY_FILE = "history.json"
 
@@ -136,12 +138,22 @@ def fit(config: TrainConfig, *, dataset: SliceDataset, splits: dict[str, np.ndar
               f"({history[-1]['seconds']:.0f} s)", flush=True)
         if val_auc > best_auc:
             best_auc, best_epoch = val_auc, epoch
-            model.save_weights(Path(config.out) / WEIGHTS_FILE)
+            model.save_weights(Path(config.out) / CHECKPOINT_FILE)
         elif epoch - best_epoch >= config.patience:
             print(f"early stop: no validation-AUC gain for {config.patience} epochs", flush=True)
             break
-    model.load_weights(Path(config.out) / WEIGHTS_FILE)
+    model.load_weights(Path(config.out) / CHECKPOINT_FILE)
+    save_inference_weights(model, Path(config.out) / WEIGHTS_FILE, config=config, num_classes=len(dataset.class_names))
     return model, history
+
+
+def save_inference_weights(model: Any, path: Path, *, config: TrainConfig, num_classes: int) -> None:
+    """Save only the layer weights (no optimizer state, about a third of the checkpoint's size)."""
+    from inference.models import build_model
+
+    clean = build_model(config.model, input_size_px=config.size, num_classes=num_classes)
+    clean.set_weights(model.get_weights())
+    clean.save_weights(path)
 
 
 def evaluate_calibrated(

@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from inference.registry import sha256_file
-from inference.train import SPLIT_FILE, WEIGHTS_FILE, balanced_batches, parse_args
+from inference.train import CHECKPOINT_FILE, SPLIT_FILE, WEIGHTS_FILE, balanced_batches, parse_args
 
 
 def test_main__two_step_run_writes_weights_card_and_splits(tiny_run):
@@ -20,6 +20,13 @@ def test_main__two_step_run_writes_weights_card_and_splits(tiny_run):
     assert sorted(splits["train"] + splits["val"] + splits["test"]) == sorted(
         f"{c}/paper{i}-p1-{i}.png" for c in ("covid", "non-covid") for i in range(6))
     assert (tiny_run / "model_card.md").exists()
+
+
+def test_main__ships_weights_without_optimizer_state(tiny_run):
+    import h5py
+
+    with h5py.File(tiny_run / WEIGHTS_FILE, "r") as shipped, h5py.File(tiny_run / CHECKPOINT_FILE, "r") as checkpoint:
+        assert "optimizer" not in shipped and "optimizer" in checkpoint
 
 
 def test_balanced_batches__draw_classes_equally_often():
