@@ -51,6 +51,23 @@ class OrderedStack:
     ordered_by: str  # "image_position_patient" or "instance_number"
 
 
+def slice_geometry(ds, *, instance_id: int, series_id: int) -> SliceGeometry:
+    """Read the geometry of one (already validated) pydicom dataset."""
+    position = ds.get("ImagePositionPatient")
+    number = ds.get("InstanceNumber")
+    thickness = ds.get("SliceThickness")
+    series_number = ds.get("SeriesNumber")
+    return SliceGeometry(
+        instance_id=instance_id, series_id=series_id,
+        series_number=int(series_number) if series_number not in (None, "") else None,
+        rows=int(ds.Rows), columns=int(ds.Columns),
+        image_orientation_patient=tuple(float(c) for c in ds.ImageOrientationPatient),
+        image_position_patient=tuple(float(c) for c in position) if position else None,  # type: ignore[arg-type]
+        instance_number=int(number) if number not in (None, "") else None,
+        slice_thickness_mm=float(thickness) if thickness not in (None, "") else None,
+    )
+
+
 def slice_normal(orientation: Sequence[float]) -> np.ndarray:
     """Return the unit normal (row cosines × column cosines) of an image plane."""
     row, col = np.asarray(orientation[:3], float), np.asarray(orientation[3:], float)

@@ -31,9 +31,9 @@ from triage.audit.services import record_event
 from triage.core.exceptions import DomainError
 from triage.studies import storage
 from triage.studies.audit_actions import StudyAction
-from triage.studies.dicom_headers import CTHeader, RejectedFile, check_ct_dataset, read_ct_header, read_dataset
+from triage.studies.dicom_headers import CTHeader, RejectedFile, read_ct_header, read_dataset
 from triage.studies.exceptions import IllegalStudyTransition, NoUsableSeries, StudyNotFound
-from triage.studies.geometry import MIN_SLICES, SliceGeometry, order_slices, select_stack
+from triage.studies.geometry import MIN_SLICES, SliceGeometry, order_slices, select_stack, slice_geometry
 from triage.studies.models import Instance, Series, Study
 from triage.studies.uploads import IncomingFile, expand_upload
 
@@ -96,6 +96,7 @@ class _StoredFile:
     storage_path: str
     sha256: str
     size_bytes: int
+    kept: bool = False
 
 
 # --- Enqueueing (on commit, surviving a broker outage) ----------------------------------
@@ -201,9 +202,10 @@ def receive_instances(
     except BaseException:
         storage.delete_content(written)
         raise
-    accepted_paths = {f.storage_path for f in stored}
-    orphans = [p for p in written if p not in accepted_paths or not Instance.objects.filter(storage_path=p).exists()]
-    storage.delete_content(orphans)
+    # Files written for rejected or duplicate entries are removed unless some row uses them.
+    kept = {f.storage_path for f in stored if f.kept}
+    storage.delete_content([p for p in written
+                            if p not in kept and not Instance.objects.filter(storage_path=p).exists()])
     return report
 
 
@@ -272,6 +274,7 @@ def _record_instances(*, hospital: Hospital, uploaded_by: User | None, stored: l
                 report.files.append(FileOutcome(item.name, FileStatus.REJECTED, reason, str(study.uuid)))
                 continue
             known.add(header.sop_instance_uid)
+            item.kept = True
             new_rows.append(Instance(series=series, sop_instance_uid=header.sop_instance_uid,
                                      storage_path=item.storage_path, sha256=item.sha256, size_bytes=item.size_bytes,
                                      instance_number=header.instance_number))
@@ -405,12 +408,15 @@ def reprocess_study(*, actor: User, study: Study, now: datetime | None = None) -
 # --- Ingest step (runs on the ingest queue) ------------------------------------------------
 
 def _decode_instance(instance: Instance) -> tuple[SliceGeometry | None, str]:
-    """Read one stored file, decode its pixels fully once; return its geometry or the decode error."""
+    """Read one stored file, decode its pixels fully once; return its geometry or the decode error.
+
+    The header passed every upload check already, so only the geometry is read here.
+    """
     try:
         ds = read_dataset(storage.read_content(instance.storage_path))
-        header = check_ct_dataset(ds)
+        geometry = slice_geometry(ds, instance_id=instance.id, series_id=instance.series_id)
         pixels = ds.pixel_array
-        if pixels.shape != (header.rows, header.columns):
+        if pixels.shape != (geometry.rows, geometry.columns):
             raise ValueError(f"pixel array shape {pixels.shape}")
     except FileNotFoundError:
         return None, "The stored file is missing."
@@ -418,12 +424,7 @@ def _decode_instance(instance: Instance) -> tuple[SliceGeometry | None, str]:
         return None, str(exc)
     except Exception as exc:  # pydicom/numpy raise many types on corrupt or truncated pixel data
         return None, CORRUPT_PIXELS_MSG.format(error=type(exc).__name__)[:300]
-    return SliceGeometry(
-        instance_id=instance.id, series_id=instance.series_id, series_number=header.series_number,
-        rows=header.rows, columns=header.columns, image_orientation_patient=header.image_orientation_patient,
-        image_position_patient=header.image_position_patient, instance_number=header.instance_number,
-        slice_thickness_mm=header.slice_thickness_mm,
-    ), ""
+    return geometry, ""
 
 
 def ingest_study(*, study_id: int, now: datetime | None = None) -> Study | None:
