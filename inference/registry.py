@@ -164,6 +164,10 @@ def publish_run(
     if clashes:
         raise ValueError(f"notes may only add card fields, not overwrite {clashes}")
     card.update(notes or {}, name=name, version=version)
+    card.setdefault("reproduce", {})["evaluate"] = (
+        f"python -m inference.evaluate --data {card['data']['root']} --model {name}/{version} "
+        f"--split-file inference/weights/{name}/{version}/{card['split_file']} --json OUT.json"
+    )
     target = root / name / version
     target.mkdir(parents=True, exist_ok=False)
     for file_name in (card["weights_file"], card["split_file"]):

@@ -202,9 +202,7 @@ def build_card(config: TrainConfig, *, dataset: SliceDataset, splits: dict[str, 
                      "augmentation": "each p=0.5: crop-box jitter, rotation ±15°, shear, horizontal flip, intensity shift/scale",
                      "sampling": "class-balanced batches (with replacement)"},
         "test_metrics": evaluation["test_metrics"],
-        "reproduce": {"train": "python -m inference.train " + shlex.join(argv),
-                      "evaluate": f"python -m inference.evaluate --data {dataset.root} --model NAME/VERSION --split-file "
-                                  f"inference/weights/NAME/VERSION/{SPLIT_FILE} --json OUT.json"},
+        "reproduce": {"train": "python -m inference.train " + shlex.join(argv)},
     }
 
 

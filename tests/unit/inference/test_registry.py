@@ -82,3 +82,8 @@ def test_publish_run__adds_notes_but_refuses_to_overwrite_measurements(tmp_path,
     assert read_model_card("m/1", root=tmp_path)["limitations"] == "tiny"
     with pytest.raises(ValueError, match="overwrite"):
         publish_run(tiny_run, name="m", version="2", root=tmp_path, notes={"test_metrics": {}})
+
+
+def test_publish_run__records_the_evaluate_command_of_the_published_version(published_tiny):
+    command = read_model_card(root=published_tiny)["reproduce"]["evaluate"]
+    assert "--model tiny/v1" in command and "--split-file inference/weights/tiny/v1/splits.json" in command
