@@ -117,30 +117,28 @@ def _broker_errors() -> tuple[type[BaseException], ...]:
 PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 
 
-def enqueue_ingest(*, study_id: int) -> bool:
-    """Send ``studies.ingest_study``; on a broker error log it and return False (the sweep retries)."""
-    from triage.studies.tasks import ingest_study
-
+def _send(task, *, study_id: int, queue: str) -> bool:
+    """Publish ``task(study_id=…)`` to ``queue``; on a broker error log it and return False (the sweep retries)."""
     try:
-        ingest_study.apply_async(kwargs={"study_id": study_id}, queue="ingest", retry_policy=PUBLISH_RETRY_POLICY)
+        task.apply_async(kwargs={"study_id": study_id}, queue=queue, retry_policy=PUBLISH_RETRY_POLICY)
     except _broker_errors():
-        logger.warning("studies.enqueue_failed", extra={"study_id": study_id, "task": "studies.ingest_study"},
-                       exc_info=True)
+        logger.warning("studies.enqueue_failed", extra={"study_id": study_id, "task": task.name}, exc_info=True)
         return False
     return True
+
+
+def enqueue_ingest(*, study_id: int) -> bool:
+    """Send ``studies.ingest_study`` to the ``ingest`` queue; False on a broker error."""
+    from triage.studies.tasks import ingest_study
+
+    return _send(ingest_study, study_id=study_id, queue="ingest")
 
 
 def enqueue_analysis(*, study_id: int) -> bool:
     """Hand a queued study to ``results.analyse_study`` on the ``gpu`` queue; False on a broker error."""
     from triage.results.tasks import analyse_study
 
-    try:
-        analyse_study.apply_async(kwargs={"study_id": study_id}, queue="gpu", retry_policy=PUBLISH_RETRY_POLICY)
-    except _broker_errors():
-        logger.warning("studies.enqueue_failed", extra={"study_id": study_id, "task": "results.analyse_study"},
-                       exc_info=True)
-        return False
-    return True
+    return _send(analyse_study, study_id=study_id, queue="gpu")
 
 
 # --- Receiving files: the one entry point of every upload path ----------------------------
