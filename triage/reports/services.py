@@ -20,6 +20,7 @@ from triage.reports.models import Report
 from triage.reports.selectors import current_result_for, latest_report_for
 from triage.results.models import Result
 from triage.studies.models import Study
+from triage.worklist.services import refresh_worklist_entry
 
 SIGN_ROLES = (Role.RADIOLOGIST,)
 
@@ -91,6 +92,7 @@ def sign_report(*, study: Study, actor: User, label: str, comment: str = "", exp
         "study": str(study.uuid), "version": 1, "verdict": verdict,
         "label": {"old": result.predicted_label, "new": label}, "model_version": str(result.model_version),
     })
+    refresh_worklist_entry(study=study)  # the worklist shows the study as reviewed
     return report
 
 
@@ -119,4 +121,5 @@ def add_addendum(*, study: Study, actor: User, comment: str, expected_version: i
         "study": str(study.uuid), "version": report.version, "supersedes": str(latest.uuid),
         "label": {"old": latest.radiologist_label, "new": new_label},
     })
+    refresh_worklist_entry(study=study)
     return report

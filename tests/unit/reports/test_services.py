@@ -11,6 +11,7 @@ from triage.reports.models import Report, ReportIsImmutable
 from triage.reports.services import add_addendum, sign_report
 from triage.results.models import Result
 from triage.studies.models import Study
+from triage.worklist.models import WorklistEntry
 
 pytestmark = pytest.mark.django_db
 SIGNED_AT = datetime(2026, 11, 23, 9, 41, tzinfo=dt_timezone.utc)
@@ -118,3 +119,9 @@ def test_add_addendum__blank_comment_is_refused(ready_study, radiologist):
     with pytest.raises(Exception, match="needs a comment"):
         add_addendum(study=ready_study, actor=radiologist, comment="  ", expected_version=1)
     assert Report.objects.count() == 1
+
+
+def test_sign_report__marks_the_worklist_row_reviewed(ready_study, radiologist):
+    report = sign_report(study=ready_study, actor=radiologist, label="covid", expected_version=0, now=SIGNED_AT)
+    entry = WorklistEntry.objects.get(study=ready_study)
+    assert (entry.reviewed, entry.reviewed_at) == (True, report.signed_at)
