@@ -27,7 +27,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from triage.accounts.models import User
-from triage.accounts.tenancy import hospitals_visible_to, scope_to_user
+from triage.accounts.tenancy import hospitals_visible_to
 from triage.core.exceptions import NotFound
 from triage.results.models import Overlay, Result
 from triage.studies.models import Instance, Study
@@ -134,11 +134,20 @@ class _Caps:
             q |= Q(hospital_id__in=hospital_ids, received_at__lt=now - timedelta(minutes=minutes))
         return Q(reviewed=False) & q
 
-    def cap_of(self, hospital_id: int) -> int:
-        return next(m for m, ids in self.by_minutes.items() if hospital_id in ids)
+    def not_overdue_q(self, *, now: datetime) -> Q:
+        """The complement of :meth:`overdue_q` as positive conditions (plannable, unlike NOT)."""
+        q = Q(reviewed=True)
+        for minutes, hospital_ids in self.by_minutes.items():
+            q |= Q(hospital_id__in=hospital_ids, received_at__gte=now - timedelta(minutes=minutes))
+        return q
+
+    @property
+    def hospital_ids(self) -> list[int]:
+        return [h for ids in self.by_minutes.values() for h in ids]
 
 
 def _visible_caps(*, user: User, hospital_uuid: UUID | None) -> _Caps:
+    """Read the wait caps of the hospitals the user may see (the tenancy scope of every worklist read)."""
     hospitals = hospitals_visible_to(user=user)
     if hospital_uuid is not None:
         hospitals = hospitals.filter(uuid=hospital_uuid)
@@ -148,12 +157,9 @@ def _visible_caps(*, user: User, hospital_uuid: UUID | None) -> _Caps:
     return caps
 
 
-def worklist_entries_visible_to(*, user: User) -> QuerySet[WorklistEntry]:
-    return scope_to_user(WorklistEntry.objects.all(), user=user)
-
-
-def _filtered(qs: QuerySet[WorklistEntry], *, filters: WorklistFilters, caps: _Caps) -> QuerySet[WorklistEntry]:
-    qs = qs.filter(hospital_id__in=[h for ids in caps.by_minutes.values() for h in ids])
+def _filtered(*, filters: WorklistFilters, caps: _Caps) -> QuerySet[WorklistEntry]:
+    """Entries of the visible hospitals in ``caps`` (ids from the scoped hospital selector) matching ``filters``."""
+    qs = WorklistEntry.objects.filter(hospital_id__in=caps.hospital_ids)
     if filters.state:
         qs = qs.filter(status__in=WorklistState.STATUSES[filters.state])
     if filters.label:
@@ -178,10 +184,9 @@ def worklist_page(*, user: User, filters: WorklistFilters, page: int = 1, page_s
     caps = _visible_caps(user=user, hospital_uuid=filters.hospital_uuid)
     if not caps.by_minutes:
         return WorklistPage(rows=[], count=0, overdue_count=0, page=page, page_size=page_size)
-    base = _filtered(worklist_entries_visible_to(user=user), filters=filters, caps=caps)
-    overdue_q = caps.overdue_q(now=now)
-    overdue = base.filter(overdue_q).order_by("received_at", "id")
-    rest = base.exclude(overdue_q).order_by("-sort_probability", "received_at", "id")
+    base = _filtered(filters=filters, caps=caps)
+    overdue = base.filter(caps.overdue_q(now=now)).order_by("received_at", "id")
+    rest = base.filter(caps.not_overdue_q(now=now)).order_by("-sort_probability", "received_at", "id")
     count, overdue_count = base.count(), overdue.count()
 
     start, stop = (page - 1) * page_size, page * page_size
