@@ -82,6 +82,12 @@ class StudyListApi(APIView):
         hospital = serializers.UUIDField()
         source = serializers.ChoiceField(choices=[Study.Source.API, Study.Source.WEB], default=Study.Source.API)
 
+    def initial(self, request, *args, **kwargs):
+        # Before authentication: the CSRF check of session authentication parses the body.
+        if request.method == "POST":
+            check_upload_size(request)
+        super().initial(request, *args, **kwargs)
+
     @extend_schema(parameters=[FilterSerializer], responses=StudySummarySerializer(many=True))
     def get(self, request):
         f = self.FilterSerializer(data=request.query_params)
@@ -98,7 +104,6 @@ class StudyListApi(APIView):
         "files": {"type": "array", "items": {"type": "string", "format": "binary"}}}}},
         responses={201: UploadReportSerializer, 200: UploadReportSerializer})
     def post(self, request):
-        check_upload_size(request)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         uploads = request.FILES.getlist("files")

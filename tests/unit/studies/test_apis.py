@@ -235,3 +235,15 @@ def test_study_upload_api__unauthenticated_is_rejected(hospital_a, api_client_fo
     response = api_client_for().post(URL, {"hospital": str(hospital_a.uuid),
                                            "files": [SimpleUploadedFile("a.dcm", b"x")]}, format="multipart")
     assert response.status_code in (401, 403)
+
+
+def test_study_upload_api__over_size_is_refused_before_the_body_is_read(hospital_a, make_user, settings):
+    from unittest import mock
+
+    from django.test import Client
+    settings.UPLOAD_MAX_BYTES = 1000
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_user(hospital=hospital_a, role=Role.RADIOLOGIST))
+    with mock.patch("django.http.request.HttpRequest._load_post_and_files") as parse:
+        response = client.post(URL, {"hospital": str(hospital_a.uuid), "files": as_uploads(corpus.ct_series(slices=2))})
+    assert response.status_code == 413 and not parse.called
