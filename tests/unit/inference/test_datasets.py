@@ -6,9 +6,11 @@ import zipfile
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from inference.datasets import (
     list_slice_dataset,
+    load_slice_for_model,
     paper_prefix_group,
     patient_groups,
     patient_level_split,
@@ -16,7 +18,7 @@ from inference.datasets import (
     read_xlsx_rows,
     write_split_file,
 )
-from tests.unit.inference.factories import require_shared
+from tests.unit.inference.factories import make_ct_slice, require_shared
 
 
 def test_list_slice_dataset__labels_sorted_class_folders(tiny_dataset):
@@ -84,3 +86,15 @@ def test_patient_groups__uses_ucsd_meta_patient_ids():
     assert f"{len(groups)}/{len(groups)} images" in source
     covid_patient_one = {p for p, g in zip(dataset.relative_paths, groups, strict=True) if g == "covid:Patient 1"}
     assert covid_patient_one == {f"covid/2020.01.24.919183-p27-{n}.png" for n in range(132, 136)}
+
+
+def test_load_slice_for_model__windows_dicom_and_resizes_images(tmp_path):
+    stored = np.full((40, 40), 1024 - 1000, np.uint16)  # air, -1000 HU
+    stored[5:35, 5:35] = 1024 + 40  # body, 40 HU
+    make_ct_slice(stored, z_mm=0).save_as(tmp_path / "slice.dcm", enforce_file_format=True)
+    from_dicom = load_slice_for_model(tmp_path / "slice.dcm", size_px=16)
+    assert from_dicom.shape == (16, 16) and from_dicom.dtype == np.uint8
+    assert from_dicom.max() == round((40 + 1350) / 1500 * 255)  # body grey level in the lung window
+    Image.fromarray(np.full((10, 20), 200, np.uint8)).save(tmp_path / "slice.png")
+    from_png = load_slice_for_model(tmp_path / "slice.png", size_px=16)
+    assert from_png.shape == (16, 16) and from_png[8, 8] == 200 and from_png[0, 8] == 0  # padded rows are black
