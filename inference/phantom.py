@@ -7,7 +7,9 @@ slice index 0 the most superior slice (it carries the largest z ImagePositionPat
 
 Tissue values (HU, before Gaussian noise): outside air -1000, fat rim -100, soft tissue +40,
 aerated lung -850, airway -1000, vessels +40, bone +700, ground-glass opacity (GGO) -550 and
-consolidation -20 (ellipsoids of known voxel volume, clipped to the lung).
+consolidation -20 (ellipsoids of known voxel volume, clipped to the lung). The tissue map is blurred
+in-plane by a Gaussian point-spread function (``psf_sigma_mm``, partial volume at every edge) before
+noise is added; the ground-truth masks stay the sharp voxel masks.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from scipy import ndimage
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, UID, generate_uid
 
@@ -32,6 +35,7 @@ RESCALE_INTERCEPT_HU = -1024.0
 FIELD_OF_VIEW_MM = 350.0
 SCAN_LENGTH_MM = 320.0
 NOISE_SD_HU = 18.0
+PSF_SIGMA_MM = 0.5  # in-plane Gaussian blur of the scanner (FWHM ≈ 1.2 mm): partial volume at edges
 
 AIR_HU = -1000.0
 FAT_HU = -100.0
@@ -106,6 +110,8 @@ class PhantomInfo:
     lesion_ml_by_lung: dict[str, dict[str, float]]
     lesions: tuple[LesionTruth, ...]
     orientation: tuple[float, ...] = HFS_ORIENTATION
+    psf_sigma_mm: float = PSF_SIGMA_MM
+    noise_sd_hu: float = NOISE_SD_HU
     patient_id: str | None = None
     study_instance_uid: str | None = None
     series_instance_uid: str | None = None
@@ -182,25 +188,33 @@ def _side_sign(lung: str) -> float:
     return 1.0 if lung == "left" else -1.0
 
 
+def _window(centre: float, radius: float, size: int) -> slice:
+    """Return the index range covering ``centre ± radius`` (voxels), clipped to ``[0, size)``."""
+    return slice(max(int(np.floor(centre - radius)), 0), min(int(np.ceil(centre + radius)) + 1, size))
+
+
 def _ellipsoid(
     shape: tuple[int, int, int],
     *,
     centre_voxel: Sequence[float],
     radii_voxel: Sequence[float],
 ) -> np.ndarray:
-    """Return a boolean ellipsoid mask built from broadcast 1-D axes (no full coordinate grids)."""
+    """Return a boolean ellipsoid mask, evaluated only inside its bounding box from broadcast 1-D axes."""
+    box = tuple(_window(c, r, n) for n, c, r in zip(shape, centre_voxel, radii_voxel))
     axes = [
-        ((np.arange(n, dtype=np.float32) - c) / r) ** 2
-        for n, c, r in zip(shape, centre_voxel, radii_voxel)
+        ((np.arange(b.start, b.stop, dtype=np.float32) - c) / r) ** 2
+        for b, c, r in zip(box, centre_voxel, radii_voxel)
     ]
-    return (axes[0][:, None, None] + axes[1][None, :, None] + axes[2][None, None, :]) <= 1.0
+    mask = np.zeros(shape, dtype=bool)
+    mask[box] = (axes[0][:, None, None] + axes[1][None, :, None] + axes[2][None, None, :]) <= 1.0
+    return mask
 
 
 def _anatomy_masks(
     slices: int, size_px: int
 ) -> dict[str, np.ndarray]:
     """Return boolean tissue masks ``(z, y, x)`` for body, fat rim, lungs, airway, vessels and bone."""
-    depth = _slice_depth(slices)[:, None, None]
+    depth = _slice_depth(slices).astype(np.float32)[:, None, None]
     half = size_px / 2.0
     coords = (np.arange(size_px, dtype=np.float32) + 0.5 - half) / half
     u = coords[None, None, :]
@@ -240,21 +254,23 @@ def _vessel_mask(
     slices: int, size_px: int, *, rng: np.random.Generator
 ) -> np.ndarray:
     """Return thin bright tubes running along z (pulmonary vessels), radius 1.2–2 mm, wandering slowly."""
-    depth = _slice_depth(slices)
+    depth = _slice_depth(slices).astype(np.float32)[:, None, None]
     half = size_px / 2.0
-    coords = (np.arange(size_px, dtype=np.float32) + 0.5 - half) / half
     vessels = np.zeros((slices, size_px, size_px), dtype=bool)
+    wander = 0.04
     for sign in (-1.0, 1.0):
         for _ in range(4):
             u0 = sign * LUNG_CENTRE_U + rng.uniform(-0.12, 0.12)
             v0 = rng.uniform(-0.20, 0.25)
             radius = rng.uniform(1.2, 2.0) / (FIELD_OF_VIEW_MM / 2.0)
-            u_z = u0 + 0.04 * np.sin(2.0 * np.pi * depth + rng.uniform(0, 2 * np.pi))
-            v_z = v0 + 0.04 * np.cos(2.0 * np.pi * depth + rng.uniform(0, 2 * np.pi))
-            dist2 = (coords[None, None, :] - u_z[:, None, None]) ** 2 + (
-                coords[None, :, None] - v_z[:, None, None]
-            ) ** 2
-            vessels |= dist2 <= radius**2
+            u_z = u0 + wander * np.sin(2.0 * np.pi * depth + rng.uniform(0, 2 * np.pi))
+            v_z = v0 + wander * np.cos(2.0 * np.pi * depth + rng.uniform(0, 2 * np.pi))
+            rows = _window((v0 + 1.0) * half - 0.5, (wander + radius) * half + 1.0, size_px)
+            columns = _window((u0 + 1.0) * half - 0.5, (wander + radius) * half + 1.0, size_px)
+            v = (np.arange(rows.start, rows.stop, dtype=np.float32) + 0.5 - half) / half
+            u = (np.arange(columns.start, columns.stop, dtype=np.float32) + 0.5 - half) / half
+            dist2 = (u[None, None, :] - u_z) ** 2 + (v[None, :, None] - v_z) ** 2
+            vessels[:, rows, columns] |= dist2 <= radius**2
     return vessels
 
 
@@ -298,6 +314,15 @@ def _place_lesions(
     return ggo, consolidation, halo, placed
 
 
+def _centroid_voxel(mask: np.ndarray) -> tuple[int, int, int]:
+    """Return the rounded (z, y, x) centroid of a non-empty mask from its axis profiles (no index arrays)."""
+    centre = []
+    for axis in range(3):
+        profile = mask.sum(axis=tuple(a for a in range(3) if a != axis))
+        centre.append(int(round(float(np.dot(profile, np.arange(profile.size)) / profile.sum()))))
+    return centre[0], centre[1], centre[2]
+
+
 def _zone_of(z_index: int, *, lung: np.ndarray) -> str:
     """Return the lung zone (thirds of the lung's z-extent, superior first) containing a slice."""
     rows = np.flatnonzero(lung.any(axis=(1, 2)))
@@ -311,6 +336,7 @@ def make_phantom_volume(
     size_px: int = 256,
     severity: str = "moderate",
     seed: int = 0,
+    psf_sigma_mm: float = PSF_SIGMA_MM,
 ) -> tuple[np.ndarray, tuple[float, float, float], PhantomMasks, PhantomInfo]:
     """Build a synthetic chest CT volume in HU with ground-truth masks.
 
@@ -320,6 +346,7 @@ def make_phantom_volume(
     size_px : rows = columns of each slice; the field of view is always ``FIELD_OF_VIEW_MM``.
     severity : "none", "mild", "moderate" or "severe" (number and size of lesions).
     seed : seeds noise, vessel paths and lesion jitter.
+    psf_sigma_mm : in-plane Gaussian blur (scanner point-spread function) in mm; 0 keeps edges sharp.
 
     Returns
     -------
@@ -332,6 +359,8 @@ def make_phantom_volume(
         raise ValueError(f"severity must be one of {SEVERITIES}, got {severity!r}")
     if slices < 8 or size_px < 64:
         raise ValueError(f"need slices >= 8 and size_px >= 64, got {slices} and {size_px}")
+    if psf_sigma_mm < 0:
+        raise ValueError(f"psf_sigma_mm must be >= 0, got {psf_sigma_mm}")
     rng = np.random.default_rng(seed)
     pixel_mm = round(FIELD_OF_VIEW_MM / size_px, 4)
     spacing_mm = (round(SCAN_LENGTH_MM / slices, 4), pixel_mm, pixel_mm)
@@ -354,8 +383,10 @@ def make_phantom_volume(
         (ggo, GGO_HU),
         (consolidation, CONSOLIDATION_HU),
     ):
-        hu[mask] = value
-    hu += rng.normal(0.0, NOISE_SD_HU, size=hu.shape).astype(np.float32)
+        np.copyto(hu, np.float32(value), where=mask)
+    if psf_sigma_mm > 0:
+        hu = ndimage.gaussian_filter(hu, sigma=(0.0, psf_sigma_mm / spacing_mm[1], psf_sigma_mm / spacing_mm[2]))
+    hu += np.float32(NOISE_SD_HU) * rng.standard_normal(size=hu.shape, dtype=np.float32)
 
     voxel_ml = float(np.prod(spacing_mm)) / 1000.0
     lesions = tuple(
@@ -363,7 +394,7 @@ def make_phantom_volume(
             kind=spec.kind,
             lung=spec.lung,
             zone=_zone_of(int(np.argmax(blob.sum(axis=(1, 2)))), lung=lungs[spec.lung]),
-            centre_voxel=tuple(int(c) for c in np.round(np.argwhere(blob).mean(axis=0))),  # type: ignore[arg-type]
+            centre_voxel=_centroid_voxel(blob),
             radii_mm=tuple(round(r, 3) for r in spec.radii_mm),  # type: ignore[arg-type]
             volume_ml=round(int(((ggo if spec.kind == "ggo" else consolidation) & blob).sum()) * voxel_ml, 4),
         )
@@ -390,6 +421,7 @@ def make_phantom_volume(
         lesion_ml={kind: by_lung["left"][kind] + by_lung["right"][kind] for kind in ("ggo", "consolidation", "total")},
         lesion_ml_by_lung=by_lung,
         lesions=lesions,
+        psf_sigma_mm=psf_sigma_mm,
     )
     masks = PhantomMasks(lung_left=lungs["left"], lung_right=lungs["right"], ggo=ggo, consolidation=consolidation)
     return hu, spacing_mm, masks, info
@@ -462,6 +494,7 @@ def write_phantom_series(
     study_instance_uid: str | None = None,
     accession_number: str | None = None,
     transfer_syntax: UID = ExplicitVRLittleEndian,
+    psf_sigma_mm: float = PSF_SIGMA_MM,
 ) -> PhantomInfo:
     """Write a phantom as a DICOM CT series (one file per slice) plus ``phantom.json`` ground truth.
 
@@ -469,11 +502,22 @@ def write_phantom_series(
     -1024. Files are named ``IM0001.dcm`` … in InstanceNumber order (superior first). A compressed
     ``transfer_syntax`` (e.g. RLE Lossless) is encoded through ``Dataset.compress``.
 
+    Parameters
+    ----------
+    out_dir : directory to create or fill.
+    slices, size_px, severity, seed, psf_sigma_mm : as for :func:`make_phantom_volume`.
+    patient_id : (0010,0020) *Patient ID*; default ``PHANTOM<seed>``.
+    study_instance_uid : (0020,000D) *Study Instance UID*; default a new UID.
+    accession_number : (0008,0050) *Accession Number*; default ``PH<seed>``.
+    transfer_syntax : (0002,0010) *Transfer Syntax UID* of the written files.
+
     Returns
     -------
     PhantomInfo with the DICOM ids and written file paths filled in.
     """
-    hu, spacing_mm, _, info = make_phantom_volume(slices=slices, size_px=size_px, severity=severity, seed=seed)
+    hu, spacing_mm, _, info = make_phantom_volume(
+        slices=slices, size_px=size_px, severity=severity, seed=seed, psf_sigma_mm=psf_sigma_mm
+    )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     info = dataclasses.replace(
