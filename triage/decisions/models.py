@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from triage.core.immutable import ImmutableModel, immutable_queryset
+
 MAX_SEVERITY_TOTAL = 30  # six zones x 0–5 (inference.quantify.scoring.MAX_TOTAL_SCORE)
 
 
@@ -21,19 +23,10 @@ class DecisionKind(models.TextChoices):
     DISCHARGE = "discharge", "Discharge"
 
 
-class DecisionIsImmutable(Exception):
-    """Raised on any attempt to change or delete a recorded decision (record a new one)."""
+DECISION_IMMUTABLE_MSG = "Decisions are a history; record a new decision instead."
 
 
-class DecisionQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise DecisionIsImmutable("Decisions are a history; record a new decision instead.")
-
-    def delete(self):
-        raise DecisionIsImmutable("Decisions are a history; record a new decision instead.")
-
-
-class Decision(models.Model):
+class Decision(ImmutableModel):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     study = models.ForeignKey("studies.Study", on_delete=models.PROTECT, related_name="decisions")
     kind = models.CharField(max_length=32, choices=DecisionKind.choices)
@@ -45,7 +38,8 @@ class Decision(models.Model):
     suggestion_reason = models.CharField(max_length=300, blank=True)
     followed_suggestion = models.BooleanField()
 
-    objects = DecisionQuerySet.as_manager()
+    objects = immutable_queryset(DECISION_IMMUTABLE_MSG).as_manager()
+    immutable_message = DECISION_IMMUTABLE_MSG
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -60,14 +54,6 @@ class Decision(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["study", "-created_at"], name="decision_study_recent")]
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise DecisionIsImmutable("Decisions are a history; record a new decision instead.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise DecisionIsImmutable("Decisions are a history; record a new decision instead.")
 
     def __str__(self) -> str:
         return f"Decision {self.kind} for study {self.study_id}"

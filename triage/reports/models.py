@@ -11,23 +11,13 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-
-class ReportIsImmutable(Exception):
-    """Raised on any attempt to change or delete a signed report."""
+from triage.core.immutable import ImmutableModel, immutable_queryset
 
 
 IMMUTABLE_MSG = "A signed report cannot be changed; add an addendum instead."
 
 
-class ReportQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise ReportIsImmutable(IMMUTABLE_MSG)
-
-    def delete(self):
-        raise ReportIsImmutable(IMMUTABLE_MSG)
-
-
-class Report(models.Model):
+class Report(ImmutableModel):
     class Kind(models.TextChoices):
         INITIAL = "initial", "Initial report"
         ADDENDUM = "addendum", "Addendum"
@@ -51,7 +41,8 @@ class Report(models.Model):
     signed_at = models.DateTimeField()
     supersedes = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
 
-    objects = ReportQuerySet.as_manager()
+    objects = immutable_queryset(IMMUTABLE_MSG).as_manager()
+    immutable_message = IMMUTABLE_MSG
 
     class Meta:
         ordering = ["study", "version"]
@@ -73,14 +64,6 @@ class Report(models.Model):
             models.CheckConstraint(condition=Q(ai_covid_probability__gte=0, ai_covid_probability__lte=1),
                                    name="report_probability_0_1"),
         ]
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ReportIsImmutable(IMMUTABLE_MSG)
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ReportIsImmutable(IMMUTABLE_MSG)
 
     @property
     def is_override(self) -> bool:

@@ -7,8 +7,9 @@ from django.db import transaction
 from tests.unit.reports.factories import make_study
 from triage.audit.models import AuditEvent
 from triage.core.exceptions import DomainError, NotFound
+from triage.core.immutable import ImmutableRow
 from triage.decisions.exceptions import PcrOutcomeConflict
-from triage.decisions.models import Decision, DecisionIsImmutable, DecisionRule, PcrOutcome
+from triage.decisions.models import Decision, DecisionRule, PcrOutcome
 from triage.decisions.services import record_decision, record_pcr_outcome, update_decision_rule
 
 pytestmark = pytest.mark.django_db
@@ -74,9 +75,9 @@ def test_record_decision__unknown_kind_is_a_domain_error(ready_study, clinician)
 
 def test_decision__is_immutable(ready_study, clinician):
     decision = record_decision(study=ready_study, actor=clinician, kind="care_medication")
-    with pytest.raises(DecisionIsImmutable):
+    with pytest.raises(ImmutableRow):
         decision.save()
-    with pytest.raises(DecisionIsImmutable):
+    with pytest.raises(ImmutableRow):
         Decision.objects.all().delete()
 
 

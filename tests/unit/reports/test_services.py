@@ -6,8 +6,9 @@ from django.core.exceptions import PermissionDenied
 from tests.unit.reports.factories import make_study
 from triage.audit.models import AuditEvent
 from triage.core.exceptions import NotFound
+from triage.core.immutable import ImmutableRow
 from triage.reports import exceptions as errors
-from triage.reports.models import Report, ReportIsImmutable
+from triage.reports.models import Report
 from triage.reports.services import add_addendum, sign_report
 from triage.results.models import Result
 from triage.studies.models import Study
@@ -80,11 +81,11 @@ def test_sign_report__unknown_label_is_refused(ready_study, radiologist):
 def test_report__signed_report_refuses_save_update_and_delete(ready_study, radiologist):
     report = sign_report(study=ready_study, actor=radiologist, label="covid", expected_version=0)
     report.comment = "edited"
-    with pytest.raises(ReportIsImmutable):
+    with pytest.raises(ImmutableRow):
         report.save()
-    with pytest.raises(ReportIsImmutable):
+    with pytest.raises(ImmutableRow):
         Report.objects.filter(pk=report.pk).update(comment="edited")
-    with pytest.raises(ReportIsImmutable):
+    with pytest.raises(ImmutableRow):
         report.delete()
     assert Report.objects.get(pk=report.pk).comment == ""
 
