@@ -21,6 +21,11 @@ def ci(interval) -> str:
 
 
 @register.filter
+def ci_raw(interval) -> str:
+    return DASH if not interval else f"{interval[0]:.3f}–{interval[1]:.3f}"
+
+
+@register.filter
 def num(value, digits: int = 3) -> str:
     return DASH if value is None else f"{value:.{int(digits)}f}"
 
