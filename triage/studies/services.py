@@ -196,15 +196,26 @@ def receive_instances(
                         report.queue_unavailable = True
                         report.note = QUEUE_DOWN_NOTE
 
-            transaction.on_commit(enqueue_all)
+            transaction.on_commit(enqueue_all, robust=True)  # never undo a committed upload
     except BaseException:
-        storage.delete_content(written)
+        storage.delete_content(_unreferenced(written))
         raise
     # Files written for rejected or duplicate entries are removed unless some row uses them.
     kept = {f.storage_path for f in stored if f.kept}
-    storage.delete_content([p for p in written
-                            if p not in kept and not Instance.objects.filter(storage_path=p).exists()])
+    storage.delete_content(_unreferenced([p for p in written if p not in kept]))
     return report
+
+
+def _unreferenced(paths: list[str]) -> list[str]:
+    """Return the paths no Instance row uses (a concurrent upload may share a file by hash)."""
+    if not paths:
+        return []
+    try:
+        used = set(Instance.objects.filter(storage_path__in=paths).values_list("storage_path", flat=True))
+    except Exception:  # the database itself failed: nothing of ours was committed
+        logger.warning("studies.cleanup_without_reference_check", extra={"files": len(paths)})
+        return paths
+    return [p for p in paths if p not in used]
 
 
 def _study_for(*, hospital: Hospital, header: CTHeader, uploaded_by: User | None, source: str,
