@@ -1,7 +1,8 @@
 """Re-use the report tests' users and studies."""
 import pytest
 
-from tests.unit.reports.conftest import clinician, foreign_study, radiologist, ready_study  # noqa: F401
+from tests.unit.reports.conftest import (  # noqa: F401
+    _fast_password_hashing, clinician, foreign_study, radiologist, ready_study)
 from triage.accounts.models import Role
 
 
