@@ -27,10 +27,10 @@ def colormap_lut(name: str = "inferno") -> np.ndarray:
     stops = np.linspace(0.0, 1.0, len(points))
     levels = np.linspace(0.0, 1.0, 256)
     table = np.stack([np.interp(levels, stops, points[:, channel]) for channel in range(3)], axis=1)
-    return np.rint(table).astype(np.uint8)
+    return np.asarray(np.rint(table), dtype=np.uint8)
 
 
 def apply_colormap(values: np.ndarray, *, name: str = "inferno") -> np.ndarray:
     """Map values in [0, 1] (clipped) to uint8 RGB, shape ``values.shape + (3,)``."""
     indices = np.rint(np.clip(np.asarray(values, dtype=np.float32), 0.0, 1.0) * 255.0).astype(np.intp)
-    return colormap_lut(name)[indices]
+    return np.asarray(colormap_lut(name)[indices])

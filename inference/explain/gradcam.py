@@ -56,7 +56,7 @@ def gradcam(
     cam = tf.nn.relu(tf.reduce_sum(channel_weights * features, axis=-1, keepdims=True))
     cam = tf.image.resize(cam, images.shape[1:3], method="bilinear")[..., 0].numpy()
     peak = cam.max(axis=(1, 2), keepdims=True)
-    return np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0).astype(np.float32)
+    return np.asarray(np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0), dtype=np.float32)
 
 
 def mask_heatmaps(heatmaps: np.ndarray, *, lung_masks: np.ndarray) -> np.ndarray:
@@ -75,7 +75,7 @@ def mask_heatmaps(heatmaps: np.ndarray, *, lung_masks: np.ndarray) -> np.ndarray
         raise ValueError(f"heatmaps {heatmaps.shape} and lung_masks {lung_masks.shape} must share a shape")
     masked = np.where(lung_masks, heatmaps, 0.0).astype(np.float32)
     peak = masked.max(axis=(1, 2), keepdims=True)
-    return np.divide(masked, peak, out=np.zeros_like(masked), where=peak > 0)
+    return np.asarray(np.divide(masked, peak, out=np.zeros_like(masked), where=peak > 0))
 
 
 def select_key_slices(slice_probs: np.ndarray, *, k: int = 8) -> np.ndarray:

@@ -44,7 +44,7 @@ class LungMasks:
     @property
     def both(self) -> np.ndarray:
         """Return the union of both lungs."""
-        return self.left | self.right
+        return np.asarray(self.left | self.right)
 
 
 def left_right_axis(orientation: Sequence[float]) -> int:

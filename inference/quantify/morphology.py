@@ -39,7 +39,7 @@ def fill_holes_per_slice(mask: np.ndarray) -> np.ndarray:
     for edge in (labels[:, 0, :], labels[:, -1, :], labels[:, :, 0], labels[:, :, -1]):
         touching[np.unique(edge)] = True
     touching[0] = True  # label 0 is the mask itself
-    return mask | ~touching[labels]
+    return np.asarray(mask | ~touching[labels])
 
 
 def close_per_slice(mask: np.ndarray, *, radius_px: int) -> np.ndarray:
@@ -48,7 +48,7 @@ def close_per_slice(mask: np.ndarray, *, radius_px: int) -> np.ndarray:
         return mask.copy()
     padded = np.pad(mask, ((0, 0), (radius_px, radius_px), (radius_px, radius_px)))
     closed = ndimage.binary_closing(padded, structure=IN_PLANE_SQUARE, iterations=radius_px)
-    return closed[:, radius_px:-radius_px, radius_px:-radius_px]
+    return np.asarray(closed[:, radius_px:-radius_px, radius_px:-radius_px])
 
 
 def keep_thick_parts(mask: np.ndarray, *, radius_px: int) -> np.ndarray:
@@ -63,8 +63,8 @@ def keep_thick_parts(mask: np.ndarray, *, radius_px: int) -> np.ndarray:
         return mask.copy()
     core = ndimage.binary_erosion(mask, structure=IN_PLANE_CROSS, iterations=radius_px)
     if not core.any():
-        return core
-    return ndimage.binary_dilation(core, structure=FULL_3D, iterations=radius_px + 1, mask=mask)
+        return np.asarray(core)
+    return np.asarray(ndimage.binary_dilation(core, structure=FULL_3D, iterations=radius_px + 1, mask=mask))
 
 
 def drop_small_components(mask: np.ndarray, *, min_voxels: int) -> np.ndarray:
@@ -73,4 +73,4 @@ def drop_small_components(mask: np.ndarray, *, min_voxels: int) -> np.ndarray:
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
     keep = sizes >= min_voxels
     keep[0] = False
-    return keep[labels]
+    return np.asarray(keep[labels])
