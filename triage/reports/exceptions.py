@@ -3,6 +3,7 @@ from triage.core.exceptions import Conflict, DomainError
 
 SIGNED_BY_OTHER_MSG = "Another radiologist signed this study at {time}; reload to see their report."
 CHANGED_SINCE_READ_MSG = "This report changed at {time} (now version {version}); reload to see the latest version."
+STALE_VERSION_MSG = "The report version you saw is not the latest; reload to see the current report."
 ALREADY_SIGNED_MSG = "This study already has a signed report; add an addendum instead."
 NOT_SIGNED_YET_MSG = "This study has no signed report yet; sign the report first."
 STUDY_NOT_READY_MSG = "Only a study whose AI analysis is ready can be signed (this one is {status})."

@@ -31,9 +31,8 @@ def _clock_time(moment: datetime) -> str:
 
 def _conflict(*, study: Study, expected_version: int) -> errors.ReportConflict:
     latest = latest_report_for(study=study)
-    if latest is None:  # the winner rolled back after all: let the caller simply retry
-        return errors.ReportConflict(errors.CHANGED_SINCE_READ_MSG.format(time="just now", version=0),
-                                     current_version=0, signed_at=None)
+    if latest is None:  # the caller claims a version that does not exist (or the winner rolled back)
+        return errors.ReportConflict(errors.STALE_VERSION_MSG, current_version=0, signed_at=None)
     if expected_version == 0:
         message = errors.SIGNED_BY_OTHER_MSG.format(time=_clock_time(latest.signed_at))
     else:

@@ -126,3 +126,9 @@ def test_sign_report__marks_the_worklist_row_reviewed(ready_study, radiologist):
     report = sign_report(study=ready_study, actor=radiologist, label="covid", expected_version=0, now=SIGNED_AT)
     entry = WorklistEntry.objects.get(study=ready_study)
     assert (entry.reviewed, entry.reviewed_at) == (True, report.signed_at)
+
+
+def test_sign_report__expected_version_that_never_existed_is_409(ready_study, radiologist):
+    with pytest.raises(errors.ReportConflict) as caught:
+        sign_report(study=ready_study, actor=radiologist, label="covid", expected_version=3)
+    assert caught.value.message == errors.STALE_VERSION_MSG and not Report.objects.exists()

@@ -1,7 +1,10 @@
 import pytest
 
+from tests.unit.reports.factories import make_study
+
 from triage.audit.models import AuditEvent
 from triage.reports.services import sign_report
+from triage.studies.models import Study
 
 pytestmark = pytest.mark.django_db
 
@@ -40,3 +43,11 @@ def test_study_report_page__foreign_study_is_404(client, clinician, foreign_stud
 def test_study_report_page__anonymous_is_redirected_to_login(client, ready_study):
     response = client.get(f"/studies/{ready_study.uuid}/report/")
     assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_study_report_page__study_without_result_says_so_and_offers_no_signing(client, radiologist, hospital_a):
+    study = make_study(hospital=hospital_a, status=Study.Status.PROCESSING)
+    html = page(client, radiologist, study).content.decode()
+    assert "No AI result yet (study status: processing)." in html
+    assert "Signing opens when the AI analysis of this study is ready." in html
+    assert "/report/sign/" not in html and "No suggestion: this study has no AI result." in html
