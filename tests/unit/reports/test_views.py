@@ -1,7 +1,6 @@
 import pytest
 
 from tests.unit.reports.factories import make_study
-
 from triage.audit.models import AuditEvent
 from triage.reports.services import sign_report
 from triage.studies.models import Study
