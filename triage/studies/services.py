@@ -70,6 +70,7 @@ class FileOutcome:
     status: str
     reason: str = ""
     study: str | None = None
+    position: int = 0  # order in the upload, so the report lists files as they were sent
 
 
 @dataclass
@@ -96,6 +97,7 @@ class _StoredFile:
     storage_path: str
     sha256: str
     size_bytes: int
+    position: int
     kept: bool = False
 
 
@@ -171,20 +173,20 @@ def receive_instances(
     stored: list[_StoredFile] = []
     written: list[str] = []
     try:
-        for candidate in expand_upload(files):
+        for position, candidate in enumerate(expand_upload(files)):
             if candidate.data is None:
-                report.files.append(FileOutcome(candidate.name, FileStatus.REJECTED, candidate.reason))
+                report.files.append(FileOutcome(candidate.name, FileStatus.REJECTED, candidate.reason, None, position))
                 continue
             try:
                 header = read_ct_header(candidate.data)
             except RejectedFile as exc:
-                report.files.append(FileOutcome(candidate.name, FileStatus.REJECTED, str(exc)))
+                report.files.append(FileOutcome(candidate.name, FileStatus.REJECTED, str(exc), None, position))
                 continue
             digest = storage.sha256_of(candidate.data)
             path, wrote = storage.store_content(hospital_uuid=hospital.uuid, data=candidate.data, sha256=digest)
             if wrote:
                 written.append(path)
-            stored.append(_StoredFile(candidate.name, header, path, digest, len(candidate.data)))
+            stored.append(_StoredFile(candidate.name, header, path, digest, len(candidate.data), position))
         to_ingest: list[int] = []
         with transaction.atomic():
             to_ingest = _record_instances(hospital=hospital, uploaded_by=uploaded_by, stored=stored,
@@ -200,6 +202,7 @@ def receive_instances(
     except BaseException:
         storage.delete_content(_unreferenced(written))
         raise
+    report.files.sort(key=lambda outcome: outcome.position)
     # Files written for rejected or duplicate entries are removed unless some row uses them.
     kept = {f.storage_path for f in stored if f.kept}
     storage.delete_content(_unreferenced([p for p in written if p not in kept]))
@@ -274,20 +277,21 @@ def _record_instances(*, hospital: Hospital, uploaded_by: User | None, stored: l
         for item in files:
             header = item.header
             if header.sop_instance_uid in known:
-                report.files.append(FileOutcome(item.name, FileStatus.DUPLICATE, DUPLICATE_MSG, str(study.uuid)))
+                report.files.append(FileOutcome(item.name, FileStatus.DUPLICATE, DUPLICATE_MSG, str(study.uuid),
+                                                item.position))
                 continue
             series = _series_for(study=study, header=header, cache=series_cache)
             if (series.rows, series.columns) != (header.rows, header.columns):
                 reason = SIZE_MISMATCH_MSG.format(rows=header.rows, columns=header.columns,
                                                   series_rows=series.rows, series_columns=series.columns)
-                report.files.append(FileOutcome(item.name, FileStatus.REJECTED, reason, str(study.uuid)))
+                report.files.append(FileOutcome(item.name, FileStatus.REJECTED, reason, str(study.uuid), item.position))
                 continue
             known.add(header.sop_instance_uid)
             item.kept = True
             new_rows.append(Instance(series=series, sop_instance_uid=header.sop_instance_uid,
                                      storage_path=item.storage_path, sha256=item.sha256, size_bytes=item.size_bytes,
                                      instance_number=header.instance_number))
-            report.files.append(FileOutcome(item.name, FileStatus.ACCEPTED, "", str(study.uuid)))
+            report.files.append(FileOutcome(item.name, FileStatus.ACCEPTED, "", str(study.uuid), item.position))
         if new_rows:
             Instance.objects.bulk_create(new_rows, batch_size=500)
             for series in series_cache.values():

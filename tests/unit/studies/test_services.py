@@ -249,3 +249,10 @@ def test_requeue_stuck_studies__re_enqueues_old_received_only(hospital_a, radiol
         later = timezone.now() + timedelta(minutes=11)
         assert services.requeue_stuck_studies(now=later) == [study.id]
     fake[Status.RECEIVED].assert_called_once_with(study_id=study.id)
+
+
+def test_receive_instances__report_keeps_upload_order(hospital_a, radiologist):
+    from tests.corpus.make_bad_inputs import bad_inputs
+    files = {"1-good.dcm": ct_slice(), "2-bad.dcm": bad_inputs()["not_dicom.dcm"], "3-good.dcm": ct_slice()}
+    report = receive(hospital=hospital_a, user=radiologist, files=files)
+    assert [f.name for f in report.files] == ["1-good.dcm", "2-bad.dcm", "3-good.dcm"]
