@@ -153,3 +153,38 @@ def phantom_series(tmp_path):
         return sorted(out.glob("*.dcm"))
 
     return make
+
+
+# --- Services (fault tests) --------------------------------------------------------------
+
+
+class RedisServer:
+    """The suite's Redis (started by tests/run.sh), stopped and started again for real."""
+
+    def __init__(self, port: str, directory: str):
+        self.port, self.directory = port, directory
+
+    def stop(self) -> None:
+        subprocess.run(["redis-cli", "-p", self.port, "shutdown", "nosave"], capture_output=True, timeout=30)
+
+    def start(self) -> None:
+        subprocess.run(
+            ["redis-server", "--port", self.port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--daemonize", "yes", "--dir", self.directory, "--logfile", f"{self.directory}/redis.log",
+             "--pidfile", f"{self.directory}/redis.pid"], check=True, timeout=30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if subprocess.run(["redis-cli", "-p", self.port, "ping"], capture_output=True, text=True).stdout.strip() == "PONG":
+                return
+            time.sleep(0.2)
+        raise RuntimeError("Redis did not come back")
+
+
+@pytest.fixture
+def redis_server():
+    """Yield the suite's Redis for a fault test; it is running again afterwards whatever happened."""
+    if "TEST_REDIS_PORT" not in os.environ:
+        pytest.skip("needs the Redis started by tests/run.sh")
+    server = RedisServer(os.environ["TEST_REDIS_PORT"], os.environ["TEST_SERVICES_DIR"])
+    yield server
+    server.start()  # harmless when it already runs: a second server on the port exits at once

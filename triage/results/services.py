@@ -97,13 +97,17 @@ def activate_model_version(*, actor: User | None, reference: str, reanalyse: boo
 
 
 def requeue_ready_studies_for_reanalysis(*, actor: User | None) -> int:
-    ready = Study.objects.filter(status=Study.Status.READY)
-    ids = list(ready.values_list("id", flat=True))
-    ready.update(status=Study.Status.QUEUED, lease_until=None)
-    for study_id in ids:
-        transaction.on_commit(lambda study_id=study_id: enqueue_analysis(study_id=study_id))
-    record_event(actor=actor, action=ResultAction.REANALYSIS_REQUESTED, extra={"studies": len(ids)})
-    return len(ids)
+    """Send every ``ready`` study back to ``queued`` for the active model; one audit row per study."""
+    requeued = 0
+    for study in Study.objects.filter(status=Study.Status.READY).select_related("hospital").iterator():
+        if not Study.objects.filter(id=study.id, status=Study.Status.READY).update(
+                status=Study.Status.QUEUED, status_changed_at=timezone.now(), lease_until=None):
+            continue
+        record_event(actor=actor, action=ResultAction.REANALYSIS_REQUESTED, hospital=study.hospital, target=study,
+                     extra={"old": Study.Status.READY, "new": Study.Status.QUEUED})
+        transaction.on_commit(lambda study_id=study.id: enqueue_analysis(study_id=study_id))
+        requeued += 1
+    return requeued
 
 
 # --- Analysis ---------------------------------------------------------------------------------
@@ -123,8 +127,8 @@ def _read_volume(instances: list[Instance]):
 
     try:
         return read_series([dcmread(DicomBytesIO(storage.read_content(i.storage_path))) for i in instances])
-    except (ValueError, AttributeError, KeyError, OSError) as exc:
-        raise UnreadableSeries(UNREADABLE_SERIES_MSG.format(error=exc)) from exc
+    except Exception as exc:  # pydicom and the pixel decoders raise many types on corrupt data
+        raise UnreadableSeries(UNREADABLE_SERIES_MSG.format(error=f"{type(exc).__name__}: {exc}"[:300])) from exc
 
 
 def analyse_study(*, study_id: int) -> Result | None:

@@ -1,0 +1,128 @@
+"""A study flows from upload to a stored result through a real worker, Redis and PostgreSQL,
+including a worker killed mid-analysis, Redis down during upload and a corrupt stored slice."""
+import os
+import time
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from tests.integration.test_ingest_worker import upload_phantom, wait_for
+from triage.accounts.models import Role
+from triage.results.models import Overlay, Quantification, Result, SliceScore
+from triage.results.services import requeue_stuck_analyses
+from triage.studies import services as study_services
+from triage.studies.models import Instance, Study
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def status_of(study: Study) -> str:
+    return Study.objects.values_list("status", flat=True).get(id=study.id)
+
+
+@pytest.fixture
+def uploader(hospital_a, make_user, api_client_for):
+    return api_client_for(make_user(hospital=hospital_a, role=Role.RADIOLOGIST))
+
+
+def test_analyse_study__upload_to_ready_with_every_result_row(celery_worker_process, uploader, hospital_a,
+                                                              phantom_series):
+    study = upload_phantom(uploader, hospital_a, phantom_series(slices=24, size_px=128, severity="moderate"))
+    wait_for(lambda: status_of(study) in {"ready", "failed"}, timeout_s=240, interval_s=0.5)
+    study.refresh_from_db()
+    assert study.status == "ready", study.failure_reason
+    result = Result.objects.get(study=study)
+    assert result.is_current and 0 <= result.covid_probability <= 1
+    assert result.model_version.is_active and len(result.model_version.weights_sha256) == 64
+    assert set(result.stage_seconds) == {"decode", "classify", "aggregate", "quantify", "explain"}
+    assert SliceScore.objects.filter(result=result).count() == result.slices_scored > 0
+    quantification = Quantification.objects.get(result=result)
+    assert quantification.lung_left_ml > 100 and quantification.lesion_total_ml > 0
+    assert Overlay.objects.filter(result=result, kind="gradcam").count() == len(result.key_slice_indices) > 0
+    assert "inference.model_loaded" in celery_worker_process.log_path.read_text()
+
+
+def _hold_analysis_on_fifo(study: Study) -> tuple[str, bytes]:
+    """Replace one stored slice of the selected series by a FIFO: reading it blocks the worker mid-task."""
+    instance = Instance.objects.filter(series_id=study.selected_series_id).order_by("z_position_mm")[3]
+    path = default_storage.path(instance.storage_path)
+    original = open(path, "rb").read()
+    os.remove(path)
+    os.mkfifo(path)
+    return path, original
+
+
+def _restore(path: str, original: bytes) -> None:
+    os.remove(path)
+    with open(path, "wb") as handle:
+        handle.write(original)
+
+
+def _ingest_without_handoff(study: Study) -> None:
+    with mock.patch.object(study_services, "enqueue_analysis", return_value=True):
+        study_services.ingest_study(study_id=study.id)
+    assert status_of(study) == "queued"
+
+
+def test_analyse_study__sigkill_mid_analysis_then_exactly_one_result(celery_worker_process, uploader, hospital_a,
+                                                                    phantom_series):
+    with mock.patch.object(study_services, "enqueue_ingest", return_value=True):
+        study = upload_phantom(uploader, hospital_a, phantom_series(slices=16, size_px=96))
+    _ingest_without_handoff(study)
+    path, original = _hold_analysis_on_fifo(study)
+    try:
+        assert study_services.enqueue_analysis(study_id=study.id)
+        wait_for(lambda: status_of(study) == "processing", timeout_s=60)
+        time.sleep(0.5)
+        celery_worker_process.kill()
+    finally:
+        _restore(path, original)
+    assert status_of(study) == "processing" and not Result.objects.filter(study=study).exists()
+
+    celery_worker_process.start()
+    # The killed worker's lease runs out; the periodic sweep hands the study to the new worker.
+    past = timezone.now() - timedelta(seconds=1)
+    Study.objects.filter(id=study.id).update(lease_until=past, status_changed_at=past)
+    assert requeue_stuck_analyses() == 1
+    wait_for(lambda: status_of(study) == "ready", timeout_s=240, interval_s=0.5)
+    requeue_stuck_analyses()  # nothing left to do
+    time.sleep(1.0)
+    assert Result.objects.filter(study=study).count() == 1
+
+
+def test_upload__redis_down_is_accepted_then_analysed_after_recovery(celery_worker_process, uploader, hospital_a,
+                                                                     phantom_series, redis_server):
+    paths = phantom_series(slices=16, size_px=96)
+    redis_server.stop()
+    try:
+        study = upload_phantom(uploader, hospital_a, paths)
+        assert status_of(study) == "received"
+    finally:
+        redis_server.start()
+    past = timezone.now() - timedelta(minutes=30)
+    Study.objects.filter(id=study.id).update(status_changed_at=past, last_instance_received_at=past)
+    assert study_services.requeue_stuck_studies(older_than=timedelta(minutes=5)) == [study.id]
+    wait_for(lambda: status_of(study) in {"ready", "failed"}, timeout_s=240, interval_s=0.5)
+    assert status_of(study) == "ready"
+    assert Result.objects.filter(study=study).count() == 1
+
+
+def test_analyse_study__corrupt_stored_slice_fails_with_reason(celery_worker_process, uploader, hospital_a,
+                                                               phantom_series):
+    with mock.patch.object(study_services, "enqueue_ingest", return_value=True):
+        study = upload_phantom(uploader, hospital_a, phantom_series(slices=16, size_px=96))
+    _ingest_without_handoff(study)
+    instance = Instance.objects.filter(series_id=study.selected_series_id).order_by("z_position_mm")[2]
+    path = default_storage.path(instance.storage_path)
+    data = open(path, "rb").read()
+    with open(path, "wb") as handle:
+        handle.write(data[: len(data) // 2])  # pixel data cut in half, as a failing disk would leave it
+    assert study_services.enqueue_analysis(study_id=study.id)
+    wait_for(lambda: status_of(study) in {"ready", "failed"}, timeout_s=120, interval_s=0.5)
+    study.refresh_from_db()
+    assert study.status == "failed"
+    assert study.failure_reason.startswith("The selected series could not be read as a CT volume")
+    assert not Result.objects.filter(study=study).exists()

@@ -1,0 +1,126 @@
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+
+from inference.analysis import OverlayImage, SliceScore, StudyAnalysis
+from triage.audit.models import AuditEvent
+from triage.results import services
+from triage.results.models import ModelVersion, Overlay, Quantification, Result
+from triage.results.services import StudyLeaseHeld, analyse_study, quantification_fields, store_analysis
+from triage.studies.models import Study
+
+REPORT = {
+    "lung_ml": {"left": 1800.0, "right": 2000.0, "total": 3800.0},
+    "lesion_ml": {"ggo": 60.0, "consolidation": 16.0, "total": 76.0},
+    "percent": {"left": 2.5, "right": 1.55, "both": 2.0},
+    "lesion_hu": {"mean": -480.0, "sd": 120.0, "percentiles": {"p50": -500.0},
+                  "histogram": {"bin_edges_hu": [-1000, -950], "counts": [3]}},
+    "severity": {"total": 4, "zones": {"left_upper": {"involvement_fraction": 0.06, "score": 2}}},
+}
+
+
+def fake_analysis(probability: float = 0.8) -> StudyAnalysis:
+    return StudyAnalysis(
+        class_names=("non-covid", "covid"), class_probabilities={"non-covid": 1 - probability, "covid": probability},
+        covid_probability=probability, covid_probability_uncalibrated=0.9, predicted_label="covid",
+        slice_scores=[SliceScore(i, float(i), 0.5) for i in range(3, 9)], key_slice_indices=[5, 6],
+        quantification=REPORT,
+        overlays=[OverlayImage(5, "gradcam", b"\x89PNG-a", b"\x89PNG-h", 64, 64),
+                  OverlayImage(5, "lesion", b"\x89PNG-b", None, 64, 64)],
+        stage_seconds={"classify": 1.0},
+    )
+
+
+@pytest.fixture
+def model_version(db):
+    return ModelVersion.objects.create(name="m", version="1", weights_sha256="a" * 64, class_names=["non-covid", "covid"],
+                                       input_size_px=224, is_active=True)
+
+
+@pytest.fixture
+def make_study(hospital_a):
+    def make(status: str = "processing", **fields) -> Study:
+        return Study.objects.create(hospital=hospital_a, study_instance_uid=f"1.2.{Study.objects.count() + 1}",
+                                    status=status, **fields)
+    return make
+
+
+@pytest.mark.django_db
+def test_quantification_fields__converts_percent_to_fractions():
+    fields = quantification_fields(REPORT)
+    assert fields["lesion_fraction_both"] == pytest.approx(0.02)
+    assert fields["lesion_fraction_left"] == pytest.approx(0.025)
+    assert fields["severity_total"] == 4 and fields["lesion_total_ml"] == 76.0
+
+
+@pytest.mark.django_db
+def test_store_analysis__writes_every_row_audits_and_marks_ready(make_study, model_version):
+    study = make_study()
+    result = store_analysis(study=study, model_version=model_version, analysis=fake_analysis())
+    study.refresh_from_db()
+    assert study.status == "ready"
+    assert result.slice_scores.count() == 6 and result.covid_probability == 0.8
+    assert Quantification.objects.get(result=result).lesion_fraction_both == pytest.approx(0.02)
+    assert Overlay.objects.filter(result=result).count() == 2
+    event = AuditEvent.objects.get(action="result.created")
+    assert event.hospital == study.hospital and event.extra["model"] == "m/1"
+
+
+@pytest.mark.django_db
+def test_store_analysis__a_new_model_keeps_the_old_result_but_not_as_current(make_study, model_version):
+    study = make_study()
+    first = store_analysis(study=study, model_version=model_version, analysis=fake_analysis(0.8))
+    newer = ModelVersion.objects.create(name="m", version="2", weights_sha256="b" * 64,
+                                        class_names=["non-covid", "covid"], input_size_px=224)
+    Study.objects.filter(id=study.id).update(status="processing")
+    second = store_analysis(study=study, model_version=newer, analysis=fake_analysis(0.3))
+    first.refresh_from_db()
+    assert not first.is_current and second.is_current
+    assert Result.objects.filter(study=study).count() == 2
+
+
+@pytest.mark.django_db
+def test_analyse_study__existing_result_for_active_model_only_marks_ready(make_study, model_version):
+    study = make_study(status="processing")
+    store_analysis(study=study, model_version=model_version, analysis=fake_analysis())
+    Study.objects.filter(id=study.id).update(status="queued")
+    with mock.patch.object(services, "loaded_model", side_effect=AssertionError("must not load the model")):
+        result = analyse_study(study_id=study.id)
+    assert Result.objects.filter(study=study).count() == 1 and result.study_id == study.id
+    assert Study.objects.get(id=study.id).status == "ready"
+
+
+@pytest.mark.django_db
+def test_analyse_study__ready_or_missing_study_is_a_no_op(make_study, model_version):
+    study = make_study(status="ready")
+    with mock.patch.object(services, "loaded_model", side_effect=AssertionError("must not load the model")):
+        assert analyse_study(study_id=study.id) is None
+        assert analyse_study(study_id=987654) is None
+    assert not Result.objects.exists()
+
+
+@pytest.mark.django_db
+def test_analyse_study__live_lease_of_another_worker_asks_to_retry_later(make_study, model_version):
+    study = make_study(status="processing", lease_until=timezone.now() + timedelta(seconds=90))
+    with pytest.raises(StudyLeaseHeld) as held:
+        analyse_study(study_id=study.id)
+    assert 80 <= held.value.retry_after_s <= 91
+
+
+@pytest.mark.django_db
+def test_analyse_study__unreadable_series_raises_a_readable_domain_error(make_study, model_version):
+    study = make_study(status="queued")
+    with pytest.raises(services.UnreadableSeries, match="no CT series selected"):
+        analyse_study(study_id=study.id)
+
+
+@pytest.mark.django_db
+def test_requeue_ready_studies_for_reanalysis__audits_each_study(make_study, model_version):
+    ready = make_study(status="ready")
+    make_study(status="failed", failure_reason="x")
+    with mock.patch.object(services, "enqueue_analysis", return_value=True):
+        assert services.requeue_ready_studies_for_reanalysis(actor=None) == 1
+    assert Study.objects.get(id=ready.id).status == "queued"
+    assert AuditEvent.objects.filter(action="result.reanalysis_requested", object_id=str(ready.uuid)).count() == 1
