@@ -152,18 +152,18 @@ def _slice_depth(slices: int) -> np.ndarray:
     return (np.arange(slices, dtype=np.float64) + 0.5) / slices
 
 
+def _lung_depth(depth: np.ndarray) -> np.ndarray:
+    """Map scan depth (0..1) to lung depth (0 = apex, 1 = base)."""
+    return (depth - LUNG_TOP_FRACTION) / (LUNG_BOTTOM_FRACTION - LUNG_TOP_FRACTION)
+
+
 def _lung_scale(depth: np.ndarray) -> np.ndarray:
     """Return the lung cross-section scale per slice (0 = no lung): small apex, wide base, domed bottom."""
-    lung_depth = (depth - LUNG_TOP_FRACTION) / (LUNG_BOTTOM_FRACTION - LUNG_TOP_FRACTION)
+    lung_depth = _lung_depth(depth)
     inside = (lung_depth >= 0.0) & (lung_depth <= 1.0)
     apex = np.sin(0.5 * np.pi * np.clip(lung_depth / 0.6, 0.0, 1.0)) ** 0.7
     dome = 1.0 - 0.55 * np.clip((lung_depth - 0.75) / 0.25, 0.0, 1.0) ** 2
     return np.where(inside, np.maximum(apex * dome, 0.25), 0.0)
-
-
-def _lung_depth(depth: np.ndarray) -> np.ndarray:
-    """Map scan depth (0..1) to lung depth (0 = apex, 1 = base)."""
-    return (depth - LUNG_TOP_FRACTION) / (LUNG_BOTTOM_FRACTION - LUNG_TOP_FRACTION)
 
 
 def _jitter_plan(plan: Sequence[LesionSpec], *, rng: np.random.Generator) -> list[LesionSpec]:
@@ -210,9 +210,7 @@ def _ellipsoid(
     return mask
 
 
-def _anatomy_masks(
-    slices: int, size_px: int
-) -> dict[str, np.ndarray]:
+def _anatomy_masks(slices: int, size_px: int) -> dict[str, np.ndarray]:
     """Return boolean tissue masks ``(z, y, x)`` for body, fat rim, lungs, airway, vessels and bone."""
     depth = _slice_depth(slices).astype(np.float32)[:, None, None]
     half = size_px / 2.0
@@ -250,9 +248,7 @@ def _anatomy_masks(
             "airway": airway, "bone": bone}
 
 
-def _vessel_mask(
-    slices: int, size_px: int, *, rng: np.random.Generator
-) -> np.ndarray:
+def _vessel_mask(slices: int, size_px: int, *, rng: np.random.Generator) -> np.ndarray:
     """Return thin bright tubes running along z (pulmonary vessels), radius 1.2–2 mm, wandering slowly."""
     depth = _slice_depth(slices).astype(np.float32)[:, None, None]
     half = size_px / 2.0

@@ -77,8 +77,8 @@ def centroid_zyx(mask: np.ndarray) -> tuple[float, float, float]:
 
 def _candidate_components(
     air: np.ndarray, *, spacing_mm: Sequence[float], min_lung_ml: float, airway_max_area_mm2: float
-) -> tuple[np.ndarray, list[int]]:
-    """Label air and return the labels and the lung candidates, largest first (rules 2–3)."""
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Label air; return the labels and the lung candidates as (label, voxel count), largest first (rules 2–3)."""
     labels, count = ndimage.label(air)
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
     outside = np.zeros(count + 1, dtype=bool)
@@ -94,7 +94,7 @@ def _candidate_components(
         box = boxes[label - 1]
         largest_section_mm2 = (labels[box] == label).sum(axis=(1, 2)).max() * pixel_mm2
         if largest_section_mm2 >= airway_max_area_mm2:
-            candidates.append(int(label))
+            candidates.append((int(label), int(sizes[label])))
     return labels, candidates
 
 
@@ -158,11 +158,11 @@ def segment_lungs(
     empty = np.zeros(air.shape, dtype=bool)
     if not candidates:
         return LungMasks(left=empty, right=empty.copy())
-    sizes = [int(np.count_nonzero(labels == label)) for label in candidates[:2]]
-    if len(candidates) >= 2 and sizes[1] >= joined_ratio * sizes[0]:
-        parts = (labels == candidates[0], labels == candidates[1])
+    (largest, largest_voxels), *others = candidates
+    if others and others[0][1] >= joined_ratio * largest_voxels:
+        parts = (labels == largest, labels == others[0][0])
     else:
-        parts = _split_joined(labels == candidates[0], axis=left_right_axis(orientation))
+        parts = _split_joined(labels == largest, axis=left_right_axis(orientation))
     closing_radius_px = int(round(closing_radius_mm / float(min(spacing_mm[1], spacing_mm[2]))))
     filled = [_close_and_fill(part, closing_radius_px=closing_radius_px) for part in parts]
     x_mm = [
