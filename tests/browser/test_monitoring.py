@@ -18,6 +18,14 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _stub_health(page):
+    """Answer the dashboard's worker-status request here: no broker round trip outlives the test."""
+    body = '{"ok": true, "database": {"ok": true, "detail": "db"}, "broker": {"ok": true, "detail": "b"}, ' \
+           '"worker": {"ok": true, "detail": "2 worker(s)"}}'
+    page.route("**/api/health/", lambda route: route.fulfill(status=200, content_type="application/json", body=body))
+
+
 @pytest.fixture
 def seeded(hospital_a, hospital_b, make_user):
     admin_a = make_user(hospital=hospital_a, role=Role.ADMIN)
@@ -63,3 +71,27 @@ def test_dashboard__empty_hospital_shows_empty_state(page, live_server, log_in, 
     page.goto(f"{live_server.url}/monitoring/hospitals/{hospital.uuid}/")
     assert page.is_visible("#no-outcomes")
     page.wait_for_function("document.getElementById('worker-status').textContent !== 'checking…'")
+    assert page.inner_text("#worker-status") == "OK — 2 worker(s)"
+
+
+def test_pcr_import__check_lists_errors_by_line_then_import_saves(page, live_server, log_in, seeded, hospital_a,
+                                                                 tmp_path, screenshot):
+    make_case(hospital=hospital_a, probability=0.4, accession_number="NEW-1")
+    bad, good = tmp_path / "bad.csv", tmp_path / "good.csv"
+    bad.write_text("accession_number,result,sample_taken_on\nNEW-1,positive,2026-01-02\nNOPE,positive,2026-01-02\n"
+                   "NEW-1,maybe,2026-01-02\n")
+    good.write_text("accession_number,result,sample_taken_on\nNEW-1,positive,2026-01-02\n")
+    log_in(seeded)
+    page.goto(f"{live_server.url}/monitoring/hospitals/{hospital_a.uuid}/pcr-import/")
+    page.set_input_files("#file", str(bad))
+    page.click("button[value=import]")
+    rows = page.locator("#import-report tbody tr")
+    assert [rows.nth(i).get_attribute("data-code") for i in range(rows.count())] == [
+        "unknown_accession", "duplicate_row", "bad_result"]
+    assert rows.nth(0).inner_text().startswith("3")
+    screenshot("monitoring-pcr-import-errors")
+    page.set_input_files("#file", str(good))
+    page.click("button[value=import]")
+    assert "1 new" in page.inner_text("#import-report")
+    page.goto(f"{live_server.url}/monitoring/hospitals/{hospital_a.uuid}/")
+    assert _matrix(page)["tp"] == "2" and "n = 8" in page.inner_text("#accuracy")
