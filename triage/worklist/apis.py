@@ -64,7 +64,8 @@ class WorklistListApi(APIView):
         reviewed = serializers.BooleanField(source="entry.reviewed")
 
     class PageSerializer(serializers.Serializer):
-        count = serializers.IntegerField()
+        count = serializers.IntegerField(help_text="Matching studies, counted up to 10000.")
+        count_is_exact = serializers.BooleanField()
         overdue_count = serializers.IntegerField()
         page = serializers.IntegerField()
         page_size = serializers.IntegerField()

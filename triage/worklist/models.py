@@ -42,7 +42,7 @@ class WorklistEntry(models.Model):
             models.Index(fields=["hospital", "reviewed", "received_at"], name="worklist_hosp_wait"),
             # Probability tier: highest first, un-analysed (NULL) last, then oldest first.
             models.Index(fields=["-sort_probability", "received_at", "id"], name="worklist_prob_order"),
-            models.Index(fields=["hospital", "-sort_probability", "received_at"], name="worklist_hosp_prob_order"),
+            models.Index(fields=["hospital", "-sort_probability", "received_at", "id"], name="worklist_hosp_prob_order"),
             models.Index(fields=["accession_number"], name="worklist_accession"),
             models.Index(fields=["patient_id"], name="worklist_patient_id"),
         ]

@@ -12,7 +12,8 @@ Worklist order (:func:`worklist_page`), in three tiers:
 Neither tier is sorted in memory: tier 1 walks the ``(reviewed, received_at, id)`` index and
 tier 2+3 the ``(sort_probability DESC, received_at, id)`` index (``sort_probability`` is -1
 when not analysed), and a page is cut
-from the two ordered queries with LIMIT/OFFSET arithmetic on the tier-1 count.
+from the two ordered queries with LIMIT/OFFSET arithmetic on the tier-1 count. Counts stop at
+``COUNT_LIMIT`` ("10000+"): an exact count of 100k rows would cost more than the page itself.
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ from triage.worklist.models import WorklistEntry, WorklistVersion
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
+COUNT_LIMIT = 10_000
 IMAGE_AUDIT_WINDOW = timedelta(minutes=30)
 SLICE_NOT_FOUND_MSG = "Slice not found."
 OVERLAY_NOT_FOUND_MSG = "Overlay not found."
@@ -112,6 +114,7 @@ class WorklistPage:
     overdue_count: int
     page: int
     page_size: int
+    count_is_exact: bool = True
 
     @property
     def page_count(self) -> int:
@@ -119,7 +122,7 @@ class WorklistPage:
 
     @property
     def has_next(self) -> bool:
-        return self.page < self.page_count
+        return self.page < self.page_count or (not self.count_is_exact and len(self.rows) == self.page_size)
 
 
 @dataclass
@@ -176,6 +179,11 @@ def _filtered(*, filters: WorklistFilters, caps: _Caps) -> QuerySet[WorklistEntr
     return qs
 
 
+def _count_up_to(qs: QuerySet, *, limit: int) -> int:
+    """Count rows, stopping at ``limit`` (a LIMITed subquery: no full scan of a large result)."""
+    return qs.order_by()[:limit].count()
+
+
 def worklist_page(*, user: User, filters: WorklistFilters, page: int = 1, page_size: int = PAGE_SIZE,
                   now: datetime | None = None) -> WorklistPage:
     """Return one page of the user's worklist in triage order (module docstring)."""
@@ -187,18 +195,24 @@ def worklist_page(*, user: User, filters: WorklistFilters, page: int = 1, page_s
     base = _filtered(filters=filters, caps=caps)
     overdue = base.filter(caps.overdue_q(now=now)).order_by("received_at", "id")
     rest = base.filter(caps.not_overdue_q(now=now)).order_by("-sort_probability", "received_at", "id")
-    count, overdue_count = base.count(), overdue.count()
-
     start, stop = (page - 1) * page_size, page * page_size
-    picked: list[tuple[WorklistEntry, bool]] = []
+    count = _count_up_to(base, limit=COUNT_LIMIT)
+    # Exact whenever the page reaches past the overdue tier, which is all the offsets need.
+    overdue_count = _count_up_to(overdue, limit=max(COUNT_LIMIT, stop))
+
+    picked: list[tuple[int, bool]] = []
     if start < overdue_count:
-        picked += [(e, True) for e in overdue.select_related("study", "hospital")[start:stop]]
+        picked += [(pk, True) for pk in overdue.values_list("id", flat=True)[start:stop]]
     if len(picked) < page_size and stop > overdue_count:
         rest_start = max(0, start - overdue_count)
         rest_stop = rest_start + page_size - len(picked)
-        picked += [(e, False) for e in rest.select_related("study", "hospital")[rest_start:rest_stop]]
-    rows = [WorklistRow(entry=e, overdue=o, waiting=now - e.received_at) for e, o in picked]
-    return WorklistPage(rows=rows, count=count, overdue_count=overdue_count, page=page, page_size=page_size)
+        picked += [(pk, False) for pk in rest.values_list("id", flat=True)[rest_start:rest_stop]]
+    # Join study and hospital for the page's rows only: joining before LIMIT would hash-join every study.
+    entries = WorklistEntry.objects.select_related("study", "hospital").in_bulk([pk for pk, _ in picked])
+    rows = [WorklistRow(entry=entries[pk], overdue=o, waiting=now - entries[pk].received_at)
+            for pk, o in picked if pk in entries]
+    return WorklistPage(rows=rows, count=count, overdue_count=overdue_count, page=page, page_size=page_size,
+                        count_is_exact=count < COUNT_LIMIT)
 
 
 def worklist_version(*, user: User, now: datetime | None = None) -> str:

@@ -137,3 +137,13 @@ def test_worklist_version__changes_when_a_visible_study_changes(radiologist, hos
 
 def test_worklist_version__changes_every_minute(radiologist):
     assert worklist_version(user=radiologist, now=NOW) != worklist_version(user=radiologist, now=minutes_ago(-1))
+
+
+def test_worklist_page__counts_stop_at_the_limit_but_pages_stay_right(radiologist, hospital_a, monkeypatch):
+    monkeypatch.setattr("triage.worklist.selectors.COUNT_LIMIT", 3)
+    make_study(hospital=hospital_a, received_at=minutes_ago(300), probability=0.1, accession="O0")
+    for i in range(4):
+        make_study(hospital=hospital_a, received_at=minutes_ago(5), probability=0.9 - i / 10, accession=f"P{i}")
+    first = worklist_page(user=radiologist, filters=ALL, page=1, page_size=2, now=NOW)
+    assert (first.count, first.count_is_exact, first.has_next) == (3, False, True)
+    assert order(radiologist, page=3, page_size=2) == ["P3"]

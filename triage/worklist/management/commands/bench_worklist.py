@@ -58,12 +58,17 @@ class Command(BaseCommand):
         parser.add_argument("--slices", type=int, default=0, help="Also benchmark the slice endpoint (phantom slices).")
         parser.add_argument("--size-px", type=int, default=512)
         parser.add_argument("--keep", action="store_true", help="Keep the seeded rows.")
+        parser.add_argument("--reuse", action="store_true", help="Measure rows kept by an earlier --keep run.")
         parser.add_argument("--seed", type=int, default=0)
 
     def handle(self, *args, **options):
         rng = random.Random(options["seed"])
         now = timezone.now()
-        hospitals = self.seed(rng=rng, now=now, studies=options["studies"], count=options["hospitals"])
+        kept = list(Hospital.objects.filter(code__startswith="bench-").order_by("code"))
+        if options["reuse"] and kept:
+            hospitals = kept
+        else:
+            hospitals = self.seed(rng=rng, now=now, studies=options["studies"], count=options["hospitals"])
         try:
             self.bench_worklist(hospitals=hospitals, repeat=options["repeat"])
             if options["slices"]:
