@@ -28,6 +28,8 @@ from scipy import ndimage
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, UID, generate_uid
 
+from inference.quantify.morphology import centroid_zyx
+
 SEVERITIES = ("none", "mild", "moderate", "severe")
 SIDECAR_NAME = "phantom.json"
 HFS_ORIENTATION = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
@@ -310,15 +312,6 @@ def _place_lesions(
     return ggo, consolidation, halo, placed
 
 
-def _centroid_voxel(mask: np.ndarray) -> tuple[int, int, int]:
-    """Return the rounded (z, y, x) centroid of a non-empty mask from its axis profiles (no index arrays)."""
-    centre = []
-    for axis in range(3):
-        profile = mask.sum(axis=tuple(a for a in range(3) if a != axis))
-        centre.append(int(round(float(np.dot(profile, np.arange(profile.size)) / profile.sum()))))
-    return centre[0], centre[1], centre[2]
-
-
 def _zone_of(z_index: int, *, lung: np.ndarray) -> str:
     """Return the lung zone (thirds of the lung's z-extent, superior first) containing a slice."""
     rows = np.flatnonzero(lung.any(axis=(1, 2)))
@@ -390,7 +383,7 @@ def make_phantom_volume(
             kind=spec.kind,
             lung=spec.lung,
             zone=_zone_of(int(np.argmax(blob.sum(axis=(1, 2)))), lung=lungs[spec.lung]),
-            centre_voxel=_centroid_voxel(blob),
+            centre_voxel=tuple(int(round(c)) for c in centroid_zyx(blob)),  # type: ignore[arg-type]
             radii_mm=tuple(round(r, 3) for r in spec.radii_mm),  # type: ignore[arg-type]
             volume_ml=round(int(((ggo if spec.kind == "ggo" else consolidation) & blob).sum()) * voxel_ml, 4),
         )

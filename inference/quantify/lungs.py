@@ -29,7 +29,7 @@ from typing import Sequence
 import numpy as np
 from scipy import ndimage
 
-from inference.quantify.morphology import bounding_box, close_per_slice, fill_holes_per_slice
+from inference.quantify.morphology import bounding_box, centroid_zyx, close_per_slice, fill_holes_per_slice
 
 HFS_ORIENTATION = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 
@@ -57,22 +57,12 @@ def left_right_axis(orientation: Sequence[float]) -> int:
 
 
 def patient_x_mm(
-    centroid_zyx: Sequence[float], *, orientation: Sequence[float], spacing_mm: Sequence[float]
+    voxel_zyx: Sequence[float], *, orientation: Sequence[float], spacing_mm: Sequence[float]
 ) -> float:
     """Return the patient x (LPS, + = patient left) of a voxel position relative to voxel (·, 0, 0), in mm."""
     return float(
-        orientation[0] * centroid_zyx[2] * spacing_mm[2] + orientation[3] * centroid_zyx[1] * spacing_mm[1]
+        orientation[0] * voxel_zyx[2] * spacing_mm[2] + orientation[3] * voxel_zyx[1] * spacing_mm[1]
     )
-
-
-def centroid_zyx(mask: np.ndarray) -> tuple[float, float, float]:
-    """Return the (z, y, x) voxel centroid of a non-empty boolean mask from its axis profiles."""
-    count = float(np.count_nonzero(mask))
-    centre = []
-    for axis in range(3):
-        profile = mask.sum(axis=tuple(a for a in range(3) if a != axis))
-        centre.append(float(np.dot(profile, np.arange(profile.size)) / count))
-    return centre[0], centre[1], centre[2]
 
 
 def _candidate_components(

@@ -28,6 +28,16 @@ def bounding_box(mask: np.ndarray, *, margin_px: int = 0) -> tuple[slice, slice,
     return boxes[0], boxes[1], boxes[2]
 
 
+def centroid_zyx(mask: np.ndarray) -> tuple[float, float, float]:
+    """Return the (z, y, x) voxel centroid of a non-empty boolean mask from its axis profiles."""
+    count = float(np.count_nonzero(mask))
+    centre = []
+    for axis in range(3):
+        profile = mask.sum(axis=tuple(a for a in range(3) if a != axis))
+        centre.append(float(np.dot(profile, np.arange(profile.size)) / count))
+    return centre[0], centre[1], centre[2]
+
+
 def fill_holes_per_slice(mask: np.ndarray) -> np.ndarray:
     """Fill background regions that the mask encloses within each axial slice.
 
