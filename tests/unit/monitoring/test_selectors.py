@@ -32,7 +32,8 @@ def test_evaluation_for__counts_match_seeded_outcomes(hospital_a, admin_a):
     assert (m.tp, m.fn, m.fp, m.tn) == (2, 1, 1, 2)
     assert (r.tp, r.fn, r.fp, r.tn) == (1, 1, 1, 1)
     assert evaluation.n_outcomes == 6 and evaluation.n_inconclusive == 1
-    assert evaluation.n_kappa == 4
+    # signed: model [1, 1, 1, 0] vs radiologist [1, 0, 1, 0]: agreement 3/4, chance 0.75*0.5 + 0.25*0.5 -> kappa 0.5
+    assert evaluation.n_kappa == 4 and evaluation.kappa_model_radiologist == pytest.approx(0.5)
 
 
 def test_evaluation_for__uses_the_hospitals_operating_threshold(hospital_a, admin_a):

@@ -50,6 +50,10 @@ def test_index_page__lists_hospitals_and_all_view_for_platform_admin(hospital_a,
     assert "All hospitals" in html and "Hospital A" in html and "Hospital B" in html
 
 
+def test_index_page__explains_when_user_administers_nothing(clinician_a, client_for):
+    assert "You administer no hospital" in client_for(clinician_a).get("/monitoring/").content.decode()
+
+
 def test_threshold_page__saves_and_reports_bad_input(hospital_a, admin_a, client_for):
     client = client_for(admin_a)
     url = f"/monitoring/hospitals/{hospital_a.uuid}/threshold/"
