@@ -75,6 +75,11 @@ class DicomJsonRenderer(JSONRenderer):
     format = "dicomjson"
 
 
+STOW_RESPONSES = {200: OpenApiResponse(description="PS3.18 STOW-RS response: all instances stored"),
+                  202: OpenApiResponse(description="Some instances failed (FailedSOPSequence)"),
+                  409: OpenApiResponse(description="All instances failed")}
+
+
 class StudyStoreApi(APIView):
     """DICOMweb STOW-RS; see the module docstring for the rules."""
 
@@ -82,9 +87,7 @@ class StudyStoreApi(APIView):
     renderer_classes = [DicomJsonRenderer, JSONRenderer]
     parser_classes: list = []  # the body is read as a stream below, never through request.data
 
-    @extend_schema(request=None, responses={200: OpenApiResponse(description="PS3.18 STOW-RS response"),
-                                            202: OpenApiResponse(description="Some instances failed"),
-                                            409: OpenApiResponse(description="All instances failed")})
+    @extend_schema(operation_id="dicomweb_studies_store", request=None, responses=STOW_RESPONSES)
     def post(self, request, study_instance_uid: str | None = None):
         hospital = selectors.stow_hospital_for(user=request.user)
         boundary = self._boundary(request.content_type or "")
@@ -116,3 +119,11 @@ class StudyStoreApi(APIView):
             raise UnsupportedMediaType(content_type=content_type)
         return boundary_of(content_type)
 
+
+
+class StudyInstancesStoreApi(StudyStoreApi):
+    """STOW-RS into one study: instances of any other study fail with 0xA900."""
+
+    @extend_schema(operation_id="dicomweb_study_store", request=None, responses=STOW_RESPONSES)
+    def post(self, request, study_instance_uid: str):
+        return super().post(request, study_instance_uid=study_instance_uid)

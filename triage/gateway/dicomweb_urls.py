@@ -5,5 +5,5 @@ from triage.gateway import apis
 
 urlpatterns = [
     path("studies", apis.StudyStoreApi.as_view(), name="dicomweb-stow"),
-    path("studies/<str:study_instance_uid>", apis.StudyStoreApi.as_view(), name="dicomweb-stow-study"),
+    path("studies/<str:study_instance_uid>", apis.StudyInstancesStoreApi.as_view(), name="dicomweb-stow-study"),
 ]
