@@ -257,3 +257,10 @@ def test_quantify_volume__stays_within_5_percent_with_partial_volume_at_fine_pix
     assert result.lesion_ml["total"] == pytest.approx(info.lesion_ml["total"], rel=0.05)
     assert result.lesion_ml["ggo"] == pytest.approx(info.lesion_ml["ggo"], rel=0.05)
     assert dice(result.lungs.both, masks.lung_left | masks.lung_right) >= 0.97
+
+
+def test_main__exits_with_usage_error_without_dicom_files(tmp_path):
+    (tmp_path / "notes.txt").write_text("not DICOM")
+    with pytest.raises(SystemExit) as excinfo:
+        main([str(tmp_path)])
+    assert excinfo.value.code == 2
