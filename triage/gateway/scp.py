@@ -143,7 +143,6 @@ class StoreScp:
         if self._idle_thread is not None:
             self._idle_thread.join(timeout=5)
         self.flush(lambda key, pending: True)
-        connections.close_all()
 
     def wait_until_flushed(self, *, timeout_s: float = 10.0) -> bool:
         """Block until nothing is buffered or being handed off; False on timeout (used by tests)."""
