@@ -38,3 +38,12 @@ def test_refresh_worklist_entry__signed_report_marks_reviewed(hospital_a, radiol
     report = sign_report(study=study, actor=radiologist, label="covid19", expected_version=0)
     entry = refresh_worklist_entry(study=study)
     assert (entry.reviewed, entry.reviewed_at) == (True, report.signed_at)
+
+
+def test_rebuild_worklist__backfills_missing_rows(hospital_a):
+    from django.core.management import call_command
+
+    study = make_study(hospital=hospital_a, received_at=NOW, probability=0.3)
+    WorklistEntry.objects.filter(study=study).delete()
+    call_command("rebuild_worklist", "--missing")
+    assert WorklistEntry.objects.get(study=study).covid_probability == 0.3
