@@ -1,5 +1,6 @@
 """Ingest through a real Celery worker on Redis + PostgreSQL, including a SIGKILL mid-ingest."""
 import os
+import subprocess
 import time
 from datetime import timedelta
 from unittest import mock
@@ -26,11 +27,12 @@ def wait_for(predicate, *, timeout_s: float = 60.0, interval_s: float = 0.05):
     raise AssertionError(f"condition not met within {timeout_s}s")
 
 
-def upload_phantom(client, hospital, paths):
+def upload_phantom(client, hospital, paths, *, note: str = ""):
     from django.core.files.uploadedfile import SimpleUploadedFile
     files = [SimpleUploadedFile(p.name, p.read_bytes()) for p in paths]
     response = client.post("/api/studies/", {"hospital": str(hospital.uuid), "files": files}, format="multipart")
     assert response.status_code == 201, response.json()
+    assert response.json()["note"] == note
     return Study.objects.get(uuid=response.json()["studies"][0])
 
 
@@ -84,3 +86,28 @@ def test_ingest_study__sigkill_mid_ingest_then_sweep_queues_exactly_once(celery_
     services.requeue_stuck_studies(older_than=timedelta(0))  # a second sweep finds nothing to do
     time.sleep(1.0)
     assert queued_events(study) == 1
+
+
+def _redis(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["redis-cli", "-p", os.environ["TEST_REDIS_PORT"], *args], capture_output=True, text=True)
+
+
+def test_receive_instances__redis_down_keeps_study_received_until_sweep(celery_worker_process, hospital_a,
+                                                                       make_user, api_client_for, phantom_series,
+                                                                       tmp_path):
+    client = api_client_for(make_user(hospital=hospital_a, role=Role.RADIOLOGIST))
+    paths = phantom_series(slices=12)
+    _redis("shutdown", "nosave")
+    try:
+        study = upload_phantom(client, hospital_a, paths, note=services.QUEUE_DOWN_NOTE)
+        assert study.status == Study.Status.RECEIVED and Instance.objects.filter(series__study=study).count() == 12
+    finally:
+        subprocess.run(["redis-server", "--port", os.environ["TEST_REDIS_PORT"], "--bind", "127.0.0.1", "--save", "",
+                        "--appendonly", "no", "--daemonize", "yes", "--dir", str(tmp_path)], check=True)
+        wait_for(lambda: _redis("ping").stdout.strip() == "PONG", timeout_s=20)
+    celery_worker_process.stop()
+    celery_worker_process.start()
+    past = timezone.now() - timedelta(minutes=11)
+    Study.objects.filter(id=study.id).update(status_changed_at=past, last_instance_received_at=past)
+    assert services.requeue_stuck_studies() == [study.id]
+    wait_for(lambda: queued_events(study) == 1)

@@ -122,7 +122,10 @@ PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 
 def _send(task, *, study_id: int, queue: str) -> bool:
     """Publish ``task(study_id=…)`` to ``queue``; on a broker error log it and return False (the sweep retries)."""
     try:
-        task.apply_async(kwargs={"study_id": study_id}, queue=queue, retry_policy=PUBLISH_RETRY_POLICY)
+        # ignore_result: nothing reads these results, and a result-backend subscription would
+        # turn a Redis outage into a RuntimeError before the message is even sent.
+        task.apply_async(kwargs={"study_id": study_id}, queue=queue, retry_policy=PUBLISH_RETRY_POLICY,
+                         ignore_result=True)
     except _broker_errors():
         logger.warning("studies.enqueue_failed", extra={"study_id": study_id, "task": task.name}, exc_info=True)
         return False
