@@ -65,19 +65,6 @@ def body_mask(volume_hu: np.ndarray, *, threshold_hu: float = BODY_THRESHOLD_HU)
     return filled[0] if volume.ndim == 2 else filled
 
 
-def otsu_threshold(image: np.ndarray) -> float:
-    """Return Otsu's threshold of an 8-bit image (maximises between-class variance)."""
-    hist = np.bincount(np.asarray(image, dtype=np.uint8).ravel(), minlength=256).astype(np.float64)
-    levels = np.arange(256, dtype=np.float64)
-    weight_low = np.cumsum(hist)
-    weight_high = weight_low[-1] - weight_low
-    mass_low = np.cumsum(hist * levels)
-    mean_low = mass_low / np.maximum(weight_low, 1)
-    mean_high = (mass_low[-1] - mass_low) / np.maximum(weight_high, 1)
-    between = weight_low * weight_high * (mean_low - mean_high) ** 2
-    return float(np.argmax(between)) + 0.5
-
-
 def bounding_box_yx(mask: np.ndarray, *, margin_px: int = 0) -> tuple[int, int, int, int]:
     """Return ``(y0, y1, x0, x1)`` (end-exclusive) enclosing a 2D or 3D mask, or the full frame if empty."""
     plane = mask.any(axis=0) if mask.ndim == 3 else mask

@@ -15,7 +15,6 @@ from inference.preprocess import (
     image_to_model_uint8,
     largest_component,
     lung_fraction_per_slice,
-    otsu_threshold,
     pad_to_square,
     preprocess_study,
     resize_slices_uint8,
@@ -81,11 +80,6 @@ def test_lung_fraction_per_slice__equals_lung_area_over_body_area():
 def test_select_lung_slices__falls_back_to_all_slices():
     assert select_lung_slices(np.array([0.0, 0.2, 0.01]), min_lung_fraction=0.1).tolist() == [1]
     assert select_lung_slices(np.array([0.0, 0.01]), min_lung_fraction=0.1).tolist() == [0, 1]
-
-
-def test_otsu_threshold__separates_two_levels():
-    image = np.r_[np.full(50, 40), np.full(50, 200)].astype(np.uint8)
-    assert 40 < otsu_threshold(image) < 200
 
 
 def test_bounding_box_yx__is_end_exclusive_with_margin():
