@@ -388,6 +388,7 @@ def make_phantom_volume(
             volume_ml=round(int(((ggo if spec.kind == "ggo" else consolidation) & blob).sum()) * voxel_ml, 4),
         )
         for spec, blob in placed
+        if blob.any()  # on very short scans a lesion can fall between slices: it then does not exist
     )
     by_lung = {
         side: {

@@ -179,3 +179,10 @@ def test_make_phantom_volume__point_spread_creates_partial_volume_edges():
 
     assert between_lung_and_tissue(blurred) > 10 * max(between_lung_and_tissue(sharp), 1)
     assert np.abs(np.median(blurred - sharp)) < 1.0
+
+
+def test_make_phantom_volume__shortest_scan_drops_lesions_that_fall_between_slices():
+    hu, _, masks, info = make_phantom_volume(slices=8, size_px=64, severity="moderate", seed=0)
+    assert all(lesion.volume_ml > 0 for lesion in info.lesions)
+    voxel_ml = float(np.prod(info.spacing_mm)) / 1000.0
+    assert info.lesion_ml["total"] == pytest.approx((masks.ggo | masks.consolidation).sum() * voxel_ml, rel=1e-6)
