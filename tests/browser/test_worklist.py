@@ -67,7 +67,7 @@ def test_worklist_journey__order_viewer_scrolling_and_overlay(page, live_server,
 
     page.check("#toggle-gradcam")
     page.check("#toggle-lesion")
-    page.wait_for_function("document.getElementById('heatmap-layer').dataset.slice === '5'")
+    page.wait_for_function("['heatmap-layer', 'lesion-layer'].every(id => document.getElementById(id).dataset.slice === '5')")
     assert page.locator("#heatmap-layer").is_visible() and page.locator("#lesion-layer").is_visible()
     page.click("text=Mediastinal (40/400)")
     assert "wl=40&ww=400" in image.get_attribute("src")
@@ -85,7 +85,7 @@ def test_worklist_live_update__new_ready_study_appears_without_reload(page, live
     log_in(ward["radiologist"])
     page.goto(f"{live_server.url}/worklist/")
     processing = Study.objects.get(accession_number="ACC-PROCESSING")
-    page.wait_for_timeout(500)  # let the first poll record the version
+    page.wait_for_function("document.getElementById('worklist').dataset.etag")  # first poll recorded the version
     Study.objects.filter(pk=processing.pk).update(status=Study.Status.READY)
     add_result(study=processing, probability=0.99)
     refresh_worklist_entry(study=processing)

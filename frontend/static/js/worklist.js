@@ -13,9 +13,9 @@
   function rows() { return Array.prototype.slice.call(table.querySelectorAll("tbody tr[data-study]")); }
 
   function select(row, focus) {
-    rows().forEach(function (r) { r.setAttribute("aria-selected", "false"); r.classList.remove("selected"); });
+    rows().forEach(function (r) { r.removeAttribute("aria-current"); r.classList.remove("selected"); });
     if (!row) { selected = null; return; }
-    row.setAttribute("aria-selected", "true");
+    row.setAttribute("aria-current", "true");
     row.classList.add("selected");
     selected = row.dataset.study;
     var link = row.querySelector("a.open-study");
@@ -81,6 +81,7 @@
         if (response.status === 200) {
           var first = etag === null;
           etag = response.headers.get("ETag");
+          table.dataset.etag = etag || "";
           if (!first) { return refreshRows(); }
         }
       })
