@@ -43,35 +43,36 @@ class WorklistListApi(APIView):
     """The user's worklist in triage order (overdue first, then by probability); ETag'd."""
 
     class OutputSerializer(serializers.Serializer):
-        class StudySerializer(serializers.Serializer):
-            uuid = serializers.UUIDField()
-            accession_number = serializers.CharField()
-            patient_id = serializers.CharField()
-            patient_age = serializers.CharField()
-            patient_sex = serializers.CharField()
-            received_at = serializers.DateTimeField()
+        class RowSerializer(serializers.Serializer):
+            class StudySerializer(serializers.Serializer):
+                uuid = serializers.UUIDField()
+                accession_number = serializers.CharField()
+                patient_id = serializers.CharField()
+                patient_age = serializers.CharField()
+                patient_sex = serializers.CharField()
+                received_at = serializers.DateTimeField()
 
-        study = StudySerializer()
-        hospital = HospitalOutputSerializer(source="entry.hospital")
-        state = serializers.CharField()
-        priority_reason = serializers.CharField()
-        overdue = serializers.BooleanField()
-        waiting_minutes = serializers.IntegerField()
-        covid_probability = serializers.FloatField(source="entry.covid_probability", allow_null=True)
-        predicted_label = serializers.CharField(source="entry.predicted_label")
-        lesion_fraction_both = serializers.FloatField(source="entry.lesion_fraction_both", allow_null=True)
-        severity_total = serializers.IntegerField(source="entry.severity_total", allow_null=True)
-        reviewed = serializers.BooleanField(source="entry.reviewed")
+            study = StudySerializer()
+            hospital = HospitalOutputSerializer(source="entry.hospital")
+            state = serializers.CharField()
+            priority_reason = serializers.CharField()
+            overdue = serializers.BooleanField()
+            waiting_minutes = serializers.IntegerField()
+            covid_probability = serializers.FloatField(source="entry.covid_probability", allow_null=True)
+            predicted_label = serializers.CharField(source="entry.predicted_label")
+            lesion_fraction_both = serializers.FloatField(source="entry.lesion_fraction_both", allow_null=True)
+            severity_total = serializers.IntegerField(source="entry.severity_total", allow_null=True)
+            reviewed = serializers.BooleanField(source="entry.reviewed")
 
-    class PageSerializer(serializers.Serializer):
         count = serializers.IntegerField(help_text="Matching studies, counted up to 10000.")
         count_is_exact = serializers.BooleanField()
         overdue_count = serializers.IntegerField()
         page = serializers.IntegerField()
         page_size = serializers.IntegerField()
         page_count = serializers.IntegerField()
+        results = RowSerializer(many=True, source="rows")
 
-    @extend_schema(parameters=[WorklistQuerySerializer], responses={200: OutputSerializer(many=True)})
+    @extend_schema(parameters=[WorklistQuerySerializer], responses={200: OutputSerializer})
     def get(self, request):
         query = WorklistQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -80,9 +81,7 @@ class WorklistListApi(APIView):
         if _etag_matches(request, etag):
             return _not_modified(etag, cache_control=POLL_CACHE_CONTROL)
         page = selectors.worklist_page(user=request.user, **query.selector_kwargs())
-        body = self.PageSerializer(page).data
-        body["results"] = self.OutputSerializer(page.rows, many=True).data
-        response = Response(body)
+        response = Response(self.OutputSerializer(page).data)
         response["ETag"] = etag
         response["Cache-Control"] = POLL_CACHE_CONTROL
         return response
