@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from inference.evaluate import main
-from inference.registry import read_model_card
+from inference.registry import ModelNotFoundError, model_directory, read_model_card
+from tests.unit.inference.factories import require_shared
 
 
 def test_main__reproduces_card_test_metrics_from_split_file(published_tiny, tiny_dataset, tmp_path):
@@ -29,3 +32,16 @@ def test_main__evaluates_whole_folder_without_split_file(published_tiny, tiny_da
     report = main(["--data", str(tiny_dataset), "--weights-root", str(published_tiny), "--json", str(out), "--n-boot", "50"])
     assert report["n"] == 12 and sum(map(sum, report["confusion_matrix"])) == 12
     assert report["positive_class"] == "covid"
+
+
+def test_main__reproduces_shipped_model_card_on_its_test_split(tmp_path):
+    try:
+        directory = model_directory()
+    except ModelNotFoundError:
+        pytest.skip("no model shipped yet under inference/weights")
+    card = read_model_card()
+    require_shared(Path(card["data"]["root"]).name)
+    report = main(["--data", card["data"]["root"], "--split-file", str(directory / card["split_file"]),
+                   "--json", str(tmp_path / "shipped.json"), "--n-boot", "0"])
+    assert report["confusion_matrix"] == card["test_metrics"]["confusion_matrix"]
+    assert report["metrics"]["auc"]["value"] == pytest.approx(card["test_metrics"]["auc"]["value"], abs=1e-6)
