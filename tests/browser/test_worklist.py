@@ -1,4 +1,4 @@
-"""Radiologist journey in a real browser: worklist order (incl. the wait cap), viewer, overlays."""
+"""Radiologist journey in a real browser: worklist order (incl. the wait cap), viewer, overlays, signing."""
 from datetime import timedelta
 
 import pytest
@@ -78,6 +78,10 @@ def test_worklist_journey__order_viewer_scrolling_and_overlay(page, live_server,
 
     page.keyboard.press("ArrowDown")  # slice 6 has no overlay: the layers hide
     assert page.locator("#heatmap-layer").is_hidden()
+
+    page.click("text=Sign report")  # the reports app's review panel, included by the viewer
+    page.wait_for_function("document.querySelector('[data-signoff]').textContent.includes('Signed by')")
+    assert "covid19" in page.locator("[data-signoff]").inner_text()
 
 
 def test_worklist_live_update__new_ready_study_appears_without_reload(page, live_server, log_in, ward, monkeypatch):

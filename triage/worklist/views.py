@@ -9,6 +9,7 @@ from django.views import View
 
 from triage.accounts.tenancy import hospitals_visible_to
 from triage.core.exceptions import NotFound
+from triage.reports.selectors import review_state_for
 from triage.results.models import ModelVersion
 from triage.worklist import imaging, selectors
 from triage.worklist.filters import REVIEWED_CHOICES, WorklistQuerySerializer
@@ -71,4 +72,6 @@ class StudyViewerPage(LoginRequiredMixin, View):
         return render(request, "viewer/viewer.html", {
             "study": data.study, "result": result, "quantification": quantification,
             "slice_count": data.slice_count, "viewer_config": config,
+            # The reports app's review panel (confirm/override and sign) reads these two.
+            "report_state": review_state_for(study=data.study, user=request.user),
         })

@@ -119,6 +119,10 @@ def add_overlay(*, result: Result, slice_index: int, size_px: int, kind: str = O
     blob = (255 * np.exp(-(((x - 0.3) / 0.12) ** 2 + ((y - 0.5) / 0.15) ** 2))).astype(np.uint8)
     ramp = np.tile(np.linspace(0, 255, size_px).astype(np.uint8), (size_px, 1))
     rgb = np.stack([np.maximum(ramp, blob), np.zeros_like(ramp), 255 - ramp], axis=-1)
+    if kind == Overlay.Kind.LESION:  # grey CT with a red outline ring around the same region
+        ring = np.abs(np.hypot((x - 0.3) / 0.12, (y - 0.5) / 0.15) - 1.0) < 0.12
+        rgb = np.repeat(ramp[..., None] // 2, 3, axis=-1)
+        rgb[ring] = (220, 30, 30)
     return Overlay.objects.create(result=result, slice_index=slice_index, kind=kind, png=png_bytes(rgb),
                                   heatmap=png_bytes(blob) if kind == Overlay.Kind.GRADCAM else None,
                                   width_px=size_px, height_px=size_px)
