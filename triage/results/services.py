@@ -15,6 +15,7 @@ from triage.results.audit_actions import ResultAction
 from triage.results.engine import loaded_model
 from triage.results.models import ModelVersion, Overlay, Quantification, Result, SliceScore
 from triage.studies import storage
+from triage.studies.exceptions import IllegalStudyTransition
 from triage.studies.models import Instance, Study
 from triage.studies.services import (
     claim_study_for_processing,
@@ -146,12 +147,18 @@ def analyse_study(*, study_id: int) -> Result | None:
         return None
     model_version = ensure_active_model_version()
     existing = Result.objects.filter(study_id=study_id, model_version=model_version).first()
-    if existing is None:
-        volume = _read_volume(_selected_instances(study))
-        analysis = analyse_volume(volume, loaded=loaded_model(model_version.reference))
-        existing = store_analysis(study=study, model_version=model_version, analysis=analysis)
-    else:
-        mark_study_ready(study_id=study_id)
+    try:
+        if existing is None:
+            volume = _read_volume(_selected_instances(study))
+            analysis = analyse_volume(volume, loaded=loaded_model(model_version.reference))
+            existing = store_analysis(study=study, model_version=model_version, analysis=analysis)
+        else:
+            mark_study_ready(study_id=study_id)
+    except IllegalStudyTransition:
+        # New instances reopened the study while it was analysed: nothing was stored, and the
+        # ingest of the complete study queues it again.
+        logger.info("inference.superseded", extra={"study_id": study_id})
+        return None
     logger.info("inference.finished", extra={"study_id": study_id, "model_version": model_version.reference})
     return existing
 

@@ -124,3 +124,19 @@ def test_requeue_ready_studies_for_reanalysis__audits_each_study(make_study, mod
         assert services.requeue_ready_studies_for_reanalysis(actor=None) == 1
     assert Study.objects.get(id=ready.id).status == "queued"
     assert AuditEvent.objects.filter(action="result.reanalysis_requested", object_id=str(ready.uuid)).count() == 1
+
+
+@pytest.mark.django_db
+def test_analyse_study__study_reopened_by_new_instances_stores_nothing(make_study, model_version):
+    study = make_study(status="queued")
+
+    def reopen_then_analyse(*args, **kwargs):
+        Study.objects.filter(id=study.id).update(status="received")  # new slices arrived meanwhile
+        return fake_analysis()
+
+    with mock.patch.object(services, "_read_volume"), mock.patch.object(services, "_selected_instances"), \
+            mock.patch.object(services, "loaded_model"), \
+            mock.patch("inference.analysis.analyse_volume", side_effect=reopen_then_analyse):
+        assert analyse_study(study_id=study.id) is None
+    assert Study.objects.get(id=study.id).status == "received"
+    assert not Result.objects.exists()
