@@ -220,6 +220,8 @@ CELERY_BEAT_SCHEDULE = {
     "studies-requeue-stuck-received": {"task": "studies.requeue_stuck_studies", "schedule": 300.0},
     # Studies whose analysis message was lost, or whose worker died (lease expired), go back on the gpu queue.
     "results-requeue-stuck-analyses": {"task": "results.requeue_stuck_analyses", "schedule": 60.0},
+    # Worklist rows a service forgot to refresh are rewritten (safety net; normally nothing to do).
+    "worklist-sync-entries": {"task": "worklist.sync_entries", "schedule": 60.0},
 }
 
 # --- Security --------------------------------------------------------------------------

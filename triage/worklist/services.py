@@ -4,19 +4,26 @@ Call :func:`refresh_worklist_entry` after every change to what the worklist show
 same transaction as that change: a study received or changing status (studies services), a
 result becoming current (results pipeline), a report signed or re-opened (reports). It is
 idempotent and cheap (a few primary-key reads and one upsert), so calling it too often is harmless.
+:func:`sync_worklist_entries` (beat, every minute) is the safety net for a missed call: it
+refreshes rows that are missing or older than their study's status, result or signature.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Q
 
+from triage.reports.models import Report
 from triage.reports.selectors import annotate_review_state
 from triage.results.models import Quantification, Result
 from triage.studies.models import Study
 from triage.worklist.models import WorklistEntry, WorklistVersion
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
 
 
 def _review_state(*, study: Study) -> tuple[bool, datetime | None]:
@@ -75,3 +82,22 @@ def refresh_worklist_entries(*, studies: Iterable[Study]) -> int:
         refresh_worklist_entry(study=study)
         count += 1
     return count
+
+
+SYNC_BATCH = 500
+
+
+def stale_worklist_studies() -> "QuerySet[Study]":
+    """Studies whose worklist row is missing or older than their status, newest result or signature."""
+    updated = OuterRef("entry_updated_at")
+    newer_result = Result.objects.filter(study_id=OuterRef("pk"), created_at__gt=updated)
+    newer_report = Report.objects.filter(study_id=OuterRef("pk"), signed_at__gt=updated)
+    return Study.objects.annotate(entry_updated_at=F("worklist_entry__updated_at")).filter(
+        Q(entry_updated_at__isnull=True) | Q(status_changed_at__gt=F("entry_updated_at"))
+        | Exists(newer_result) | Exists(newer_report)
+    ).order_by("pk")
+
+
+def sync_worklist_entries(*, limit: int = SYNC_BATCH) -> int:
+    """Refresh up to ``limit`` stale worklist rows; return how many (0 when all are current)."""
+    return refresh_worklist_entries(studies=list(stale_worklist_studies().only("pk")[:limit]))

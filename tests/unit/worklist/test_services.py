@@ -1,4 +1,7 @@
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from tests.unit.worklist.conftest import NOW
 from tests.unit.worklist.factories import add_result, make_study
@@ -47,3 +50,23 @@ def test_rebuild_worklist__backfills_missing_rows(hospital_a):
     WorklistEntry.objects.filter(study=study).delete()
     call_command("rebuild_worklist", "--missing")
     assert WorklistEntry.objects.get(study=study).covid_probability == 0.3
+
+
+def test_sync_worklist_entries__heals_missed_refreshes_and_is_idempotent(hospital_a, radiologist):
+    from triage.worklist.services import stale_worklist_studies, sync_worklist_entries
+
+    missing = make_study(hospital=hospital_a, received_at=NOW, probability=0.3)
+    WorklistEntry.objects.filter(study=missing).delete()
+    transitioned = make_study(hospital=hospital_a, received_at=NOW, status=Study.Status.PROCESSING)
+    Study.objects.filter(pk=transitioned.pk).update(status=Study.Status.READY, status_changed_at=timezone.now())
+    signed = make_study(hospital=hospital_a, received_at=NOW, probability=0.9, label="covid19")
+    sign_report(study=signed, actor=radiologist, label="covid19", expected_version=0)
+    # As if the signing service had not refreshed the row:
+    WorklistEntry.objects.filter(study=signed).update(reviewed=False, updated_at=NOW - timedelta(days=1))
+
+    assert sorted(s.pk for s in stale_worklist_studies()) == sorted([missing.pk, transitioned.pk, signed.pk])
+    assert sync_worklist_entries() == 3
+    assert WorklistEntry.objects.get(study=missing).covid_probability == 0.3
+    assert WorklistEntry.objects.get(study=transitioned).status == "ready"
+    assert WorklistEntry.objects.get(study=signed).reviewed is True
+    assert sync_worklist_entries() == 0
