@@ -15,6 +15,7 @@ from triage.results.models import Overlay, Quantification, Result, SliceScore
 from triage.results.services import requeue_stuck_analyses
 from triage.studies import services as study_services
 from triage.studies.models import Instance, Study
+from triage.studies.services import QUEUE_DOWN_NOTE
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -64,7 +65,8 @@ def _restore(path: str, original: bytes) -> None:
 def _ingest_without_handoff(study: Study) -> None:
     with mock.patch.object(study_services, "enqueue_analysis", return_value=True):
         study_services.ingest_study(study_id=study.id)
-    assert status_of(study) == "queued"
+    study.refresh_from_db()
+    assert study.status == "queued"
 
 
 def test_analyse_study__sigkill_mid_analysis_then_exactly_one_result(celery_worker_process, uploader, hospital_a,
@@ -98,7 +100,7 @@ def test_upload__redis_down_is_accepted_then_analysed_after_recovery(celery_work
     paths = phantom_series(slices=16, size_px=96)
     redis_server.stop()
     try:
-        study = upload_phantom(uploader, hospital_a, paths)
+        study = upload_phantom(uploader, hospital_a, paths, note=QUEUE_DOWN_NOTE)
         assert status_of(study) == "received"
     finally:
         redis_server.start()

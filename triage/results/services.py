@@ -139,7 +139,7 @@ def analyse_study(*, study_id: int) -> Result | None:
     a study another worker holds (or that is finished or missing) is skipped. The heavy work
     runs outside any transaction; every row is written in one atomic block at the end.
     """
-    from inference.analysis import analyse_volume
+    from inference.analysis import StageTimer, analyse_volume
 
     study = claim_study_for_processing(study_id=study_id, lease=INFERENCE_LEASE)
     if study is None:
@@ -149,8 +149,10 @@ def analyse_study(*, study_id: int) -> Result | None:
     existing = Result.objects.filter(study_id=study_id, model_version=model_version).first()
     try:
         if existing is None:
-            volume = _read_volume(_selected_instances(study))
-            analysis = analyse_volume(volume, loaded=loaded_model(model_version.reference))
+            timer = StageTimer()
+            with timer.stage("decode"):
+                volume = _read_volume(_selected_instances(study))
+            analysis = analyse_volume(volume, loaded=loaded_model(model_version.reference), timer=timer)
             existing = store_analysis(study=study, model_version=model_version, analysis=analysis)
         else:
             mark_study_ready(study_id=study_id)
