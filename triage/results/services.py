@@ -23,6 +23,7 @@ from triage.studies.services import (
     mark_study_ready,
     requeue_stuck_studies,
 )
+from triage.worklist.services import refresh_worklist_entry
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ def requeue_ready_studies_for_reanalysis(*, actor: User | None) -> int:
             continue
         record_event(actor=actor, action=ResultAction.REANALYSIS_REQUESTED, hospital=study.hospital, target=study,
                      extra={"old": Study.Status.READY, "new": Study.Status.QUEUED})
+        refresh_worklist_entry(study=study)
         transaction.on_commit(lambda study_id=study.id: enqueue_analysis(study_id=study_id))
         requeued += 1
     return requeued

@@ -36,6 +36,7 @@ from triage.studies.exceptions import IllegalStudyTransition, NoUsableSeries, St
 from triage.studies.geometry import MIN_SLICES, SliceGeometry, order_slices, select_stack, slice_geometry
 from triage.studies.models import Instance, Series, Study
 from triage.studies.uploads import IncomingFile, expand_upload
+from triage.worklist.services import refresh_worklist_entry
 
 logger = logging.getLogger(__name__)
 
@@ -242,6 +243,7 @@ def _study_for(*, hospital: Hospital, header: CTHeader, uploaded_by: User | None
     if created:
         record_event(actor=uploaded_by, action=StudyAction.RECEIVED, hospital=hospital, target=study,
                      extra={"source": source, "new": Status.RECEIVED})
+        refresh_worklist_entry(study=study)
     return study, created
 
 
@@ -319,6 +321,7 @@ def _reopen_for_new_instances(*, study: Study, actor: User | None, now: datetime
     study.status = Status.RECEIVED
     record_event(actor=actor, action=StudyAction.RECEIVED, hospital=study.hospital, target=study,
                  extra={"old": old, "new": Status.RECEIVED, "reason": "new_instances"})
+    refresh_worklist_entry(study=study)
 
 
 # --- State machine -----------------------------------------------------------------------
@@ -336,6 +339,7 @@ def _transition(*, study_id: int, allowed_from: Q, new: str, action: str, actor:
         study = Study.objects.select_related("hospital").get(id=study_id)
         record_event(actor=actor, action=action, hospital=study.hospital, target=study,
                      extra={"old": old, "new": new} | (extra or {}))
+        refresh_worklist_entry(study=study)
         return study
 
 

@@ -140,3 +140,14 @@ def test_analyse_study__study_reopened_by_new_instances_stores_nothing(make_stud
         assert analyse_study(study_id=study.id) is None
     assert Study.objects.get(id=study.id).status == "received"
     assert not Result.objects.exists()
+
+
+@pytest.mark.django_db
+def test_store_analysis__worklist_row_shows_the_new_result_at_once(make_study, model_version):
+    from triage.worklist.models import WorklistEntry
+
+    study = make_study(status="processing")
+    store_analysis(study=study, model_version=model_version, analysis=fake_analysis(0.8))
+    entry = WorklistEntry.objects.get(study=study)
+    assert (entry.status, entry.covid_probability, entry.severity_total) == ("ready", 0.8, 4)
+    assert entry.lesion_fraction_both == pytest.approx(0.02)

@@ -256,3 +256,12 @@ def test_receive_instances__report_keeps_upload_order(hospital_a, radiologist):
     files = {"1-good.dcm": ct_slice(), "2-bad.dcm": bad_inputs()["not_dicom.dcm"], "3-good.dcm": ct_slice()}
     report = receive(hospital=hospital_a, user=radiologist, files=files)
     assert [f.name for f in report.files] == ["1-good.dcm", "2-bad.dcm", "3-good.dcm"]
+
+
+@pytest.mark.django_db
+def test_study_transitions__keep_the_worklist_row_in_step(hospital_a):
+    from triage.worklist.models import WorklistEntry
+
+    study = Study.objects.create(hospital=hospital_a, study_instance_uid="9.8.7", status="processing")
+    services.mark_study_failed(study_id=study.id, reason="Bad data.")
+    assert WorklistEntry.objects.get(study=study).status == "failed"
