@@ -9,7 +9,9 @@ Stages (each timed in ``StudyAnalysis.stage_seconds``):
    the model normalises them itself, on the device.
 3. ``aggregate``: temperature scaling from the model card, then the study rule of
    :mod:`inference.aggregate`.
-4. ``quantify``: lung and lesion segmentation and measurements (:mod:`inference.quantify`).
+4. ``quantify``: lung and lesion segmentation and measurements (:mod:`inference.quantify`), on
+   a CPU thread that runs alongside stages 2–3 (so stage seconds can add up to more than the
+   wall time).
 5. ``explain``: Grad-CAM for the COVID-19 class on the top-k key slices in one batched pass,
    mapped back to the slice, masked to the lung, rendered as overlays; lesion outlines too.
 """
@@ -20,6 +22,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -194,21 +197,28 @@ def analyse_volume(
     timer = timer or StageTimer()
     class_names = tuple(loaded.card["class_names"])
     positive = loaded.positive_index
-    with timer.stage("classify"):
-        plan = plan_study(volume.hu)
-        raw = classify_slices(volume.hu, plan, loaded=loaded, batch_size=batch_size)
-    with timer.stage("aggregate"):
-        calibrated = apply_temperature(logits_from_probabilities(raw), temperature=loaded.temperature)
-        top_k = int(loaded.card.get("aggregation", {}).get("top_k", DEFAULT_TOP_K))
-        covid = study_probability(calibrated[:, positive], top_k=top_k)
-        covid_raw = study_probability(raw[:, positive], top_k=top_k)
-        top = np.argsort(-calibrated[:, positive], kind="stable")[:top_k]
-        class_probabilities = {name: float(p) for name, p in zip(class_names, calibrated[top].mean(axis=0))}
-        class_probabilities[class_names[positive]] = covid
-        key = plan.slice_indices[select_key_slices(calibrated[:, positive], k=key_slices)]
-    with timer.stage("quantify"):
-        quantification = quantify_volume(volume.hu, spacing_mm=volume.spacing_mm, orientation=volume.orientation,
-                                         superior_first=volume.superior_first)
+
+    def quantify() -> Any:
+        with timer.stage("quantify"):
+            return quantify_volume(volume.hu, spacing_mm=volume.spacing_mm, orientation=volume.orientation,
+                                   superior_first=volume.superior_first)
+
+    # Quantification needs only the volume: it runs on a CPU thread while the model classifies.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="quantify") as pool:
+        quantified = pool.submit(quantify)
+        with timer.stage("classify"):
+            plan = plan_study(volume.hu)
+            raw = classify_slices(volume.hu, plan, loaded=loaded, batch_size=batch_size)
+        with timer.stage("aggregate"):
+            calibrated = apply_temperature(logits_from_probabilities(raw), temperature=loaded.temperature)
+            top_k = int(loaded.card.get("aggregation", {}).get("top_k", DEFAULT_TOP_K))
+            covid = study_probability(calibrated[:, positive], top_k=top_k)
+            covid_raw = study_probability(raw[:, positive], top_k=top_k)
+            top = np.argsort(-calibrated[:, positive], kind="stable")[:top_k]
+            class_probabilities = {name: float(p) for name, p in zip(class_names, calibrated[top].mean(axis=0))}
+            class_probabilities[class_names[positive]] = covid
+            key = plan.slice_indices[select_key_slices(calibrated[:, positive], k=key_slices)]
+        quantification = quantified.result()
     with timer.stage("explain"):
         overlays = explain_key_slices(volume, plan, loaded=loaded, key_slice_indices=key.tolist(),
                                       lung_mask=quantification.lungs.both, lesion_labels=quantification.lesion_labels)

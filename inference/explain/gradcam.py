@@ -11,6 +11,30 @@ from typing import Any
 import numpy as np
 
 FEATURES_LAYER = "features"  # contract with inference.models: the classifier's last conv block
+_cam_steps: dict[tuple[int, str], Any] = {}
+
+
+def _compiled_cam_step(model: Any, layer_name: str) -> Any:
+    """Return a traced ``(images, class_index) -> ReLU(sum_c w_c A_c)`` for ``model``, built once per model."""
+    key = (id(model), layer_name)
+    if key not in _cam_steps:
+        import keras
+        import tensorflow as tf
+
+        feature_model = keras.Model(model.inputs, [model.get_layer(layer_name).output, model.outputs[0]])
+
+        @tf.function(reduce_retracing=True)
+        def cam_step(images: Any, class_index: Any) -> Any:
+            with tf.GradientTape() as tape:
+                features, probabilities = feature_model(images, training=False)
+                score = tf.math.log(tf.gather(probabilities, class_index, axis=1) + 1e-7)
+            gradients = tape.gradient(score, features)
+            channel_weights = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
+            return tf.nn.relu(tf.reduce_sum(channel_weights * features, axis=-1, keepdims=True))
+
+        _cam_steps.clear()  # one model per worker process: drop the previous model's trace
+        _cam_steps[key] = cam_step
+    return _cam_steps[key]
 
 
 def gradcam(
@@ -38,22 +62,15 @@ def gradcam(
     -------
     float32 (N, H, W) heatmaps in [0, 1].
     """
-    import keras
-    import tensorflow as tf
-
     images = np.asarray(images_uint8)
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim != 4 or images.shape[-1] != 1:
         raise ValueError(f"images must be (N, H, W) or (N, H, W, 1), got shape {images.shape}")
-    feature_model = keras.Model(model.inputs, [model.get_layer(layer_name).output, model.outputs[0]])
-    batch = tf.convert_to_tensor(images, dtype=tf.float32)
-    with tf.GradientTape() as tape:
-        features, probabilities = feature_model(batch, training=False)
-        score = tf.math.log(probabilities[:, class_index] + 1e-7)
-    gradients = tape.gradient(score, features)
-    channel_weights = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
-    cam = tf.nn.relu(tf.reduce_sum(channel_weights * features, axis=-1, keepdims=True))
+    import tensorflow as tf
+
+    cam_step = _compiled_cam_step(model, layer_name)
+    cam = cam_step(tf.convert_to_tensor(images, dtype=tf.float32), tf.constant(class_index))
     cam = tf.image.resize(cam, images.shape[1:3], method="bilinear")[..., 0].numpy()
     peak = cam.max(axis=(1, 2), keepdims=True)
     return np.asarray(np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0), dtype=np.float32)

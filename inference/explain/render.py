@@ -26,7 +26,7 @@ def window_to_rgb(slice_hu: np.ndarray, *, window_hu: tuple[float, float] = LUNG
 def _png_bytes(rgb: np.ndarray) -> bytes:
     """Encode a uint8 (H, W, 3) image as PNG."""
     buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="PNG", optimize=True)
+    Image.fromarray(rgb).save(buffer, format="PNG", compress_level=6)  # optimize=True costs 3x for ~5 %
     return buffer.getvalue()
 
 
