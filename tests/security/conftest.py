@@ -118,7 +118,14 @@ def world(hospital_a, hospital_b, make_user, study_storage) -> World:
                  platform_admin=make_user(is_platform_admin=True), outsider=make_user())
 
 
-PRINCIPALS = ("radiologist", "clinician", "admin", "outsider", "token", "platform_admin")
+@pytest.fixture
+def operations(world):
+    """Every URL and API operation (URLconf and OpenAPI schema); see tests/security/discovery.py."""
+    from tests.security.discovery import all_operations
+
+    return all_operations(client_as(world, "platform_admin"))
+
+
 TENANT_PRINCIPALS = ("radiologist", "clinician", "admin", "outsider", "token")
 
 
