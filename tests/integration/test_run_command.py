@@ -32,7 +32,7 @@ def fetch(url: str) -> tuple[int, bytes]:
 def test_run_command__serves_login_and_reports_healthy(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"}}
-    env.update(TRIAGE_PORT=str(port), TRIAGE_VAR_DIR=str(tmp_path / "var"), TRIAGE_DEMO_STUDIES="2")
+    env.update(TRIAGE_PORT=str(port), TRIAGE_VAR_DIR=str(tmp_path / "var"))
     log = open(tmp_path / "run.log", "wb")
     proc = subprocess.Popen(["bash", "triage/scripts/run.sh"], cwd=REPO_ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
