@@ -1,5 +1,5 @@
 """Narrow errors of the studies app; messages are constants and never contain patient data."""
-from triage.core.exceptions import Conflict, DomainError, NotFound
+from triage.core.exceptions import Conflict, DomainError, NotFound, ServiceUnavailable
 
 ILLEGAL_TRANSITION_MSG = "A study cannot go from {old} to {new}."
 STUDY_NOT_FOUND_MSG = "Study not found."
@@ -7,6 +7,9 @@ NO_FILES_MSG = "No files were uploaded."
 UPLOAD_TOO_LARGE_MSG = "Upload is larger than the limit of {limit_mb} MB; split it into smaller uploads."
 NOTHING_ACCEPTED_MSG = "No file of this upload was accepted."
 NO_USABLE_SERIES_MSG = "No usable axial CT series: {detail}"
+STORAGE_FULL_MSG = ("The image store is full; nothing of this upload was kept. "
+                    "Try again later and tell your administrator.")
+STORAGE_UNAVAILABLE_MSG = "The image store could not be written; nothing of this upload was kept. Try again later."
 
 
 class StudyNotFound(NotFound):
@@ -38,3 +41,19 @@ class NoUsableSeries(DomainError):
 
     def __init__(self, detail: str):
         super().__init__(NO_USABLE_SERIES_MSG.format(detail=detail))
+
+
+class StorageUnavailable(ServiceUnavailable):
+    """Writing an uploaded file to the image store failed (503); the upload was undone."""
+
+    def __init__(self, message: str = STORAGE_UNAVAILABLE_MSG):
+        super().__init__(message)
+
+
+class StorageFull(StorageUnavailable):
+    """The image store has no space left (507 Insufficient Storage); the upload was undone."""
+
+    status_code = 507
+
+    def __init__(self):
+        super().__init__(STORAGE_FULL_MSG)

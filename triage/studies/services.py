@@ -13,6 +13,7 @@ so it is ingested again with all its slices.
 """
 from __future__ import annotations
 
+import errno
 import io
 import logging
 from collections import defaultdict
@@ -32,7 +33,8 @@ from triage.core.exceptions import DomainError
 from triage.studies import storage
 from triage.studies.audit_actions import StudyAction
 from triage.studies.dicom_headers import CTHeader, RejectedFile, read_ct_header, read_dataset
-from triage.studies.exceptions import IllegalStudyTransition, NoUsableSeries, StudyNotFound
+from triage.studies.exceptions import (IllegalStudyTransition, NoUsableSeries, StorageFull, StorageUnavailable,
+                                     StudyNotFound)
 from triage.studies.geometry import MIN_SLICES, SliceGeometry, order_slices, select_stack, slice_geometry
 from triage.studies.models import Instance, Series, Study
 from triage.studies.uploads import IncomingFile, expand_upload
@@ -51,6 +53,7 @@ NO_DECODABLE_MSG = "none of the {count} received images could be decoded"
 NO_AXIAL_STACK_MSG = ("no axial CT series with at least {min_slices} slices of one size and orientation "
                       "({count} decodable images received)")
 UNEXPECTED_FAILURE_MSG = "Processing failed unexpectedly ({error}); an administrator can reprocess the study."
+STORAGE_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 Status = Study.Status
 
@@ -187,7 +190,11 @@ def receive_instances(
                 report.files.append(FileOutcome(candidate.name, FileStatus.REJECTED, str(exc), None, position))
                 continue
             digest = storage.sha256_of(candidate.data)
-            path, wrote = storage.store_content(hospital_uuid=hospital.uuid, data=candidate.data, sha256=digest)
+            try:
+                path, wrote = storage.store_content(hospital_uuid=hospital.uuid, data=candidate.data, sha256=digest)
+            except OSError as exc:
+                logger.error("studies.storage_write_failed", extra={"errno": exc.errno, "stored": len(written)})
+                raise (StorageFull() if exc.errno in STORAGE_FULL_ERRNOS else StorageUnavailable()) from exc
             if wrote:
                 written.append(path)
             stored.append(_StoredFile(candidate.name, header, path, digest, len(candidate.data), position))

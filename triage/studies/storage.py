@@ -24,15 +24,35 @@ def sha256_of(data: bytes) -> str:
 
 
 def store_content(*, hospital_uuid, data: bytes, sha256: str) -> tuple[str, bool]:
-    """Store ``data`` under its hash; return the path and whether this call wrote the file."""
+    """Store ``data`` under its hash; return the path and whether this call wrote the file.
+
+    A file already there with the wrong size (left by a writer that died or hit a full disk) is
+    replaced. On a write error (``OSError``, e.g. ENOSPC) the partly written file is removed
+    before the error propagates, so a later upload never trusts it.
+    """
     path = content_path(hospital_uuid=hospital_uuid, sha256=sha256)
     if default_storage.exists(path):
-        return path, False
-    saved = default_storage.save(path, ContentFile(data))
+        if default_storage.size(path) == len(data):
+            return path, False
+        logger.warning("studies.storage_partial_file_replaced", extra={"path": path})
+        default_storage.delete(path)
+    try:
+        saved = default_storage.save(path, ContentFile(data))
+    except OSError:
+        _delete_if_incomplete(path, size=len(data))
+        raise
     if saved != path:  # a concurrent writer stored the same content first
         default_storage.delete(saved)
         return path, False
     return path, True
+
+
+def _delete_if_incomplete(path: str, *, size: int) -> None:
+    try:
+        if default_storage.exists(path) and default_storage.size(path) != size:
+            default_storage.delete(path)
+    except OSError:
+        logger.warning("studies.storage_cleanup_failed", extra={"path": path})
 
 
 def read_content(path: str) -> bytes:
