@@ -26,6 +26,7 @@ def _scope(request, hospital_uuid):
 def _csv_response(text: str, filename: str) -> HttpResponse:
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"  # exports hold patient-derived data: no shared caches
     return response
 
 
