@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import time
 
 import numpy as np
 import pydicom
@@ -112,7 +111,5 @@ def test_read_series__sorts_real_chest_series_and_preprocesses_it():
     assert np.all(np.diff(volume.slice_positions_mm) > 0)
     assert volume.spacing_mm[0] == pytest.approx(abs(np.median(np.diff(sorted(positions)))))
     assert volume.hu.min() < -900 and volume.hu.max() > 300
-    started = time.perf_counter()
     study = preprocess_study(volume.hu, size_px=256)
-    assert time.perf_counter() - started < 2.0
     assert 0 < study.slice_indices.size <= volume.hu.shape[0]
