@@ -103,18 +103,22 @@ def test_every_get_operation__platform_admin_reaches_any_hospital(world, operati
 @pytest.mark.parametrize("principal", TENANT_PRINCIPALS)
 def test_every_get_operation__lists_pages_and_exports_hold_no_foreign_rows(principal, world, operations):
     client = client_as(world, principal)
-    checked = 0
+    checked, own_rows_seen = 0, 0
     for operation in (o for o in operations if o.method == "get" and o.template not in PUBLIC_PATHS):
         url = operation.url(world.a.params)
-        for query in ({}, {"hospital": world.b.hospital.uuid}, {"hospital_uuid": world.b.hospital.uuid}):
+        for query in ({}, {"reviewed": "all"}, {"hospital": world.b.hospital.uuid},
+                      {"hospital_uuid": world.b.hospital.uuid}):
             response = client.get(url, query)
             assert response.status_code < 500, f"{principal}: GET {url} {query} -> {response.status_code}"
             body = b"".join(response) if response.streaming else response.content
             text = body.decode(errors="replace")
             leaked = sorted(m for m in world.b.markers if m in text)
             assert not leaked, f"{principal}: GET {url} {query} shows hospital B's {leaked}"
+            own_rows_seen += world.a.study.patient_id in text
             checked += 1
     assert checked >= 60
+    # The probe is not hollow: the same lists do show hospital A's study to its members.
+    assert (own_rows_seen >= 3) == (principal != "outsider"), own_rows_seen
 
 
 @pytest.mark.django_db

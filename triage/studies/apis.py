@@ -97,6 +97,7 @@ class StudyListApi(APIView):
         studies = selectors.study_list(user=request.user, filters=filters)
         paginator = StandardPagination()
         page = paginator.paginate_queryset(studies, request, view=self)
+        selectors.record_studies_listed(user=request.user, studies=page, via="study_list")
         return paginator.get_paginated_response(StudySummarySerializer(page, many=True).data)
 
     @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {

@@ -12,3 +12,4 @@ class StudyAction(models.TextChoices):
     FAILED = "study.failed"
     REPROCESSED = "study.reprocessed"
     VIEWED = "study.viewed"
+    LISTED = "study.listed"

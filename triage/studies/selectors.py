@@ -1,4 +1,5 @@
 """Reads of studies, always scoped to the hospitals the user may see."""
+from collections.abc import Iterable
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -49,6 +50,17 @@ def access_study(*, user: User, study_uuid: UUID) -> Study:
         raise StudyNotFound()
     record_event(actor=user, action=StudyAction.VIEWED, hospital=study.hospital, target=study)
     return study
+
+
+def record_studies_listed(*, user: User, studies: Iterable[Study], via: str) -> None:
+    """Audit that ``studies`` (one page of a list, with patient identifiers) were shown: a row per hospital."""
+    by_hospital: dict[int, list[str]] = {}
+    for study in studies:
+        by_hospital.setdefault(study.hospital_id, []).append(str(study.uuid))
+    hospitals = Hospital.objects.in_bulk(by_hospital)
+    for hospital_id, uuids in by_hospital.items():
+        record_event(actor=user, action=StudyAction.LISTED, hospital=hospitals[hospital_id],
+                     extra={"via": via, "studies": uuids})
 
 
 def upload_hospitals_for(*, user: User) -> QuerySet[Hospital]:

@@ -32,7 +32,7 @@ from triage.accounts.tenancy import hospitals_visible_to
 from triage.core.exceptions import NotFound
 from triage.results.models import Overlay, Result
 from triage.studies.models import Instance, Study
-from triage.studies.selectors import access_study, study_get
+from triage.studies.selectors import access_study, record_studies_listed, study_get
 from triage.worklist.models import WorklistEntry, WorklistVersion
 
 PAGE_SIZE = 50
@@ -211,6 +211,7 @@ def worklist_page(*, user: User, filters: WorklistFilters, page: int = 1, page_s
     entries = WorklistEntry.objects.select_related("study", "hospital").in_bulk([pk for pk, _ in picked])
     rows = [WorklistRow(entry=entries[pk], overdue=o, waiting=now - entries[pk].received_at)
             for pk, o in picked if pk in entries]
+    record_studies_listed(user=user, studies=[row.entry.study for row in rows], via="worklist")
     return WorklistPage(rows=rows, count=count, overdue_count=overdue_count, page=page, page_size=page_size,
                         count_is_exact=count < COUNT_LIMIT)
 
