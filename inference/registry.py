@@ -141,7 +141,7 @@ def render_model_card_markdown(card: dict[str, Any]) -> str:
         lines += [f"| {name} | {_format_metric(value)} |" for name, value in metrics.items() if isinstance(value, dict)]
         lines += ["", f"Confusion matrix [[TN, FP], [FN, TP]]: {metrics['confusion_matrix']}"]
     for section in ("intended_use", "data_description", "data", "split", "calibration", "aggregation", "training", "reproduce",
-                    "comparison_with_paper", "limitations"):
+                    "model_selection", "comparison_with_paper", "limitations"):
         if section in card:
             lines += ["", f"## {section.replace('_', ' ').capitalize()}", ""]
             value = card[section]
