@@ -18,6 +18,7 @@ Stages (each timed in ``StudyAnalysis.stage_seconds``):
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -33,6 +34,8 @@ from inference.aggregate import DEFAULT_TOP_K, apply_temperature, logits_from_pr
 from inference.dicom_io import DicomSource, Volume, read_series
 from inference.preprocess import StudyPlan, plan_study, render_model_slices
 from inference.registry import LoadedModel
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 16
 DEFAULT_KEY_SLICES = 8
@@ -112,9 +115,34 @@ def prefetched(produce: Callable[[int], np.ndarray], count: int, *, depth: int =
     thread.join()
 
 
+def is_out_of_memory(error: BaseException) -> bool:
+    """Return True for a device out-of-memory error of any Keras backend (TF, JAX/XLA, PyTorch)."""
+    text = f"{type(error).__name__} {error}"
+    return any(mark in text for mark in ("ResourceExhausted", "RESOURCE_EXHAUSTED", "out of memory", "OutOfMemory"))
+
+
 def predict_raw(model: Any, batches: Iterator[np.ndarray]) -> np.ndarray:
-    """Run the model on uint8 batches ``(n, s, s)``; return softmax outputs ``(N, classes)``."""
-    outputs = [np.asarray(model.predict_on_batch(batch[..., np.newaxis])) for batch in batches]
+    """Run the model on uint8 batches ``(n, s, s)``; return softmax outputs ``(N, classes)``.
+
+    On a device out-of-memory error the batch is halved (down to 1) and the run continues with
+    the smaller size, instead of failing the study.
+    """
+    outputs: list[np.ndarray] = []
+    size = 0
+    for batch in batches:
+        size = size or len(batch)
+        start = 0
+        while start < len(batch):
+            chunk = batch[start:start + size]
+            try:
+                outputs.append(np.asarray(model.predict_on_batch(chunk[..., np.newaxis]), dtype=np.float32))
+            except Exception as error:  # backends raise their own OOM types; anything else propagates
+                if size == 1 or not is_out_of_memory(error):
+                    raise
+                size //= 2
+                logger.warning("inference.out_of_memory", extra={"batch_size": size})
+                continue
+            start += len(chunk)
     return np.concatenate(outputs, axis=0)
 
 

@@ -104,8 +104,10 @@ def verified_weights_path(directory: Path, card: dict[str, Any]) -> Path:
 
 def load_model(name: str | None = None, *, root: Path = WEIGHTS_ROOT) -> LoadedModel:
     """Build the card's architecture, verify the weights checksum and load them (default: the active model)."""
+    from inference.device import configure_precision
     from inference.models import build_model
 
+    configure_precision()
     directory = model_directory(name, root=root)
     card = read_model_card(str(directory.relative_to(root)), root=root)
     weights = verified_weights_path(directory, card)

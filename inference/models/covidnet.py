@@ -45,7 +45,8 @@ def build_covidnet(spec: VariantSpec, *, input_size_px: int, num_classes: int, n
     """Assemble the functional model described by ``spec`` (see :mod:`inference.models`)."""
     if num_classes < 2:
         raise ValueError(f"num_classes must be >= 2, got {num_classes}")
-    inputs = keras.Input(shape=(input_size_px, input_size_px, 1), name="slice_uint8")
+    # uint8 in: a quarter of the bytes to the device; the cast and scaling run on the device.
+    inputs = keras.Input(shape=(input_size_px, input_size_px, 1), dtype="uint8", name="slice_uint8")
     x = layers.Rescaling(1.0 / 255.0, name="to_unit_range")(inputs)
     x = layers.Conv2D(spec.stem_channels, 7, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
     x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="stem_bn")(x)
@@ -65,5 +66,6 @@ def build_covidnet(spec: VariantSpec, *, input_size_px: int, num_classes: int, n
     x = layers.GlobalAveragePooling2D(name="pool")(features)
     x = layers.Dropout(0.2, name="dropout")(x)
     logits = layers.Dense(num_classes, name=LOGITS_LAYER)(x)
-    probabilities = layers.Softmax(name=PROBABILITIES_LAYER)(logits)
+    # float32 even under a mixed-precision policy: probabilities near 0 and 1 need the range.
+    probabilities = layers.Softmax(name=PROBABILITIES_LAYER, dtype="float32")(logits)
     return keras.Model(inputs, probabilities, name=name)

@@ -80,3 +80,37 @@ def test_analyse_series__temperature_changes_only_the_calibrated_probability(loa
     assert hot.covid_probability_uncalibrated == pytest.approx(cold.covid_probability_uncalibrated)
     assert cold.covid_probability == pytest.approx(cold.covid_probability_uncalibrated)
     assert abs(hot.covid_probability - 0.5) <= abs(cold.covid_probability - 0.5) + 1e-9
+
+
+class OutOfMemoryAbove:
+    """A stand-in model that fails like a GPU out of memory for batches larger than ``limit``."""
+
+    def __init__(self, limit: int):
+        self.limit, self.sizes = limit, []
+
+    def predict_on_batch(self, batch: np.ndarray) -> np.ndarray:
+        if len(batch) > self.limit:
+            raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate")
+        self.sizes.append(len(batch))
+        return np.stack([batch.mean(axis=(1, 2, 3)), -batch.mean(axis=(1, 2, 3))], axis=1)
+
+
+def test_predict_raw__halves_the_batch_on_out_of_memory_and_keeps_every_slice():
+    from inference.analysis import predict_raw
+
+    batches = [np.full((8, 4, 4), i, np.uint8) for i in range(3)] + [np.full((3, 4, 4), 9, np.uint8)]
+    model = OutOfMemoryAbove(limit=2)
+    out = predict_raw(model, iter(batches))
+    assert out.shape == (27, 2) and max(model.sizes) == 2
+    assert out[:, 0].tolist() == [0.0] * 8 + [1.0] * 8 + [2.0] * 8 + [9.0] * 3
+
+
+def test_predict_raw__other_errors_are_not_swallowed():
+    from inference.analysis import predict_raw
+
+    class Broken:
+        def predict_on_batch(self, batch):
+            raise ValueError("bad input shape")
+
+    with pytest.raises(ValueError, match="bad input shape"):
+        predict_raw(Broken(), iter([np.zeros((4, 4, 4), np.uint8)]))

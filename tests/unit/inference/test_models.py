@@ -62,3 +62,18 @@ def test_model_flops__grow_with_input_area():
     small, large = (model_flops(build_model("s", input_size_px=size, num_classes=2)) for size in (64, 128))
     assert 3.5 < large / small < 4.1
 
+
+
+def test_build_model__takes_uint8_slices_and_keeps_probabilities_float32():
+    model = build_model("s", input_size_px=32, num_classes=2)
+    assert model.inputs[0].dtype == "uint8"
+    out = model.predict_on_batch(np.full((2, 32, 32, 1), 200, np.uint8))
+    assert out.dtype == np.float32 and np.allclose(out.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_configure_precision__stays_float32_without_a_gpu():
+    from inference.device import configure_precision, gpu_available
+
+    if gpu_available():
+        pytest.skip("a GPU is visible: mixed precision is the expected policy here")
+    assert configure_precision() == "float32"
