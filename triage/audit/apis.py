@@ -4,7 +4,7 @@ from rest_framework.views import APIView
 
 from triage.accounts.selectors import hospital_get
 from triage.audit.selectors import audit_event_list
-from triage.core.pagination import StandardPagination
+from triage.core.pagination import StandardPagination, paginated_schema
 
 
 class AuditEventListApi(APIView):
@@ -22,7 +22,9 @@ class AuditEventListApi(APIView):
         ip_address = serializers.IPAddressField(allow_null=True)
         extra = serializers.JSONField()
 
-    @extend_schema(parameters=[FilterSerializer], responses=OutputSerializer(many=True))
+    @extend_schema(parameters=[FilterSerializer],
+                   responses=paginated_schema(OutputSerializer, name="PaginatedAuditEventList"),
+                   operation_id="api_audit_events_list")
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)

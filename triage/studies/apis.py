@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from triage.accounts.selectors import hospital_get
 from triage.core.exceptions import DomainError
-from triage.core.pagination import StandardPagination
+from triage.core.pagination import StandardPagination, paginated_schema
 from triage.studies import selectors, services
 from triage.studies.exceptions import NO_FILES_MSG, NOTHING_ACCEPTED_MSG, UploadTooLarge
 from triage.studies.models import Study
@@ -88,7 +88,9 @@ class StudyListApi(APIView):
             check_upload_size(request)
         super().initial(request, *args, **kwargs)
 
-    @extend_schema(parameters=[FilterSerializer], responses=StudySummarySerializer(many=True))
+    @extend_schema(parameters=[FilterSerializer],
+                   responses=paginated_schema(StudySummarySerializer, name="PaginatedStudySummaryList"),
+                   operation_id="api_studies_list")
     def get(self, request):
         f = self.FilterSerializer(data=request.query_params)
         f.is_valid(raise_exception=True)

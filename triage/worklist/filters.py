@@ -7,6 +7,7 @@ from triage.worklist.selectors import MAX_PAGE_SIZE, PAGE_SIZE, WorklistFilters,
 
 REVIEWED_CHOICES = [("false", "Unreviewed"), ("true", "Signed"), ("all", "All")]
 DATE_RANGE_MSG = "The start date must not be after the end date."
+MAX_PAGE = 100_000  # keeps page * page_size far inside the database's bigint OFFSET
 
 
 class WorklistQuerySerializer(serializers.Serializer):
@@ -19,7 +20,7 @@ class WorklistQuerySerializer(serializers.Serializer):
     received_from = serializers.DateField(required=False, allow_null=True)
     received_to = serializers.DateField(required=False, allow_null=True)
     q = serializers.CharField(required=False, allow_blank=True, max_length=64, trim_whitespace=True)
-    page = serializers.IntegerField(min_value=1, default=1)
+    page = serializers.IntegerField(min_value=1, max_value=MAX_PAGE, default=1)
     page_size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=PAGE_SIZE)
 
     def validate(self, attrs):
