@@ -11,6 +11,7 @@ api_patterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("triage.accounts.urls")),
     path("audit/", include("triage.audit.urls")),
+    path("models/", include("triage.results.urls")),
     path("studies/", include("triage.studies.urls")),
     path("", include("triage.reports.urls")),
     path("", include("triage.decisions.urls")),

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from triage.results import apis
+
+urlpatterns = [
+    path("", apis.ModelVersionListApi.as_view(), name="model-version-list"),
+    path("activate/", apis.ModelVersionActivateApi.as_view(), name="model-version-activate"),
+]
