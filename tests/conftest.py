@@ -52,6 +52,42 @@ def hospital_b(make_hospital):
     return make_hospital(name="Hospital B", code="b")
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Users are created per test; the default PBKDF2 hasher would dominate the run time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def radiologist(hospital_a, make_user):
+    return make_user(hospital=hospital_a, role="radiologist")
+
+
+@pytest.fixture
+def radiologist_b(hospital_b, make_user):
+    return make_user(hospital=hospital_b, role="radiologist")
+
+
+@pytest.fixture
+def clinician(hospital_a, make_user):
+    return make_user(hospital=hospital_a, role="clinician")
+
+
+@pytest.fixture
+def admin_a(hospital_a, make_user):
+    return make_user(hospital=hospital_a, role="admin")
+
+
+@pytest.fixture
+def admin_b(hospital_b, make_user):
+    return make_user(hospital=hospital_b, role="admin")
+
+
+@pytest.fixture
+def platform_admin(make_user):
+    return make_user(is_platform_admin=True)
+
+
 @pytest.fixture
 def api_client_for():
     from rest_framework.test import APIClient

@@ -14,11 +14,6 @@ CASES_B = [(0.9, "positive"), (0.6, "negative"), (0.55, "negative")]
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def _stub_health(page):
     """Answer the dashboard's worker-status request here: no broker round trip outlives the test."""
     body = '{"ok": true, "database": {"ok": true, "detail": "db"}, "broker": {"ok": true, "detail": "b"}, ' \

@@ -8,7 +8,6 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import TEST_PASSWORD
-from tests.unit.reports.conftest import _fast_password_hashing  # noqa: F401 (autouse)
 from tests.unit.reports.factories import make_ready_study
 from triage.accounts.models import Role
 

@@ -41,14 +41,14 @@ def test_study_pcr_outcome_list_api__csv_source_is_not_accepted_from_clients(rea
     assert response.status_code == 400 and not PcrOutcome.objects.exists()
 
 
-def test_hospital_decision_rule_api__defaults_then_admin_put_is_audited(hospital_a, admin, clinician,
+def test_hospital_decision_rule_api__defaults_then_admin_put_is_audited(hospital_a, admin_a, clinician,
                                                                         api_client_for):
     url = f"/api/hospitals/{hospital_a.uuid}/decision-rules/"
     body = api_client_for(clinician).get(url).json()
     assert (body["is_default"], body["care_probability_threshold"]) == (True, 0.8)
     values = {"care_probability_threshold": 0.85, "test_probability_threshold": 0.3, "care_severity_threshold": 8,
               "critical_severity_threshold": 18}
-    response = api_client_for(admin).put(url, values, format="json")
+    response = api_client_for(admin_a).put(url, values, format="json")
     assert response.status_code == 200 and response.json()["is_default"] is False
     assert AuditEvent.objects.get(action="decision_rule.updated").extra == {
         "care_probability_threshold": {"old": 0.8, "new": 0.85}}

@@ -83,32 +83,32 @@ def test_decision__is_immutable(ready_study, clinician):
 
 # --- rules -----------------------------------------------------------------------------
 
-def test_update_decision_rule__creates_then_audits_only_changed_values(hospital_a, admin):
-    rule = update_decision_rule(hospital=hospital_a, actor=admin, **RULE_VALUES)
-    assert DecisionRule.objects.get(hospital=hospital_a) == rule and rule.updated_by == admin
+def test_update_decision_rule__creates_then_audits_only_changed_values(hospital_a, admin_a):
+    rule = update_decision_rule(hospital=hospital_a, actor=admin_a, **RULE_VALUES)
+    assert DecisionRule.objects.get(hospital=hospital_a) == rule and rule.updated_by == admin_a
     first = AuditEvent.objects.get(action="decision_rule.updated")
     assert first.extra["care_probability_threshold"] == {"old": 0.8, "new": 0.9}
-    update_decision_rule(hospital=hospital_a, actor=admin, **{**RULE_VALUES, "care_severity_threshold": 12})
+    update_decision_rule(hospital=hospital_a, actor=admin_a, **{**RULE_VALUES, "care_severity_threshold": 12})
     latest = AuditEvent.objects.filter(action="decision_rule.updated").first()
     assert latest.extra == {"care_severity_threshold": {"old": 10, "new": 12}}
 
 
-def test_update_decision_rule__same_values_is_a_silent_no_op(hospital_a, admin):
-    update_decision_rule(hospital=hospital_a, actor=admin, **RULE_VALUES)
-    update_decision_rule(hospital=hospital_a, actor=admin, **RULE_VALUES)
+def test_update_decision_rule__same_values_is_a_silent_no_op(hospital_a, admin_a):
+    update_decision_rule(hospital=hospital_a, actor=admin_a, **RULE_VALUES)
+    update_decision_rule(hospital=hospital_a, actor=admin_a, **RULE_VALUES)
     assert AuditEvent.objects.filter(action="decision_rule.updated").count() == 1
 
 
-def test_update_decision_rule__changes_the_suggestion(hospital_a, admin, ready_study, clinician):
-    update_decision_rule(hospital=hospital_a, actor=admin, **{**RULE_VALUES, "care_probability_threshold": 0.95})
+def test_update_decision_rule__changes_the_suggestion(hospital_a, admin_a, ready_study, clinician):
+    update_decision_rule(hospital=hospital_a, actor=admin_a, **{**RULE_VALUES, "care_probability_threshold": 0.95})
     assert record_decision(study=ready_study, actor=clinician, kind="nucleic_acid_test").followed_suggestion
 
 
 @pytest.mark.parametrize("bad", [{"test_probability_threshold": 0.95}, {"care_probability_threshold": 1.2},
                                  {"care_severity_threshold": 25}, {"critical_severity_threshold": 31}])
-def test_update_decision_rule__unordered_thresholds_are_refused(hospital_a, admin, bad):
+def test_update_decision_rule__unordered_thresholds_are_refused(hospital_a, admin_a, bad):
     with pytest.raises(DomainError, match="Thresholds must satisfy"):
-        update_decision_rule(hospital=hospital_a, actor=admin, **{**RULE_VALUES, **bad})
+        update_decision_rule(hospital=hospital_a, actor=admin_a, **{**RULE_VALUES, **bad})
 
 
 def test_update_decision_rule__clinician_is_refused(hospital_a, clinician):
@@ -125,9 +125,9 @@ def test_record_pcr_outcome__first_entry_is_current_and_audited(ready_study, cli
     assert event.extra["result"] == {"old": None, "new": "positive"}
 
 
-def test_record_pcr_outcome__same_entry_again_is_a_silent_no_op(ready_study, clinician, admin):
+def test_record_pcr_outcome__same_entry_again_is_a_silent_no_op(ready_study, clinician, admin_a):
     first = pcr(ready_study, clinician)
-    assert pcr(ready_study, admin, source="csv", note="import") == first
+    assert pcr(ready_study, admin_a, source="csv", note="import") == first
     assert PcrOutcome.objects.count() == 1 and AuditEvent.objects.filter(action__startswith="pcr_outcome").count() == 1
 
 
@@ -169,11 +169,11 @@ def test_record_pcr_outcome__radiologist_is_refused_and_foreign_is_not_found(rea
         pcr(foreign_study, clinician)
 
 
-def test_record_pcr_outcome__bulk_dry_run_rolls_back_rows_and_audit(hospital_a, admin):
+def test_record_pcr_outcome__bulk_dry_run_rolls_back_rows_and_audit(hospital_a, admin_a):
     studies = [make_study(hospital=hospital_a) for _ in range(3)]
     with transaction.atomic():
         for study in studies:
-            pcr(study, admin, source="csv")
+            pcr(study, admin_a, source="csv")
         assert PcrOutcome.objects.count() == 3
         transaction.set_rollback(True)
     assert not PcrOutcome.objects.exists() and not AuditEvent.objects.filter(action__startswith="pcr_").exists()

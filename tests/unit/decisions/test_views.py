@@ -8,8 +8,8 @@ def rule_page(client, user, hospital):
     return client.get(f"/hospitals/{hospital.uuid}/decision-rules/")
 
 
-def test_decision_rule_page__admin_gets_enabled_form_with_defaults(client, admin, hospital_a):
-    html = rule_page(client, admin, hospital_a).content.decode()
+def test_decision_rule_page__admin_gets_enabled_form_with_defaults(client, admin_a, hospital_a):
+    html = rule_page(client, admin_a, hospital_a).content.decode()
     assert 'data-method="PUT"' in html and "Save thresholds" in html and "<fieldset disabled" not in html
     assert 'value="0.80"' in html and "This hospital uses the defaults." in html
 
@@ -19,5 +19,5 @@ def test_decision_rule_page__clinician_sees_read_only_form(client, clinician, ho
     assert "<fieldset disabled" in html and "Save thresholds" not in html
 
 
-def test_decision_rule_page__foreign_hospital_is_404(client, admin, hospital_b):
-    assert rule_page(client, admin, hospital_b).status_code == 404
+def test_decision_rule_page__foreign_hospital_is_404(client, admin_a, hospital_b):
+    assert rule_page(client, admin_a, hospital_b).status_code == 404

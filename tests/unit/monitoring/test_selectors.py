@@ -65,9 +65,9 @@ def test_dashboard_scope_get__foreign_hospital_is_not_found(hospital_b, admin_a)
         selectors.dashboard_scope_get(user=admin_a, hospital_uuid=hospital_b.uuid)
 
 
-def test_dashboard_scope_get__member_without_admin_role_is_denied(hospital_a, clinician_a):
+def test_dashboard_scope_get__member_without_admin_role_is_denied(hospital_a, clinician):
     with pytest.raises(PermissionDenied):
-        selectors.dashboard_scope_get(user=clinician_a, hospital_uuid=hospital_a.uuid)
+        selectors.dashboard_scope_get(user=clinician, hospital_uuid=hospital_a.uuid)
 
 
 def test_dashboard_scope_get__all_hospitals_needs_platform_admin(hospital_a, hospital_b, admin_a, platform_admin):
@@ -76,10 +76,10 @@ def test_dashboard_scope_get__all_hospitals_needs_platform_admin(hospital_a, hos
     assert {h.code for h in selectors.dashboard_scope_get(user=platform_admin, hospital_uuid=None).hospitals} == {"a", "b"}
 
 
-def test_admin_hospitals_for__lists_only_administered_hospitals(hospital_a, hospital_b, admin_a, clinician_a,
+def test_admin_hospitals_for__lists_only_administered_hospitals(hospital_a, hospital_b, admin_a, clinician,
                                                                  platform_admin):
     assert list(selectors.admin_hospitals_for(user=admin_a)) == [hospital_a]
-    assert list(selectors.admin_hospitals_for(user=clinician_a)) == []
+    assert list(selectors.admin_hospitals_for(user=clinician)) == []
     assert set(selectors.admin_hospitals_for(user=platform_admin)) == {hospital_a, hospital_b}
 
 
@@ -110,11 +110,11 @@ def test_fhir_report_get__hides_other_hospitals(hospital_b, admin_a):
         selectors.fhir_report_get(user=admin_a, study_uuid=study.uuid)
 
 
-def test_fhir_report_get__audits_the_export(hospital_a, clinician_a):
+def test_fhir_report_get__audits_the_export(hospital_a, clinician):
     study = make_case(hospital=hospital_a, probability=0.9)
-    selectors.fhir_report_get(user=clinician_a, study_uuid=study.uuid)
+    selectors.fhir_report_get(user=clinician, study_uuid=study.uuid)
     event = AuditEvent.objects.get(action=MonitoringAction.FHIR_EXPORTED)
-    assert (event.actor, event.object_id, event.hospital) == (clinician_a, str(study.uuid), hospital_a)
+    assert (event.actor, event.object_id, event.hospital) == (clinician, str(study.uuid), hospital_a)
 
 
 def test_research_export_rows__hides_other_hospitals_and_audits(hospital_a, hospital_b, admin_a):

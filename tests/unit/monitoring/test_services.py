@@ -35,9 +35,9 @@ def test_update_operating_threshold__rejects_out_of_range(hospital_a, admin_a, v
         services.update_operating_threshold(hospital=hospital_a, actor=admin_a, operating_threshold=value)
 
 
-def test_update_operating_threshold__needs_admin_role(hospital_a, clinician_a):
+def test_update_operating_threshold__needs_admin_role(hospital_a, clinician):
     with pytest.raises(PermissionDenied):
-        services.update_operating_threshold(hospital=hospital_a, actor=clinician_a, operating_threshold=0.4)
+        services.update_operating_threshold(hospital=hospital_a, actor=clinician, operating_threshold=0.4)
 
 
 @pytest.fixture
@@ -86,9 +86,9 @@ def test_import_pcr_outcomes__any_error_imports_nothing(hospital_a, admin_a, acc
     assert not AuditEvent.objects.filter(action=MonitoringAction.PCR_IMPORTED).exists()
 
 
-def test_import_pcr_outcomes__needs_admin_role(hospital_a, clinician_a, accessions):
+def test_import_pcr_outcomes__needs_admin_role(hospital_a, clinician, accessions):
     with pytest.raises(PermissionDenied):
-        services.import_pcr_outcomes(hospital=hospital_a, actor=clinician_a, dry_run=True, data=_csv())
+        services.import_pcr_outcomes(hospital=hospital_a, actor=clinician, dry_run=True, data=_csv())
 
 
 def _bad_inputs() -> list[tuple[str, bytes, list[tuple[int, str, str]]]]:

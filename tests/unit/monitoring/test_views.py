@@ -50,8 +50,8 @@ def test_index_page__lists_hospitals_and_all_view_for_platform_admin(hospital_a,
     assert "All hospitals" in html and "Hospital A" in html and "Hospital B" in html
 
 
-def test_index_page__explains_when_user_administers_nothing(clinician_a, client_for):
-    assert "You administer no hospital" in client_for(clinician_a).get("/monitoring/").content.decode()
+def test_index_page__explains_when_user_administers_nothing(clinician, client_for):
+    assert "You administer no hospital" in client_for(clinician).get("/monitoring/").content.decode()
 
 
 def test_threshold_page__saves_and_reports_bad_input(hospital_a, admin_a, client_for):
@@ -111,25 +111,25 @@ def test_pcr_import_api__dry_run_by_default_then_422_on_errors(hospital_a, admin
     assert not PcrOutcome.objects.exists()
 
 
-def test_fhir_api__member_gets_bundle_and_anonymous_gets_401(hospital_a, clinician_a, api_client_for):
+def test_fhir_api__member_gets_bundle_and_anonymous_gets_401(hospital_a, clinician, api_client_for):
     study = make_case(hospital=hospital_a, probability=0.4)
-    assert api_client_for(clinician_a).get(f"/api/studies/{study.uuid}/fhir/").json()["resourceType"] == "Bundle"
+    assert api_client_for(clinician).get(f"/api/studies/{study.uuid}/fhir/").json()["resourceType"] == "Bundle"
     assert api_client_for().get(f"/api/studies/{study.uuid}/fhir/").status_code == 401
 
 
-def test_csv_downloads__admin_gets_csv_and_clinician_is_denied(hospital_a, admin_a, clinician_a, client_for):
+def test_csv_downloads__admin_gets_csv_and_clinician_is_denied(hospital_a, admin_a, clinician, client_for):
     make_case(hospital=hospital_a, probability=0.9, pcr="positive", signer=admin_a, patient_name="Doe^Jane")
     client = client_for(admin_a)
     for path in ("metrics.csv", "research.csv"):
         response = client.get(f"/monitoring/hospitals/{hospital_a.uuid}/{path}")
         assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     assert b"Doe" not in client.get(f"/monitoring/hospitals/{hospital_a.uuid}/research.csv").content
-    client.force_login(clinician_a)
+    client.force_login(clinician)
     assert client.get(f"/monitoring/hospitals/{hospital_a.uuid}/research.csv").status_code == 403
 
 
-def test_research_export_api__admin_only(hospital_a, admin_a, clinician_a, api_client_for):
+def test_research_export_api__admin_only(hospital_a, admin_a, clinician, api_client_for):
     make_case(hospital=hospital_a, probability=0.9)
     url = f"/api/monitoring/hospitals/{hospital_a.uuid}/research-export/"
     assert len(api_client_for(admin_a).get(url).json()) == 1
-    assert api_client_for(clinician_a).get(url).status_code == 403
+    assert api_client_for(clinician).get(url).status_code == 403

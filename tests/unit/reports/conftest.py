@@ -4,25 +4,9 @@ from triage.accounts.models import Role
 from tests.unit.reports.factories import make_ready_study
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """Users are created per test; the default PBKDF2 hasher would dominate the run time."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def radiologist(hospital_a, make_user):
-    return make_user(hospital=hospital_a, role=Role.RADIOLOGIST)
-
-
 @pytest.fixture
 def other_radiologist(hospital_a, make_user):
     return make_user(hospital=hospital_a, role=Role.RADIOLOGIST)
-
-
-@pytest.fixture
-def clinician(hospital_a, make_user):
-    return make_user(hospital=hospital_a, role=Role.CLINICIAN)
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from triage.accounts.models import Role
-
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
@@ -19,11 +17,3 @@ def _fresh_cache():
     cache.clear()
 
 
-@pytest.fixture
-def radiologist(hospital_a, make_user):
-    return make_user(hospital=hospital_a, role=Role.RADIOLOGIST)
-
-
-@pytest.fixture
-def radiologist_b(hospital_b, make_user):
-    return make_user(hospital=hospital_b, role=Role.RADIOLOGIST)
