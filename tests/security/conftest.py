@@ -53,11 +53,6 @@ class World:
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def _fresh_cache():
     cache.clear()
 
@@ -71,7 +66,8 @@ def _build_study(*, hospital, code: str, radiologist, clinician) -> tuple[Study,
     study = Study.objects.create(
         hospital=hospital, status=Study.Status.READY, study_instance_uid=f"1.2.826.0.1.3680043.10.99.{ord(code)}",
         accession_number=f"ACC-{code.upper()}-7731", patient_id=f"PID-{code.upper()}-55012",
-        patient_name=f"Doe^{code.upper()}atient", patient_age="061Y", patient_sex="F")
+        patient_name=f"Doe^{code.upper()}atient", patient_age="061Y", patient_sex="F",
+        patient_birth_date=date(1961, 4, 2), study_date=date(2026, 1, 5), study_description=f"Chest CT Doe{code}")
     store_series(study=study, files=[tiny_ct(z_mm=float(z), study_uid=study.study_instance_uid, number=z + 1)
                                      for z in range(SLICES)])
     result = add_result(study=study, probability=0.93, label="covid19", lesion_fraction=0.06, severity=4,

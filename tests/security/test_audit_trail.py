@@ -27,7 +27,7 @@ READS = {
     "/api/hospitals/{hospital_uuid}/dicom-nodes/": NO_PATIENT_DATA,
     "/api/hospitals/{hospital_uuid}/decision-rules/": NO_PATIENT_DATA,
     "/hospitals/{hospital_uuid}/decision-rules/": NO_PATIENT_DATA,
-    "/api/tokens/": NO_PATIENT_DATA, "/api/worklist/version/": NO_PATIENT_DATA,
+    "/api/tokens/": NO_PATIENT_DATA, "/api/models/": NO_PATIENT_DATA, "/api/worklist/version/": NO_PATIENT_DATA,
     "/studies/upload/": NO_PATIENT_DATA, "/monitoring/": NO_PATIENT_DATA,
     "/monitoring/hospitals/{hospital_uuid}/pcr-import/": NO_PATIENT_DATA,
     # Dashboards and metrics are aggregates over studies (counts, rates, curves): no patient rows.

@@ -1,10 +1,12 @@
 """triage/scripts/audit_dependencies.py: findings are listed, and an incomplete audit is never 'clean'."""
 import importlib.util
+import sys
 
 from tests.conftest import REPO_ROOT
 
 _spec = importlib.util.spec_from_file_location("audit_dependencies", REPO_ROOT / "triage/scripts/audit_dependencies.py")
 audit = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = audit  # dataclasses look their module up there
 _spec.loader.exec_module(audit)
 
 
