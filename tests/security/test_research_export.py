@@ -67,3 +67,14 @@ def test_research_export__pooled_export_keeps_hospitals_pseudonyms_apart(world):
     assert len({r["patient"] for r in rows}) == 2
     exported = str(rows)
     assert not [v for t in (world.a, world.b) for v in phi_values(t.study) if v in exported]
+
+
+@pytest.mark.django_db
+def test_research_export__same_patient_id_at_two_hospitals_is_two_pseudonyms(world):
+    """Patient IDs are issued per hospital: equal IDs at two hospitals are two people, never linked."""
+    Study.objects.filter(pk=world.b.study.pk).update(patient_id=world.a.study.patient_id)
+
+    rows = client_as(world, "platform_admin").get("/api/monitoring/research-export/").json()
+
+    by_hospital = {r["hospital"]: r["patient"] for r in rows}
+    assert by_hospital[world.a.hospital.code] != by_hospital[world.b.hospital.code]

@@ -48,8 +48,11 @@ def metrics_csv(*, scope: str, evaluation: Evaluation, threshold_label: str) -> 
 def research_row(*, study: Study, result: Result, report_label: str | None, pcr_result: str | None,
                  key: bytes) -> dict:
     """Return one de-identified row: keyed pseudonyms for ids, no names, dates or accession numbers."""
+    # Patient IDs are issued per hospital: pseudonymise the (hospital, ID) pair, so equal IDs at two
+    # hospitals never link two people in a pooled export.
+    patient_key = f"{study.hospital.uuid}/{study.patient_id}" if study.patient_id else ""
     metadata = deidentify_metadata({
-        "patient_id": study.patient_id, "patient_name": study.patient_name,
+        "patient_id": patient_key, "patient_name": study.patient_name,
         "accession_number": study.accession_number, "study_date": study.study_date,
         "patient_birth_date": study.patient_birth_date, "patient_sex": study.patient_sex,
         "patient_age": study.patient_age,
