@@ -15,6 +15,7 @@ from triage.results.audit_actions import ResultAction
 from triage.results.engine import loaded_model
 from triage.results.models import ModelVersion, Overlay, Quantification, Result, SliceScore
 from triage.studies import storage
+from triage.studies.dicom_headers import is_decoder_failure
 from triage.studies.exceptions import IllegalStudyTransition
 from triage.studies.models import Instance, Study
 from triage.studies.services import (
@@ -130,7 +131,9 @@ def _read_volume(instances: list[Instance]):
 
     try:
         return read_series([dcmread(DicomBytesIO(storage.read_content(i.storage_path))) for i in instances])
-    except Exception as exc:  # pydicom and the pixel decoders raise many types on corrupt data
+    except BaseException as exc:  # pydicom and the pixel decoders raise many types on corrupt data
+        if not is_decoder_failure(exc):
+            raise
         raise UnreadableSeries(UNREADABLE_SERIES_MSG.format(error=f"{type(exc).__name__}: {exc}"[:300])) from exc
 
 

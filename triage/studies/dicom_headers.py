@@ -10,14 +10,18 @@ from __future__ import annotations
 import datetime
 import io
 import math
+import re
+import zlib
 from dataclasses import dataclass
 
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
-from pydicom.uid import CTImageStorage, EnhancedCTImageStorage, ImplicitVRLittleEndian, UID
+from pydicom.uid import (CTImageStorage, DeflatedExplicitVRLittleEndian, EnhancedCTImageStorage,
+                         ImplicitVRLittleEndian, UID)
 
 MAX_IMAGE_SIDE_PX = 2048
+MAX_INFLATED_BYTES = 64 * 1024**2  # a deflated dataset may not expand beyond one instance's upload cap
 ACCEPTED_PHOTOMETRIC = ("MONOCHROME1", "MONOCHROME2")
 # (keyword, tag) that every accepted instance must carry.
 REQUIRED_TAGS = (
@@ -46,6 +50,9 @@ UNDECODABLE_SYNTAX_MSG = "Transfer syntax {name} ({uid}) cannot be decoded here.
 IMAGE_SIZE_MSG = "Image size {rows}x{columns} is outside 16..{limit} pixels per side."
 MULTI_FRAME_MSG = "Multi-frame CT images ({frames} frames) are not supported."
 BAD_GEOMETRY_MSG = "ImageOrientationPatient (0020,0037) or PixelSpacing (0028,0030) is malformed."
+UNKNOWN_SYNTAX_MSG = "Transfer Syntax UID (0002,0010) is not a known transfer syntax."
+MALFORMED_ELEMENT_MSG = "A header element{where} cannot be parsed (wrong value representation or length)."
+DEFLATE_BOMB_MSG = "The deflated dataset expands beyond {limit_mb} MB (possible decompression bomb); rejected."
 
 
 class RejectedFile(Exception):
@@ -81,8 +88,42 @@ class CTHeader:
     study_description: str
 
 
+def _check_inflated_size(data: bytes) -> None:
+    """Reject a Deflated Explicit VR Little Endian file whose dataset inflates beyond ``MAX_INFLATED_BYTES``.
+
+    pydicom inflates the whole dataset in memory before parsing it: a 256 KiB file can expand to
+    256 MiB of zeros. Inflating with a cap first bounds that, whatever the file claims.
+    """
+    stream = io.BytesIO(data)
+    try:
+        pydicom.filereader.read_preamble(stream, False)
+        meta = pydicom.filereader._read_file_meta_info(stream)  # the meta group only, never deflated
+    except Exception:
+        return  # not a Part 10 file with a readable meta group: the normal parse decides
+    if meta.get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
+        return
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        inflater.decompress(data[stream.tell():], MAX_INFLATED_BYTES)
+    except zlib.error as exc:
+        raise RejectedFile(TRUNCATED_MSG) from exc
+    if inflater.unconsumed_tail:
+        raise RejectedFile(DEFLATE_BOMB_MSG.format(limit_mb=MAX_INFLATED_BYTES // 1024**2))
+
+
+def is_decoder_failure(exc: BaseException) -> bool:
+    """Tell whether ``exc`` comes from decoding bad pixel data (not an interrupt or exit).
+
+    Besides the many ``Exception`` types of pydicom and numpy, the Rust decoders
+    (pylibjpeg-rle) panic on some corrupt frames with pyo3's ``PanicException``, which derives
+    from ``BaseException`` and slips through ``except Exception``.
+    """
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
+
+
 def read_dataset(data: bytes) -> Dataset:
     """Parse a file's bytes into a dataset; raise :class:`RejectedFile` if it is not DICOM."""
+    _check_inflated_size(data)
     try:
         return pydicom.dcmread(io.BytesIO(data))
     except InvalidDicomError:
@@ -131,10 +172,17 @@ def _date(ds: Dataset, keyword: str) -> datetime.date | None:
 
 
 def transfer_syntax_of(ds: Dataset) -> UID:
-    """Return (0002,0010) *Transfer Syntax UID*, or implicit little endian for meta-less files."""
+    """Return (0002,0010) *Transfer Syntax UID*, or implicit little endian for meta-less files.
+
+    Raise :class:`RejectedFile` when the value is not a transfer syntax pydicom knows.
+    """
     meta = getattr(ds, "file_meta", None)
     uid = meta.get("TransferSyntaxUID") if meta is not None else None
-    return UID(uid) if uid else ImplicitVRLittleEndian
+    if not uid:
+        return ImplicitVRLittleEndian
+    if not isinstance(uid, str) or not UID(uid).is_transfer_syntax:
+        raise RejectedFile(UNKNOWN_SYNTAX_MSG)
+    return UID(uid)
 
 
 def can_decode(transfer_syntax: UID) -> bool:
@@ -147,9 +195,20 @@ def can_decode(transfer_syntax: UID) -> bool:
         return False
 
 
+_TAG_IN_ERROR = re.compile(r"\(([0-9A-Fa-f]{4}),\s*([0-9A-Fa-f]{4})\)")
+
+
 def read_ct_header(data: bytes) -> CTHeader:
     """Parse and check one file; raise :class:`RejectedFile` with the first broken rule."""
-    return check_ct_dataset(read_dataset(data))
+    ds = read_dataset(data)
+    try:
+        return check_ct_dataset(ds)
+    except RejectedFile:
+        raise
+    except Exception as exc:  # pydicom converts elements on first access: a corrupt one fails there
+        tag = _TAG_IN_ERROR.search(str(exc))
+        where = f" ({tag.group(1).upper()},{tag.group(2).upper()})" if tag else ""
+        raise RejectedFile(MALFORMED_ELEMENT_MSG.format(where=where)) from exc
 
 
 def check_ct_dataset(ds: Dataset) -> CTHeader:

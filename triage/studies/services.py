@@ -32,7 +32,7 @@ from triage.audit.services import record_event
 from triage.core.exceptions import DomainError
 from triage.studies import storage
 from triage.studies.audit_actions import StudyAction
-from triage.studies.dicom_headers import CTHeader, RejectedFile, read_ct_header, read_dataset
+from triage.studies.dicom_headers import CTHeader, RejectedFile, is_decoder_failure, read_ct_header, read_dataset
 from triage.studies.exceptions import (IllegalStudyTransition, NoUsableSeries, StorageFull, StorageUnavailable,
                                      StudyNotFound)
 from triage.studies.geometry import MIN_SLICES, SliceGeometry, order_slices, select_stack, slice_geometry
@@ -449,7 +449,9 @@ def _decode_instance(instance: Instance) -> tuple[SliceGeometry | None, str]:
         return None, "The stored file is missing."
     except RejectedFile as exc:
         return None, str(exc)
-    except Exception as exc:  # pydicom/numpy raise many types on corrupt or truncated pixel data
+    except BaseException as exc:  # pydicom/numpy raise many types on corrupt pixel data; Rust decoders panic
+        if not is_decoder_failure(exc):
+            raise
         return None, CORRUPT_PIXELS_MSG.format(error=type(exc).__name__)[:300]
     return geometry, ""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -100,7 +101,7 @@ def _zip_entries(archive_name: str, stream: BinaryIO, budget: list[int]) -> Iter
             try:
                 with archive.open(info) as entry:
                     data = _read_capped(entry, limit=limit)
-            except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError):
+            except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, OSError, EOFError):
                 yield Candidate(name, reason=BAD_ZIP_MSG)
                 continue
             if data is None:
