@@ -13,7 +13,7 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 
 from triage.accounts import services as account_services
 
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 20
 # /api/health/ answers 503 by design while a dependency (here: the Celery worker) is down.
 NOT_FUZZED = {"GET /api/health/"}
 CHECKS = [not_a_server_error, content_type_conformance, response_schema_conformance]
