@@ -14,19 +14,21 @@ TERMINAL = ("ready", "failed")
 
 
 @pytest.fixture
-def fault_worker(transactional_db, study_storage, tmp_path):
-    """A real worker whose storage root is this test's own folder (so orphan checks see only our files).
+def worker_lease_seconds() -> str:
+    """The worker's TRIAGE_INFERENCE_LEASE_SECONDS: short, so a dead worker's claim ends in seconds."""
+    return "20"
 
-    ``TRIAGE_INFERENCE_LEASE_SECONDS`` is short so a retry after a transient error waits seconds,
-    not the production 30 minutes, for the claim it held itself.
-    """
+
+@pytest.fixture
+def fault_worker(transactional_db, study_storage, tmp_path, worker_lease_seconds):
+    """A real worker whose storage root is this test's own folder (so orphan checks see only our files)."""
     from django.db import connection
 
     if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis"):
         pytest.skip("needs Redis: run the suite through tests/run.sh")
     env = _worker_env(connection.settings_dict["NAME"])
     env["TRIAGE_STORAGE_ROOT"] = str(study_storage)
-    env["TRIAGE_INFERENCE_LEASE_SECONDS"] = "20"
+    env["TRIAGE_INFERENCE_LEASE_SECONDS"] = worker_lease_seconds
     drop_broker_connections()  # an earlier test may have restarted Redis under our pooled ones
     worker = WorkerProcess(env, tmp_path / "worker.log")
     worker.start()

@@ -3,7 +3,7 @@ import logging
 import os
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -22,6 +22,7 @@ from triage.studies.services import (
     claim_study_for_processing,
     enqueue_analysis,
     mark_study_ready,
+    release_claim_after_transient_error,
     requeue_stuck_studies,
 )
 from triage.worklist.services import refresh_worklist_entry
@@ -142,14 +143,24 @@ def analyse_study(*, study_id: int) -> Result | None:
 
     Idempotent: a study already analysed by the active model version is only marked ready;
     a study another worker holds (or that is finished or missing) is skipped. The heavy work
-    runs outside any transaction; every row is written in one atomic block at the end.
+    runs outside any transaction; every row is written in one atomic block at the end. After a
+    transient database error the claim is given back, so the task's retry can take it at once.
     """
-    from inference.analysis import StageTimer, analyse_volume
-
     study = claim_study_for_processing(study_id=study_id, lease=INFERENCE_LEASE)
     if study is None:
         _raise_if_lease_held(study_id)
         return None
+    try:
+        return _analyse_claimed(study=study)
+    except OperationalError:
+        release_claim_after_transient_error(study_id=study_id, lease_until=study.lease_until)
+        raise
+
+
+def _analyse_claimed(*, study: Study) -> Result | None:
+    from inference.analysis import StageTimer, analyse_volume
+
+    study_id = study.id
     model_version = ensure_active_model_version()
     existing = Result.objects.filter(study_id=study_id, model_version=model_version).first()
     try:

@@ -16,13 +16,14 @@ from __future__ import annotations
 import errno
 import io
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pydicom
-from django.db import transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -468,10 +469,39 @@ def ingest_study(*, study_id: int, now: datetime | None = None) -> Study | None:
     If instances arrived while it ran, the claim is released and the study ingested again.
     """
     now = now or timezone.now()
+    lease_until = now + INGEST_LEASE
     claimable = Q(status=Status.RECEIVED) & (Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-    if not Study.objects.filter(claimable, id=study_id).update(lease_until=now + INGEST_LEASE):
+    if not Study.objects.filter(claimable, id=study_id).update(lease_until=lease_until):
         logger.info("studies.ingest_skipped", extra={"study_id": study_id})
         return None
+    try:
+        return _ingest_claimed(study_id=study_id)
+    except OperationalError:
+        release_claim_after_transient_error(study_id=study_id, lease_until=lease_until)
+        raise
+
+
+def release_claim_after_transient_error(*, study_id: int, lease_until: datetime, attempts: int = 5,
+                                        wait_s: float = 1.0) -> bool:
+    """End this worker's own claim (the lease it set to ``lease_until``) so the task's retry can take it at once.
+
+    Without this a retry after a database restart finds its own claim still valid and waits for
+    it to expire (15 min ingest, 30 min analysis). Best effort: the database may still be down,
+    and then the lease runs out as a dead worker's would. A claim taken over since is left alone.
+    """
+    for attempt in range(attempts):
+        try:
+            if not connection.in_atomic_block:
+                connection.close()  # the broken connection; the query below opens a new one
+            Study.objects.filter(id=study_id, lease_until=lease_until).update(lease_until=timezone.now())
+            return True
+        except DatabaseError:
+            time.sleep(wait_s)
+    logger.warning("studies.claim_release_failed", extra={"study_id": study_id})
+    return False
+
+
+def _ingest_claimed(*, study_id: int) -> Study | None:
     study = Study.objects.get(id=study_id)
     snapshot = study.last_instance_received_at
     instances = list(Instance.objects.filter(series__study=study).order_by("id"))
