@@ -111,7 +111,7 @@ class LoadReport:
     duration_s: float
     latencies_s: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    uploaded: dict[str, float] = field(default_factory=dict)  # study uuid -> wall time the upload returned
+    uploaded: dict[str, float] = field(default_factory=dict)  # study uuid -> wall time the upload started
     upload_to_ready_s: list[float] = field(default_factory=list)
     not_ready: list[str] = field(default_factory=list)
 
@@ -212,12 +212,13 @@ def _hospital(client: _Client, stop: threading.Event, hospital_uuid: str, make_s
     while not stop.is_set():
         files = make_study()
         body, content_type = multipart({"hospital": hospital_uuid}, files)
+        sent_at = time.time()  # upload -> ready counts from the moment the upload starts
         data = client.call("POST /api/studies/ (upload)", "POST", "/api/studies/", body=body,
                            content_type=content_type, ok=(200, 201))
         if data:
             with client.lock:
                 for study in json.loads(data)["studies"]:
-                    client.report.uploaded[study] = time.time()
+                    client.report.uploaded[study] = sent_at
         stop.wait(every_s)
 
 
