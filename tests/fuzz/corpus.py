@@ -102,27 +102,29 @@ def flip_header_bits(rng: random.Random, data: bytes) -> bytes:
     return bytes(out)
 
 
-def break_length(rng: random.Random, data: bytes) -> bytes:
+def _random_element(rng: random.Random, data: bytes) -> tuple[int, bytearray] | None:
+    """Pick one element header to damage; return its offset and a mutable copy, or None if none is found."""
     offsets = _elements(data)
-    if not offsets:
+    return (rng.choice(offsets), bytearray(data)) if offsets else None
+
+
+def break_length(rng: random.Random, data: bytes) -> bytes:
+    picked = _random_element(rng, data)
+    if picked is None:
         return truncate(rng, data)
-    i = rng.choice(offsets)
-    out = bytearray(data)
-    value = rng.choice([0, 1, 3, 0x7FFF, 0xFFFF])
-    vr = bytes(out[i + 4:i + 6])
-    if vr in (b"OB", b"OW", b"SQ", b"UT", b"UN") and i + 12 <= len(out):
+    i, out = picked
+    if bytes(out[i + 4:i + 6]) in (b"OB", b"OW", b"SQ", b"UT", b"UN") and i + 12 <= len(out):
         struct.pack_into("<I", out, i + 8, rng.choice([0, 7, 0x7FFFFFFF, 0xFFFFFFFE, len(data) * 4]))
     else:
-        struct.pack_into("<H", out, i + 6, value)
+        struct.pack_into("<H", out, i + 6, rng.choice([0, 1, 3, 0x7FFF, 0xFFFF]))
     return bytes(out)
 
 
 def wrong_vr(rng: random.Random, data: bytes) -> bytes:
-    offsets = _elements(data)
-    if not offsets:
+    picked = _random_element(rng, data)
+    if picked is None:
         return flip_header_bits(rng, data)
-    i = rng.choice(offsets)
-    out = bytearray(data)
+    i, out = picked
     out[i + 4:i + 6] = rng.choice([b"SQ", b"UN", b"OB", b"FD", b"AT", b"ZZ", b"\x00\x00"])
     return bytes(out)
 

@@ -140,3 +140,12 @@ def test_read_ct_header__random_edits_raise_only_rejected_file(data):
         dicom_headers.read_ct_header(bytes(mutated[:cut]))
     except dicom_headers.RejectedFile as exc:
         assert reason_key(str(exc), known_reasons()) is not None, str(exc)
+
+
+def test_read_ct_header__unreadable_vr_in_file_meta_is_rejected():
+    # Found by the property above: a meta element whose VR is not a VR broke the deflate check.
+    at = SMALL_SLICE.index(b"\x02\x00\x10\x00UI")  # (0002,0010) Transfer Syntax UID
+    damaged = SMALL_SLICE[:at + 4] + b"U\x00" + SMALL_SLICE[at + 6:]
+    with pytest.raises(dicom_headers.RejectedFile) as rejected:
+        dicom_headers.read_ct_header(damaged)
+    assert reason_key(str(rejected.value), known_reasons()) is not None

@@ -98,9 +98,10 @@ def _check_inflated_size(data: bytes) -> None:
     try:
         pydicom.filereader.read_preamble(stream, False)
         meta = pydicom.filereader._read_file_meta_info(stream)  # the meta group only, never deflated
+        deflated = meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
     except Exception:
         return  # not a Part 10 file with a readable meta group: the normal parse decides
-    if meta.get("TransferSyntaxUID") != DeflatedExplicitVRLittleEndian:
+    if not deflated:
         return
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     try:
