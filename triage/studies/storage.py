@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import uuid
+from pathlib import Path
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -26,33 +29,43 @@ def sha256_of(data: bytes) -> str:
 def store_content(*, hospital_uuid, data: bytes, sha256: str) -> tuple[str, bool]:
     """Store ``data`` under its hash; return the path and whether this call wrote the file.
 
-    A file already there with the wrong size (left by a writer that died or hit a full disk) is
-    replaced. On a write error (``OSError``, e.g. ENOSPC) the partly written file is removed
-    before the error propagates, so a later upload never trusts it.
+    On a filesystem the bytes go to a private temporary file first and are published with a
+    hard link (or, over a file of the wrong size left by an older writer, an atomic rename), so
+    no reader and no later upload ever sees a partly written file, whether the writer died,
+    the disk filled up (the ``OSError`` propagates, nothing is left) or two uploads of the same
+    content raced. Storages without local paths write whole objects and are used as they are.
     """
     path = content_path(hospital_uuid=hospital_uuid, sha256=sha256)
-    if default_storage.exists(path):
-        if default_storage.size(path) == len(data):
+    try:
+        local = Path(default_storage.path(path))
+    except NotImplementedError:
+        local = None
+    if local is None:
+        if default_storage.exists(path):
             return path, False
-        logger.warning("studies.storage_partial_file_replaced", extra={"path": path})
-        default_storage.delete(path)
-    try:
         saved = default_storage.save(path, ContentFile(data))
-    except OSError:
-        _delete_if_incomplete(path, size=len(data))
-        raise
-    if saved != path:  # a concurrent writer stored the same content first
-        default_storage.delete(saved)
+        if saved != path:  # a concurrent writer stored the same content first
+            default_storage.delete(saved)
+            return path, False
+        return path, True
+    if local.is_file() and local.stat().st_size == len(data):
         return path, False
-    return path, True
-
-
-def _delete_if_incomplete(path: str, *, size: int) -> None:
+    local.parent.mkdir(parents=True, exist_ok=True)
+    partial = local.with_name(f".{local.name}.{uuid.uuid4().hex}.part")
     try:
-        if default_storage.exists(path) and default_storage.size(path) != size:
-            default_storage.delete(path)
-    except OSError:
-        logger.warning("studies.storage_cleanup_failed", extra={"path": path})
+        with open(partial, "xb") as handle:
+            handle.write(data)
+        try:
+            os.link(partial, local)
+            return path, True
+        except FileExistsError:
+            if local.stat().st_size == len(data):
+                return path, False  # a concurrent upload published the same content
+            logger.warning("studies.storage_partial_file_replaced", extra={"path": path})
+            os.replace(partial, local)
+            return path, True
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def read_content(path: str) -> bytes:
