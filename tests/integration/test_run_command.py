@@ -1,12 +1,14 @@
 """The README's run command serves the login page and a healthy platform on its embedded default."""
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -57,5 +59,8 @@ def test_run_command__serves_login_and_reports_healthy(tmp_path):
         assert "platform.admin" in (tmp_path / "run.log").read_text()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=60)
+        proc.wait(timeout=90)
         log.close()
+    # The worker runs in its own session; stopping the script must stop it too.
+    worker_pid = int(re.search(r"Worker started \(pid (\d+)", (tmp_path / "run.log").read_text()).group(1))
+    assert not Path(f"/proc/{worker_pid}").exists() or "Z" in Path(f"/proc/{worker_pid}/stat").read_text().split()[2]

@@ -56,7 +56,9 @@ def test_compose__dockerfile_exists_for_the_build():
 
 
 def run_settings(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "TRIAGE_ENV", "DEBUG"}} | env
+    # DJANGO_ALLOW_ASYNC_UNSAFE is set by the browser tests' process; a deployment never has it.
+    dropped = {"SECRET_KEY", "TRIAGE_ENV", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    full_env = {k: v for k, v in os.environ.items() if k not in dropped} | env
     return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO_ROOT, env=full_env,
                           capture_output=True, text=True, timeout=120)
 
