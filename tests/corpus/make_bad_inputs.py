@@ -122,6 +122,7 @@ def bad_inputs() -> dict[str, bytes]:
         "enhanced_ct.dcm": _modified(SOPClassUID=EnhancedCTImageStorage),
         "undecodable_syntax.dcm": to_bytes(mpeg),
         "missing_pixel_spacing.dcm": _modified(PixelSpacing=None),
+        "overlong_study_uid.dcm": _modified(StudyInstanceUID="1." + "2" * 80),
         "huge_rows.dcm": _modified(Rows=4096),
     }
 

@@ -21,13 +21,17 @@ from pydicom.uid import (CTImageStorage, DeflatedExplicitVRLittleEndian, Enhance
                          ImplicitVRLittleEndian, UID)
 
 MAX_IMAGE_SIDE_PX = 2048
+UID_PATTERN = re.compile(r"[0-9.]{1,64}")  # PS3.5 §9.1: UIDs are digits and dots, at most 64 characters
 MAX_INFLATED_BYTES = 64 * 1024**2  # a deflated dataset may not expand beyond one instance's upload cap
 ACCEPTED_PHOTOMETRIC = ("MONOCHROME1", "MONOCHROME2")
 # (keyword, tag) that every accepted instance must carry.
-REQUIRED_TAGS = (
+UID_TAGS = (
     ("SOPInstanceUID", "(0008,0018)"),
     ("StudyInstanceUID", "(0020,000D)"),
     ("SeriesInstanceUID", "(0020,000E)"),
+)
+REQUIRED_TAGS = (
+    *UID_TAGS,
     ("Rows", "(0028,0010)"),
     ("Columns", "(0028,0011)"),
     ("BitsAllocated", "(0028,0100)"),
@@ -52,6 +56,7 @@ MULTI_FRAME_MSG = "Multi-frame CT images ({frames} frames) are not supported."
 BAD_GEOMETRY_MSG = "ImageOrientationPatient (0020,0037) or PixelSpacing (0028,0030) is malformed."
 UNKNOWN_SYNTAX_MSG = "Transfer Syntax UID (0002,0010) is not a known transfer syntax."
 MALFORMED_ELEMENT_MSG = "A header element{where} cannot be parsed (wrong value representation or length)."
+INVALID_UID_MSG = "Not a valid UID in {keyword} {tag}: a UID is 1 to 64 digits and dots."
 DEFLATE_BOMB_MSG = "The deflated dataset expands beyond {limit_mb} MB (possible decompression bomb); rejected."
 
 
@@ -229,6 +234,9 @@ def check_ct_dataset(ds: Dataset) -> CTHeader:
     for keyword, tag in REQUIRED_TAGS:
         if keyword not in ds or ds.get(keyword) in (None, ""):
             raise RejectedFile(MISSING_TAG_MSG.format(keyword=keyword, tag=tag))
+    for keyword, tag in UID_TAGS:
+        if not UID_PATTERN.fullmatch(str(ds.get(keyword))):
+            raise RejectedFile(INVALID_UID_MSG.format(keyword=keyword, tag=tag))
     photometric = _text(ds, "PhotometricInterpretation")
     if photometric not in ACCEPTED_PHOTOMETRIC:
         raise RejectedFile(WRONG_PHOTOMETRIC_MSG.format(value=photometric))

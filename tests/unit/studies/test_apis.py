@@ -11,7 +11,7 @@ from tests.unit.studies.helpers import read_paths, receive
 from triage.accounts.models import Role
 from triage.audit.models import AuditEvent
 from triage.studies import uploads
-from triage.studies.dicom_headers import (ENHANCED_CT_MSG, MISSING_TAG_MSG, NO_PIXEL_DATA_MSG, NOT_DICOM_MSG,
+from triage.studies.dicom_headers import (ENHANCED_CT_MSG, INVALID_UID_MSG, MISSING_TAG_MSG, NO_PIXEL_DATA_MSG, NOT_DICOM_MSG,
                                           TRUNCATED_MSG, UNDECODABLE_SYNTAX_MSG, WRONG_MODALITY_MSG,
                                           WRONG_PHOTOMETRIC_MSG)
 from triage.studies.models import Instance, Series, Study
@@ -99,6 +99,8 @@ CASES = {
     "secondary_capture_rgb": single_file_case("rgb_secondary_capture.dcm", WRONG_MODALITY_MSG.format(modality="OT")),
     "rgb_ct": single_file_case("rgb_ct.dcm", WRONG_PHOTOMETRIC_MSG.format(value="RGB")),
     "enhanced_ct": single_file_case("enhanced_ct.dcm", ENHANCED_CT_MSG),
+    "overlong_uid": single_file_case("overlong_study_uid.dcm", INVALID_UID_MSG.format(
+        keyword="StudyInstanceUID", tag="(0020,000D)")),
     "undecodable_syntax": single_file_case("undecodable_syntax.dcm", UNDECODABLE_SYNTAX_MSG.format(
         name="MPEG2 Main Profile / Main Level", uid=corpus.MPEG2_UID)),
     "missing_required_tag": single_file_case("missing_pixel_spacing.dcm", MISSING_TAG_MSG.format(
