@@ -30,6 +30,11 @@ def apply_temperature(logits: np.ndarray, *, temperature: float) -> np.ndarray:
     return special.softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=-1)
 
 
+def calibrate_probabilities(probabilities: np.ndarray, *, temperature: float) -> np.ndarray:
+    """Return softmax probabilities rescaled by ``temperature`` (the model card's calibration)."""
+    return apply_temperature(logits_from_probabilities(probabilities), temperature=temperature)
+
+
 def _negative_log_likelihood(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
     log_probs = special.log_softmax(logits / temperature, axis=-1)
     return float(-log_probs[np.arange(labels.size), labels].mean())

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from inference.aggregate import DEFAULT_TOP_K, apply_temperature, logits_from_probabilities, study_probability
+from inference.aggregate import DEFAULT_TOP_K, calibrate_probabilities, study_probability
 from inference.dicom_io import DicomSource, Volume, read_series
 from inference.preprocess import StudyPlan, plan_study, render_model_slices
 from inference.registry import LoadedModel
@@ -238,30 +238,51 @@ def analyse_volume(
             plan = plan_study(volume.hu)
             raw = classify_slices(volume.hu, plan, loaded=loaded, batch_size=batch_size)
         with timer.stage("aggregate"):
-            calibrated = apply_temperature(logits_from_probabilities(raw), temperature=loaded.temperature)
-            top_k = int(loaded.card.get("aggregation", {}).get("top_k", DEFAULT_TOP_K))
-            covid = study_probability(calibrated[:, positive], top_k=top_k)
-            covid_raw = study_probability(raw[:, positive], top_k=top_k)
-            top = np.argsort(-calibrated[:, positive], kind="stable")[:top_k]
-            class_probabilities = {name: float(p) for name, p in zip(class_names, calibrated[top].mean(axis=0))}
-            class_probabilities[class_names[positive]] = covid
-            key = plan.slice_indices[select_key_slices(calibrated[:, positive], k=key_slices)]
+            scores = score_study(raw, loaded=loaded)
+            key = plan.slice_indices[select_key_slices(scores.slice_probabilities[:, positive], k=key_slices)]
         quantification = quantified.result()
     with timer.stage("explain"):
         overlays = explain_key_slices(volume, plan, loaded=loaded, key_slice_indices=key.tolist(),
                                       lung_mask=quantification.lungs.both, lesion_labels=quantification.lesion_labels)
     return StudyAnalysis(
         class_names=class_names,
-        class_probabilities=class_probabilities,
-        covid_probability=covid,
-        covid_probability_uncalibrated=covid_raw,
-        predicted_label=max(class_probabilities, key=class_probabilities.__getitem__),
-        slice_scores=slice_scores(volume, plan, calibrated[:, positive]),
+        class_probabilities=scores.class_probabilities,
+        covid_probability=scores.covid_probability,
+        covid_probability_uncalibrated=scores.covid_probability_uncalibrated,
+        predicted_label=max(scores.class_probabilities, key=scores.class_probabilities.__getitem__),
+        slice_scores=slice_scores(volume, plan, scores.slice_probabilities[:, positive]),
         key_slice_indices=key.tolist(),
         quantification=quantification.to_dict(),
         overlays=overlays,
         stage_seconds=timer.seconds,
     )
+
+
+@dataclass(frozen=True)
+class StudyScores:
+    """Calibrated probabilities of a study's classified slices and of the study itself."""
+
+    slice_probabilities: np.ndarray  # (n, classes), temperature-scaled
+    covid_probability: float
+    covid_probability_uncalibrated: float
+    class_probabilities: dict[str, float]
+
+
+def score_study(raw: np.ndarray, *, loaded: LoadedModel) -> StudyScores:
+    """Calibrate raw slice outputs ``(n, classes)`` and aggregate them by the study rule of the card.
+
+    Class probabilities are the means over the top-k slices by COVID-19 probability, the COVID-19
+    one being the study probability itself, so they sum to 1.
+    """
+    class_names = tuple(loaded.card["class_names"])
+    positive = loaded.positive_index
+    calibrated = calibrate_probabilities(raw, temperature=loaded.temperature)
+    top_k = int(loaded.card.get("aggregation", {}).get("top_k", DEFAULT_TOP_K))
+    covid = study_probability(calibrated[:, positive], top_k=top_k)
+    top = np.argsort(-calibrated[:, positive], kind="stable")[:top_k]
+    class_probabilities = {name: float(p) for name, p in zip(class_names, calibrated[top].mean(axis=0))}
+    class_probabilities[class_names[positive]] = covid
+    return StudyScores(calibrated, covid, study_probability(raw[:, positive], top_k=top_k), class_probabilities)
 
 
 def slice_scores(volume: Volume, plan: StudyPlan, covid_probabilities: np.ndarray) -> list[SliceScore]:

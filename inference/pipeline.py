@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inference.aggregate import DEFAULT_TOP_K, apply_temperature, logits_from_probabilities, study_probability
-from inference.preprocess import preprocess_study
+from inference.aggregate import calibrate_probabilities
+from inference.preprocess import plan_study
 from inference.registry import LoadedModel
 
 
@@ -17,7 +17,7 @@ def predict_slice_probabilities(loaded: LoadedModel, slices_uint8: np.ndarray, *
     The model's softmax output is rescaled with the card's temperature (1.0 when uncalibrated).
     """
     raw = loaded.model.predict(np.asarray(slices_uint8)[..., np.newaxis], batch_size=batch_size, verbose=0)
-    return apply_temperature(logits_from_probabilities(raw), temperature=loaded.temperature)
+    return calibrate_probabilities(raw, temperature=loaded.temperature)
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,13 @@ class StudyPrediction:
 
 
 def classify_volume(volume_hu: np.ndarray, *, loaded: LoadedModel, batch_size: int = 8) -> StudyPrediction:
-    """Preprocess a HU volume ``(z, y, x)``, classify its lung slices and aggregate them to a study probability."""
-    study = preprocess_study(volume_hu, size_px=int(loaded.card["input_size_px"]))
-    probabilities = predict_slice_probabilities(loaded, study.slices_uint8, batch_size=batch_size)
-    top_k = int(loaded.card.get("aggregation", {}).get("top_k", DEFAULT_TOP_K))
-    covid = study_probability(probabilities[:, loaded.positive_index], top_k=top_k)
-    return StudyPrediction(covid, study.slice_indices, probabilities, tuple(loaded.card["class_names"]))
+    """Preprocess a HU volume ``(z, y, x)``, classify its lung slices and aggregate them to a study probability.
+
+    The same classification and study rule as the worker's :func:`inference.analysis.analyse_volume`.
+    """
+    from inference.analysis import classify_slices, score_study
+
+    plan = plan_study(volume_hu)
+    scores = score_study(classify_slices(volume_hu, plan, loaded=loaded, batch_size=batch_size), loaded=loaded)
+    return StudyPrediction(scores.covid_probability, plan.slice_indices, scores.slice_probabilities,
+                           tuple(loaded.card["class_names"]))
