@@ -14,7 +14,7 @@ from django.db import close_old_connections, connection
 
 from tests.faults.conftest import (TERMINAL, assert_store_consistent, drop_broker_connections, expire_claims,
                                   sweep_all, wait_until)
-from tests.integration.test_ingest_worker import upload_phantom
+from tests.integration.helpers import upload_phantom
 from triage.accounts.models import Role
 from triage.studies.models import Study
 

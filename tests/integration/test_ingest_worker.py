@@ -1,39 +1,18 @@
 """Ingest through a real Celery worker on Redis + PostgreSQL, including a SIGKILL mid-ingest."""
-import os
-import subprocess
 import time
 from datetime import timedelta
 from unittest import mock
 
 import pytest
-from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from tests.integration.helpers import reads_block, upload_phantom, wait_for
 from triage.accounts.models import Role
 from triage.audit.models import AuditEvent
 from triage.studies import services
 from triage.studies.models import Instance, Study
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(predicate, *, timeout_s: float = 60.0, interval_s: float = 0.05):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval_s)
-    raise AssertionError(f"condition not met within {timeout_s}s")
-
-
-def upload_phantom(client, hospital, paths, *, note: str = ""):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-    files = [SimpleUploadedFile(p.name, p.read_bytes()) for p in paths]
-    response = client.post("/api/studies/", {"hospital": str(hospital.uuid), "files": files}, format="multipart")
-    assert response.status_code == 201, response.json()
-    assert response.json()["note"] == note
-    return Study.objects.get(uuid=response.json()["studies"][0])
 
 
 def queued_events(study) -> int:
@@ -57,22 +36,12 @@ def test_ingest_study__sigkill_mid_ingest_then_sweep_queues_exactly_once(celery_
     client = api_client_for(make_user(hospital=hospital_a, role=Role.CLINICIAN))
     with mock.patch.object(services, "enqueue_ingest", return_value=True):
         study = upload_phantom(client, hospital_a, phantom_series(slices=16, size_px=64))
-    # Make one stored file a FIFO: the worker's read blocks there, after it claimed the study,
-    # which holds it mid-ingest deterministically without any test hook in production code.
-    instance = Instance.objects.filter(series__study=study).order_by("instance_number")[5]
-    path = default_storage.path(instance.storage_path)
-    original = open(path, "rb").read()
-    os.remove(path)
-    os.mkfifo(path)
-    try:
+    # The worker blocks reading one stored slice after it claimed the study: held mid-ingest.
+    with reads_block(Instance.objects.filter(series__study=study).order_by("instance_number")[5]):
         assert services.enqueue_ingest(study_id=study.id)
         wait_for(lambda: Study.objects.filter(id=study.id, lease_until__isnull=False).exists())
         time.sleep(0.3)
         celery_worker_process.kill()
-    finally:
-        os.remove(path)
-        with open(path, "wb") as handle:
-            handle.write(original)
     study.refresh_from_db()
     assert study.status == Study.Status.RECEIVED and queued_events(study) == 0
 
@@ -88,23 +57,17 @@ def test_ingest_study__sigkill_mid_ingest_then_sweep_queues_exactly_once(celery_
     assert queued_events(study) == 1
 
 
-def _redis(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["redis-cli", "-p", os.environ["TEST_REDIS_PORT"], *args], capture_output=True, text=True)
-
-
 def test_receive_instances__redis_down_keeps_study_received_until_sweep(celery_worker_process, hospital_a,
                                                                        make_user, api_client_for, phantom_series,
-                                                                       tmp_path):
+                                                                       redis_server):
     client = api_client_for(make_user(hospital=hospital_a, role=Role.RADIOLOGIST))
     paths = phantom_series(slices=12)
-    _redis("shutdown", "nosave")
+    redis_server.stop()
     try:
         study = upload_phantom(client, hospital_a, paths, note=services.QUEUE_DOWN_NOTE)
         assert study.status == Study.Status.RECEIVED and Instance.objects.filter(series__study=study).count() == 12
     finally:
-        subprocess.run(["redis-server", "--port", os.environ["TEST_REDIS_PORT"], "--bind", "127.0.0.1", "--save", "",
-                        "--appendonly", "no", "--daemonize", "yes", "--dir", str(tmp_path)], check=True)
-        wait_for(lambda: _redis("ping").stdout.strip() == "PONG", timeout_s=20)
+        redis_server.start()
     celery_worker_process.stop()
     celery_worker_process.start()
     past = timezone.now() - timedelta(minutes=11)

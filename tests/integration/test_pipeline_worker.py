@@ -1,6 +1,5 @@
 """A study flows from upload to a stored result through a real worker, Redis and PostgreSQL,
 including a worker killed mid-analysis, Redis down during upload and a corrupt stored slice."""
-import os
 import time
 from datetime import timedelta
 from unittest import mock
@@ -9,7 +8,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from tests.integration.test_ingest_worker import upload_phantom, wait_for
+from tests.integration.helpers import reads_block, upload_phantom, wait_for
 from triage.accounts.models import Role
 from triage.results.models import Overlay, Quantification, Result, SliceScore
 from triage.results.services import requeue_stuck_analyses
@@ -46,22 +45,6 @@ def test_analyse_study__upload_to_ready_with_every_result_row(celery_worker_proc
     assert "inference.model_loaded" in celery_worker_process.log_path.read_text()
 
 
-def _hold_analysis_on_fifo(study: Study) -> tuple[str, bytes]:
-    """Replace one stored slice of the selected series by a FIFO: reading it blocks the worker mid-task."""
-    instance = Instance.objects.filter(series_id=study.selected_series_id).order_by("z_position_mm")[3]
-    path = default_storage.path(instance.storage_path)
-    original = open(path, "rb").read()
-    os.remove(path)
-    os.mkfifo(path)
-    return path, original
-
-
-def _restore(path: str, original: bytes) -> None:
-    os.remove(path)
-    with open(path, "wb") as handle:
-        handle.write(original)
-
-
 def _ingest_without_handoff(study: Study) -> None:
     with mock.patch.object(study_services, "enqueue_analysis", return_value=True):
         study_services.ingest_study(study_id=study.id)
@@ -74,14 +57,11 @@ def test_analyse_study__sigkill_mid_analysis_then_exactly_one_result(celery_work
     with mock.patch.object(study_services, "enqueue_ingest", return_value=True):
         study = upload_phantom(uploader, hospital_a, phantom_series(slices=16, size_px=96))
     _ingest_without_handoff(study)
-    path, original = _hold_analysis_on_fifo(study)
-    try:
+    with reads_block(Instance.objects.filter(series_id=study.selected_series_id).order_by("z_position_mm")[3]):
         assert study_services.enqueue_analysis(study_id=study.id)
         wait_for(lambda: status_of(study) == "processing", timeout_s=60)
         time.sleep(0.5)
         celery_worker_process.kill()
-    finally:
-        _restore(path, original)
     assert status_of(study) == "processing" and not Result.objects.filter(study=study).exists()
 
     celery_worker_process.start()
