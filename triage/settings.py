@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "triage.reports",
     "triage.decisions",
     "triage.worklist",
+    "triage.pipeline",
     "triage.gateway",
     "triage.monitoring",
 ]

@@ -10,6 +10,7 @@ api_patterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("triage.accounts.urls")),
+    path("", include("triage.pipeline.urls")),  # upload, reprocess, model activation
     path("audit/", include("triage.audit.urls")),
     path("models/", include("triage.results.urls")),
     path("studies/", include("triage.studies.urls")),

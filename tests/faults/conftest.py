@@ -94,9 +94,8 @@ def expire_claims(study_ids) -> None:
 
 def sweep_all() -> None:
     """Run the periodic sweeps now, with no grace period: re-enqueue every unclaimed unfinished study."""
-    from triage.results.services import requeue_stuck_analyses
+    from triage.pipeline.services import requeue_stuck_analyses, requeue_stuck_studies
     from triage.studies.models import Study
-    from triage.studies.services import requeue_stuck_studies
 
     requeue_stuck_studies(status=Study.Status.RECEIVED, older_than=timedelta(0))
     requeue_stuck_studies(status=Study.Status.QUEUED, older_than=timedelta(0))

@@ -17,6 +17,7 @@ from triage.accounts.models import Role
 from triage.audit.models import AuditEvent
 from triage.decisions import services as decision_services
 from triage.decisions.models import Decision
+from triage.pipeline import services as pipeline_services
 from triage.studies import services
 from triage.studies.models import Instance, Study
 
@@ -63,7 +64,7 @@ def assert_one_copy(storage_root, slices: int) -> None:
     assert on_disk == set(Instance.objects.values_list("storage_path", flat=True))
 
 
-@mock.patch.object(services, "enqueue_ingest", return_value=True)
+@mock.patch.object(pipeline_services, "enqueue_ingest", return_value=True)
 def test_receive_instances__same_study_from_two_threads_stores_one_copy_other_told_duplicate(
         _enqueue, study_storage, hospital_a, make_user, api_client_for, phantom_series):
     data = [(p.name, p.read_bytes()) for p in phantom_series(slices=12, size_px=64)]
@@ -79,7 +80,7 @@ def test_receive_instances__same_study_from_two_threads_stores_one_copy_other_to
     assert_one_copy(study_storage, 12)
 
 
-@mock.patch.object(services, "enqueue_ingest", return_value=True)
+@mock.patch.object(pipeline_services, "enqueue_ingest", return_value=True)
 def test_receive_instances__same_study_via_rest_and_stow_at_once_stores_one_copy(
         _enqueue, study_storage, hospital_a, make_user, api_client_for, phantom_series):
     data = [(p.name, p.read_bytes()) for p in phantom_series(slices=12, size_px=64)]

@@ -12,6 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from triage.accounts.models import Role
+from triage.pipeline import services as pipeline_services
 from triage.studies import exceptions, services, storage
 from triage.studies.models import Instance, Series, Study
 
@@ -53,7 +54,7 @@ def assert_nothing_kept(root) -> None:
 
 def test_receive_instances__disk_full_answers_507_and_keeps_nothing(tiny_disk, uploader, hospital_a, phantom_series):
     paths = phantom_series(slices=16, size_px=256)  # ~130 KiB a slice: the 1 MiB disk fills mid-file
-    with mock.patch.object(services, "enqueue_ingest", return_value=True) as enqueue:
+    with mock.patch.object(pipeline_services, "enqueue_ingest", return_value=True) as enqueue:
         response = post(uploader, hospital_a, paths)
     assert response.status_code == 507, response.content
     assert response.json()["message"] == exceptions.STORAGE_FULL_MSG
@@ -66,7 +67,7 @@ def test_receive_instances__disk_full_then_freed_stores_complete_files(tiny_disk
     paths = phantom_series(slices=16, size_px=256)
     assert post(uploader, hospital_a, paths).status_code == 507
     subprocess.run(["mount", "-o", "remount,size=16m", str(tiny_disk)], check=True)
-    with mock.patch.object(services, "enqueue_ingest", return_value=True):
+    with mock.patch.object(pipeline_services, "enqueue_ingest", return_value=True):
         response = post(uploader, hospital_a, paths)
     assert response.status_code == 201, response.content
     for instance in Instance.objects.all():  # no half-written file from the first try was reused

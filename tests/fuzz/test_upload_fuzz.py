@@ -16,6 +16,7 @@ from tests.corpus.make_bad_inputs import ct_slice
 from tests.fuzz import corpus
 from triage.accounts.models import Role
 from triage.core.exceptions import DomainError
+from triage.pipeline import services as pipeline_services
 from triage.studies import dicom_headers, services, uploads
 from triage.studies.models import Instance, Study
 from triage.studies.uploads import IncomingFile
@@ -55,7 +56,7 @@ def test_study_upload_api__fuzz_corpus_gets_no_500_and_named_rejections(cases, s
     client = api_client_for(make_user(hospital=hospital_a, role=Role.RADIOLOGIST))
     prefixes, by_reason, by_status, codes = known_reasons(), Counter(), Counter(), Counter()
     started = time.monotonic()
-    with mock.patch.object(services, "enqueue_ingest", return_value=True):
+    with mock.patch.object(pipeline_services, "enqueue_ingest", return_value=True):
         for start in range(0, len(cases), FILES_PER_REQUEST):
             batch = cases[start:start + FILES_PER_REQUEST]
             studies_before = Study.objects.count()
@@ -105,17 +106,15 @@ def rle_series_with_corrupt_frames(tmp_path, *, slices: int = 12, corrupt: int =
 
 def test_ingest_study__fuzz_survivors_end_queued_or_failed_with_reason(cases, study_storage, hospital_a, tmp_path):
     damaged_series = rle_series_with_corrupt_frames(tmp_path)
-    with mock.patch.object(services, "enqueue_ingest", return_value=True):
-        services.receive_instances(hospital=hospital_a, uploaded_by=None, source=Study.Source.DEMO,
-                                   files=[IncomingFile(c.name, io.BytesIO(c.data)) for c in cases + damaged_series])
+    services.receive_instances(hospital=hospital_a, uploaded_by=None, source=Study.Source.DEMO,
+                               files=[IncomingFile(c.name, io.BytesIO(c.data)) for c in cases + damaged_series])
     study_ids = list(Study.objects.values_list("id", flat=True))
     assert study_ids  # some mutants keep a valid header and reach ingest
-    with mock.patch.object(services, "enqueue_analysis", return_value=True):
-        for study_id in study_ids:
-            try:
-                services.ingest_study(study_id=study_id)
-            except DomainError as exc:  # what the task's failure hook does with it
-                services.mark_study_failed_after_error(study_id=study_id, error=exc)
+    for study_id in study_ids:
+        try:
+            services.ingest_study(study_id=study_id)
+        except DomainError as exc:  # what the task's failure hook does with it
+            services.mark_study_failed_after_error(study_id=study_id, error=exc)
     outcome = Counter(Study.objects.values_list("status", flat=True))
     assert set(outcome) <= {"queued", "failed"}, outcome
     assert not Study.objects.filter(status="failed", failure_reason="").exists()

@@ -28,7 +28,7 @@ SENDER_AE_TITLE = "CT_WARD7"
 @pytest.fixture(autouse=True)
 def _no_broker(monkeypatch, study_storage):
     """Ingest tasks are not under test here: do not publish them."""
-    monkeypatch.setattr("triage.studies.services.enqueue_ingest", lambda *, study_id: True)
+    monkeypatch.setattr("triage.pipeline.services.enqueue_ingest", lambda *, study_id: True)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from django.utils import timezone
 from tests.integration.helpers import reads_block, upload_phantom, wait_for
 from triage.accounts.models import Role
 from triage.audit.models import AuditEvent
-from triage.studies import services
+from triage.pipeline import enqueue, services
 from triage.studies.models import Instance, Study
 
 pytestmark = pytest.mark.integration
@@ -34,11 +34,11 @@ def test_ingest_study__sigkill_mid_ingest_then_sweep_queues_exactly_once(celery_
                                                                         make_user, api_client_for,
                                                                         phantom_series):
     client = api_client_for(make_user(hospital=hospital_a, role=Role.CLINICIAN))
-    with mock.patch.object(services, "enqueue_ingest", return_value=True):
+    with mock.patch.object(services, "enqueue_ingest", return_value=True):  # the upload hands nothing over
         study = upload_phantom(client, hospital_a, phantom_series(slices=16, size_px=64))
     # The worker blocks reading one stored slice after it claimed the study: held mid-ingest.
     with reads_block(Instance.objects.filter(series__study=study).order_by("instance_number")[5]):
-        assert services.enqueue_ingest(study_id=study.id)
+        assert enqueue.enqueue_ingest(study_id=study.id)
         wait_for(lambda: Study.objects.filter(id=study.id, lease_until__isnull=False).exists())
         time.sleep(0.3)
         celery_worker_process.kill()

@@ -11,10 +11,11 @@ from django.utils import timezone
 from tests.integration.helpers import reads_block, upload_phantom, wait_for
 from triage.accounts.models import Role
 from triage.results.models import Overlay, Quantification, Result, SliceScore
-from triage.results.services import requeue_stuck_analyses
+from triage.pipeline import enqueue
+from triage.pipeline import services as pipeline_services
+from triage.pipeline.services import QUEUE_DOWN_NOTE, requeue_stuck_analyses
 from triage.studies import services as study_services
 from triage.studies.models import Instance, Study
-from triage.studies.services import QUEUE_DOWN_NOTE
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -46,19 +47,18 @@ def test_analyse_study__upload_to_ready_with_every_result_row(celery_worker_proc
 
 
 def _ingest_without_handoff(study: Study) -> None:
-    with mock.patch.object(study_services, "enqueue_analysis", return_value=True):
-        study_services.ingest_study(study_id=study.id)
+    study_services.ingest_study(study_id=study.id)  # the step alone: nothing is sent to the gpu queue
     study.refresh_from_db()
     assert study.status == "queued"
 
 
 def test_analyse_study__sigkill_mid_analysis_then_exactly_one_result(celery_worker_process, uploader, hospital_a,
                                                                     phantom_series):
-    with mock.patch.object(study_services, "enqueue_ingest", return_value=True):
+    with mock.patch.object(pipeline_services, "enqueue_ingest", return_value=True):
         study = upload_phantom(uploader, hospital_a, phantom_series(slices=16, size_px=96))
     _ingest_without_handoff(study)
     with reads_block(Instance.objects.filter(series_id=study.selected_series_id).order_by("z_position_mm")[3]):
-        assert study_services.enqueue_analysis(study_id=study.id)
+        assert enqueue.enqueue_analysis(study_id=study.id)
         wait_for(lambda: status_of(study) == "processing", timeout_s=60)
         time.sleep(0.5)
         celery_worker_process.kill()
@@ -86,7 +86,7 @@ def test_upload__redis_down_is_accepted_then_analysed_after_recovery(celery_work
         redis_server.start()
     past = timezone.now() - timedelta(minutes=30)
     Study.objects.filter(id=study.id).update(status_changed_at=past, last_instance_received_at=past)
-    assert study_services.requeue_stuck_studies(older_than=timedelta(minutes=5)) == [study.id]
+    assert pipeline_services.requeue_stuck_studies(older_than=timedelta(minutes=5)) == [study.id]
     wait_for(lambda: status_of(study) in {"ready", "failed"}, timeout_s=240, interval_s=0.5)
     assert status_of(study) == "ready"
     assert Result.objects.filter(study=study).count() == 1
@@ -94,7 +94,7 @@ def test_upload__redis_down_is_accepted_then_analysed_after_recovery(celery_work
 
 def test_analyse_study__corrupt_stored_slice_fails_with_reason(celery_worker_process, uploader, hospital_a,
                                                                phantom_series):
-    with mock.patch.object(study_services, "enqueue_ingest", return_value=True):
+    with mock.patch.object(pipeline_services, "enqueue_ingest", return_value=True):
         study = upload_phantom(uploader, hospital_a, phantom_series(slices=16, size_px=96))
     _ingest_without_handoff(study)
     instance = Instance.objects.filter(series_id=study.selected_series_id).order_by("z_position_mm")[2]
@@ -102,7 +102,7 @@ def test_analyse_study__corrupt_stored_slice_fails_with_reason(celery_worker_pro
     data = open(path, "rb").read()
     with open(path, "wb") as handle:
         handle.write(data[: len(data) // 2])  # pixel data cut in half, as a failing disk would leave it
-    assert study_services.enqueue_analysis(study_id=study.id)
+    assert enqueue.enqueue_analysis(study_id=study.id)
     wait_for(lambda: status_of(study) in {"ready", "failed"}, timeout_s=120, interval_s=0.5)
     study.refresh_from_db()
     assert study.status == "failed"

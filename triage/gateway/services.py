@@ -1,6 +1,6 @@
 """Every write of the DICOM gateway: DICOM nodes, and STOW-RS / C-STORE hand-offs to ingestion.
 
-Both network paths end in :func:`triage.studies.services.receive_instances`, the single ingest
+Both network paths end in :func:`triage.pipeline.services.receive_upload`, the single ingest
 entry point, with ``source="stow"`` or ``source="cstore"``; it validates, stores, audits and
 enqueues. The hospital is never read from the instances:
 
@@ -29,7 +29,8 @@ from triage.gateway.dicomweb import InstanceOutcome
 from triage.gateway.exceptions import AE_TITLE_TAKEN_MSG, NO_PARTS_MSG
 from triage.gateway.models import DicomNode
 from triage.gateway.multipart import iter_parts
-from triage.studies.services import FileStatus, UploadReport, receive_instances
+from triage.pipeline.services import receive_upload
+from triage.studies.services import FileStatus, UploadReport
 from triage.studies.uploads import MAX_FILE_BYTES, ZIP_MAGIC, IncomingFile
 
 logger = logging.getLogger(__name__)
@@ -132,7 +133,7 @@ def store_stow_instances(
                 continue
             yield IncomingFile(name=name, stream=io.BytesIO(data))
 
-    report = receive_instances(hospital=hospital, uploaded_by=user, files=accepted_parts(), source="stow")
+    report = receive_upload(hospital=hospital, uploaded_by=user, files=accepted_parts(), source="stow")
     return _outcomes(names=names, identities=identities, refused=refused, report=report)
 
 
@@ -160,7 +161,7 @@ def _outcomes(*, names: list[str], identities: dict[str, tuple[str, str, str]], 
 
 def receive_cstore_study(*, node: DicomNode, files: Iterable[IncomingFile]) -> UploadReport:
     """Hand instances received by C-STORE from ``node`` to ingestion, into the node's hospital."""
-    report = receive_instances(hospital=node.hospital, uploaded_by=None, files=files, source="cstore")
+    report = receive_upload(hospital=node.hospital, uploaded_by=None, files=files, source="cstore")
     logger.info("gateway.cstore_handoff", extra={"node": str(node.uuid), "studies": report.studies,
                                                    "accepted": report.count(FileStatus.ACCEPTED),
                                                    "rejected": report.count(FileStatus.REJECTED)})

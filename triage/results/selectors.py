@@ -1,10 +1,20 @@
-"""Reads of model versions (platform metadata, no patient data)."""
+"""Reads of model versions (platform metadata, no patient data) and of stored results."""
 from django.db.models import QuerySet
 
 from triage.accounts.permissions import require_platform_admin
-from triage.results.models import ModelVersion
+from triage.results.models import ModelVersion, Result
 
 
 def model_version_list(*, user) -> QuerySet[ModelVersion]:
     require_platform_admin(user=user)
     return ModelVersion.objects.order_by("-registered_at")
+
+
+def active_model_version() -> ModelVersion | None:
+    """Return the model version new analyses use (None before the first is registered)."""
+    return ModelVersion.objects.filter(is_active=True).first()
+
+
+def result_for_model_version(*, study_id: int, model_version: ModelVersion) -> Result | None:
+    """Return the result ``model_version`` stored for the study, if any (results are keyed on both)."""
+    return Result.objects.filter(study_id=study_id, model_version=model_version).first()

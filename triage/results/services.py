@@ -1,53 +1,29 @@
-"""Run the AI on a study and store everything it produced, atomically; manage model versions."""
-import logging
-import os
-from datetime import timedelta
+"""The analysis step: run the AI on a HU volume and store everything it produced; manage model versions.
 
-from django.db import OperationalError, transaction
+A step service: it knows nothing of how studies arrive or what runs next
+(:mod:`triage.pipeline.services` claims the study, calls these and marks it ready).
+"""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from django.db import models, transaction
 from django.db.models import Q
-from django.utils import timezone
 
 from triage.accounts.models import User
 from triage.accounts.permissions import require_platform_admin
 from triage.audit.services import record_event
-from triage.core.exceptions import DomainError
 from triage.results.audit_actions import ResultAction
 from triage.results.engine import loaded_model
 from triage.results.models import ModelVersion, Overlay, Quantification, Result, SliceScore
-from triage.studies import storage
-from triage.studies.dicom_headers import is_decoder_failure
-from triage.studies.exceptions import IllegalStudyTransition
-from triage.studies.models import Instance, Study
-from triage.studies.services import (
-    claim_study_for_processing,
-    enqueue_analysis,
-    mark_study_ready,
-    release_claim_after_transient_error,
-    requeue_stuck_studies,
-)
 from triage.worklist.services import refresh_worklist_entry
 
+if TYPE_CHECKING:
+    from inference.analysis import StageTimer, StudyAnalysis
+    from inference.dicom_io import Volume
+
 logger = logging.getLogger(__name__)
-
-# Longer than the slowest study on a busy CPU worker; after it expires another worker may
-# take the study over (a killed worker's claim ends this way).
-INFERENCE_LEASE = timedelta(seconds=int(os.environ.get("TRIAGE_INFERENCE_LEASE_SECONDS", "1800")))
-STUCK_QUEUED_AFTER = timedelta(minutes=10)
-
-NO_SELECTED_SERIES_MSG = "The study has no CT series selected for analysis; re-upload or reprocess it."
-UNREADABLE_SERIES_MSG = "The selected series could not be read as a CT volume: {error}"
-
-
-class UnreadableSeries(DomainError):
-    """The selected series' pixel data cannot be turned into a HU volume."""
-
-
-class StudyLeaseHeld(Exception):
-    """Another worker's claim on the study is still valid; try again after it ends."""
-
-    def __init__(self, retry_after_s: int):
-        super().__init__(f"study claimed by another worker; retry in {retry_after_s}s")
-        self.retry_after_s = retry_after_s
 
 
 # --- Model versions ------------------------------------------------------------------------
@@ -78,12 +54,8 @@ def ensure_active_model_version() -> ModelVersion:
 
 
 @transaction.atomic
-def activate_model_version(*, actor: User | None, reference: str, reanalyse: bool = False) -> ModelVersion:
-    """Register ``<name>/<version>`` from its model card, make it active and optionally re-analyse.
-
-    Re-analysis re-queues every ``ready`` study: each gets a new current Result from the new
-    model while results of earlier versions stay for comparison.
-    """
+def activate_model_version(*, actor: User | None, reference: str) -> ModelVersion:
+    """Register ``<name>/<version>`` from its model card and make it the active model (a no-op if it is)."""
     if actor is not None:
         require_platform_admin(user=actor)
     version = _register_from_card(reference)
@@ -95,109 +67,24 @@ def activate_model_version(*, actor: User | None, reference: str, reanalyse: boo
     version.is_active = True
     record_event(actor=actor, action=ResultAction.MODEL_ACTIVATED, target=version,
                  extra={"old": previous.reference if previous else None, "new": version.reference})
-    if reanalyse:
-        requeue_ready_studies_for_reanalysis(actor=actor)
     return version
-
-
-def requeue_ready_studies_for_reanalysis(*, actor: User | None) -> int:
-    """Send every ``ready`` study back to ``queued`` for the active model; one audit row per study."""
-    requeued = 0
-    for study in Study.objects.filter(status=Study.Status.READY).select_related("hospital").iterator():
-        if not Study.objects.filter(id=study.id, status=Study.Status.READY).update(
-                status=Study.Status.QUEUED, status_changed_at=timezone.now(), lease_until=None):
-            continue
-        record_event(actor=actor, action=ResultAction.REANALYSIS_REQUESTED, hospital=study.hospital, target=study,
-                     extra={"old": Study.Status.READY, "new": Study.Status.QUEUED})
-        refresh_worklist_entry(study=study)
-        transaction.on_commit(lambda study_id=study.id: enqueue_analysis(study_id=study_id))
-        requeued += 1
-    return requeued
 
 
 # --- Analysis ---------------------------------------------------------------------------------
 
-def _selected_instances(study: Study) -> list[Instance]:
-    if study.selected_series_id is None:
-        raise UnreadableSeries(NO_SELECTED_SERIES_MSG)
-    return list(Instance.objects.filter(series_id=study.selected_series_id, decode_error="")
-                .order_by("z_position_mm", "instance_number", "id"))
+def run_analysis(*, volume: Volume, model_version: ModelVersion, timer: StageTimer) -> StudyAnalysis:
+    """Classify, quantify and explain ``volume`` with ``model_version`` (loaded once per worker process)."""
+    from inference.analysis import analyse_volume
 
-
-def _read_volume(instances: list[Instance]):
-    from pydicom.filebase import DicomBytesIO
-    from pydicom import dcmread
-
-    from inference.dicom_io import read_series
-
-    try:
-        return read_series([dcmread(DicomBytesIO(storage.read_content(i.storage_path))) for i in instances])
-    except BaseException as exc:  # pydicom and the pixel decoders raise many types on corrupt data
-        if not is_decoder_failure(exc):
-            raise
-        raise UnreadableSeries(UNREADABLE_SERIES_MSG.format(error=f"{type(exc).__name__}: {exc}"[:300])) from exc
-
-
-def analyse_study(*, study_id: int) -> Result | None:
-    """Claim a queued study, run the model, quantification and explanations, store all, mark ready.
-
-    Idempotent: a study already analysed by the active model version is only marked ready;
-    a study another worker holds (or that is finished or missing) is skipped. The heavy work
-    runs outside any transaction; every row is written in one atomic block at the end. After a
-    transient database error the claim is given back, so the task's retry can take it at once.
-    """
-    study = claim_study_for_processing(study_id=study_id, lease=INFERENCE_LEASE)
-    if study is None:
-        _raise_if_lease_held(study_id)
-        return None
-    try:
-        return _analyse_claimed(study=study)
-    except OperationalError:
-        release_claim_after_transient_error(study_id=study_id, lease_until=study.lease_until)
-        raise
-
-
-def _analyse_claimed(*, study: Study) -> Result | None:
-    from inference.analysis import StageTimer, analyse_volume
-
-    study_id = study.id
-    model_version = ensure_active_model_version()
-    existing = Result.objects.filter(study_id=study_id, model_version=model_version).first()
-    try:
-        if existing is None:
-            timer = StageTimer()
-            with timer.stage("decode"):
-                volume = _read_volume(_selected_instances(study))
-            analysis = analyse_volume(volume, loaded=loaded_model(model_version.reference), timer=timer)
-            existing = store_analysis(study=study, model_version=model_version, analysis=analysis)
-        else:
-            mark_study_ready(study_id=study_id)
-    except IllegalStudyTransition:
-        # New instances reopened the study while it was analysed: nothing was stored, and the
-        # ingest of the complete study queues it again.
-        logger.info("inference.superseded", extra={"study_id": study_id})
-        return None
-    logger.info("inference.finished", extra={"study_id": study_id, "model_version": model_version.reference})
-    return existing
-
-
-def _raise_if_lease_held(study_id: int) -> None:
-    held_until = (Study.objects.filter(id=study_id, status=Study.Status.PROCESSING)
-                  .values_list("lease_until", flat=True).first())
-    if held_until is not None:
-        raise StudyLeaseHeld(retry_after_s=max(int((held_until - timezone.now()).total_seconds()) + 1, 1))
-
-
-def requeue_stuck_analyses() -> int:
-    """Re-enqueue studies left ``queued`` (lost message) or ``processing`` past their lease (dead worker)."""
-    queued = requeue_stuck_studies(status=Study.Status.QUEUED, older_than=STUCK_QUEUED_AFTER)
-    processing = requeue_stuck_studies(status=Study.Status.PROCESSING, older_than=timedelta(0))
-    return len(queued) + len(processing)
+    return analyse_volume(volume, loaded=loaded_model(model_version.reference), timer=timer)
 
 
 @transaction.atomic
-def store_analysis(*, study: Study, model_version: ModelVersion, analysis) -> Result:
-    """Write Result, slice scores, quantification and overlays, then mark the study ready."""
+def store_analysis(*, study: models.Model, model_version: ModelVersion, analysis: StudyAnalysis) -> Result:
+    """Write Result, slice scores, quantification and overlays of ``study`` (a ``studies.Study``) as its current result.
+
+    The caller moves the study to ``ready`` in the same transaction.
+    """
     Result.objects.filter(Q(study=study) & Q(is_current=True)).update(is_current=False)
     result = Result.objects.create(
         study=study, model_version=model_version, class_probabilities=analysis.class_probabilities,
@@ -220,7 +107,7 @@ def store_analysis(*, study: Study, model_version: ModelVersion, analysis) -> Re
     record_event(actor=None, action=ResultAction.RESULT_CREATED, hospital=study.hospital, target=study,
                  extra={"result": str(result.uuid), "model": model_version.reference,
                         "covid_probability": round(result.covid_probability, 4)})
-    mark_study_ready(study_id=study.id)
+    refresh_worklist_entry(study=study)
     return result
 
 

@@ -4,5 +4,4 @@ from triage.results import apis
 
 urlpatterns = [
     path("", apis.ModelVersionListApi.as_view(), name="model-version-list"),
-    path("activate/", apis.ModelVersionActivateApi.as_view(), name="model-version-activate"),
 ]

@@ -1,23 +1,20 @@
-"""Thin JSON APIs: upload (multipart files or a .zip), list, detail and reprocess studies.
+"""Thin JSON APIs: list and detail of studies, and the upload report's shape.
 
-``POST /api/studies/`` answers 201 when no file was rejected, 200 when some files were
-accepted or duplicates and others rejected (read ``files`` for each one's outcome), and 422
-(``{"message", "extra": {"files", ...}}``) when every file was rejected. A request larger
-than ``settings.UPLOAD_MAX_BYTES`` gets 413 before its body is read.
+Upload (``POST /api/studies/``) and reprocess start pipeline work, so they live in
+:mod:`triage.pipeline.apis`.
 """
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from triage.accounts.selectors import hospital_get
 from triage.core.exceptions import DomainError
 from triage.core.pagination import StandardPagination, paginated_schema
-from triage.studies import selectors, services
-from triage.studies.exceptions import NO_FILES_MSG, NOTHING_ACCEPTED_MSG, UploadTooLarge
+from triage.studies import selectors
+from triage.studies.services import FileStatus
+from triage.studies.exceptions import UploadTooLarge
 from triage.studies.models import Study
-from triage.studies.uploads import IncomingFile
 
 
 class UploadReportSerializer(serializers.Serializer):
@@ -35,13 +32,13 @@ class UploadReportSerializer(serializers.Serializer):
     note = serializers.CharField(allow_blank=True)
 
     def get_accepted(self, report) -> int:
-        return report.count(services.FileStatus.ACCEPTED)
+        return report.count(FileStatus.ACCEPTED)
 
     def get_duplicates(self, report) -> int:
-        return report.count(services.FileStatus.DUPLICATE)
+        return report.count(FileStatus.DUPLICATE)
 
     def get_rejected(self, report) -> int:
-        return report.count(services.FileStatus.REJECTED)
+        return report.count(FileStatus.REJECTED)
 
 
 class StudySummarySerializer(serializers.Serializer):
@@ -78,16 +75,6 @@ class StudyListApi(APIView):
         hospital = serializers.UUIDField(required=False)
         status = serializers.ChoiceField(choices=Study.Status.choices, required=False)
 
-    class InputSerializer(serializers.Serializer):
-        hospital = serializers.UUIDField()
-        source = serializers.ChoiceField(choices=[Study.Source.API, Study.Source.WEB], default=Study.Source.API)
-
-    def initial(self, request, *args, **kwargs):
-        # Before authentication: the CSRF check of session authentication parses the body.
-        if request.method == "POST":
-            check_upload_size(request)
-        super().initial(request, *args, **kwargs)
-
     @extend_schema(parameters=[FilterSerializer],
                    responses=paginated_schema(StudySummarySerializer, name="PaginatedStudySummaryList"),
                    operation_id="api_studies_list")
@@ -101,29 +88,6 @@ class StudyListApi(APIView):
         page = paginator.paginate_queryset(studies, request, view=self)
         selectors.record_studies_listed(user=request.user, studies=page, via="study_list")
         return paginator.get_paginated_response(StudySummarySerializer(page, many=True).data)
-
-    @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {
-        "hospital": {"type": "string", "format": "uuid"},
-        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}}}},
-        responses={201: UploadReportSerializer, 200: UploadReportSerializer})
-    def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        uploads = request.FILES.getlist("files")
-        if not uploads:
-            raise DomainError(NO_FILES_MSG, extra={"field": "files"})
-        if sum(u.size for u in uploads) > settings.UPLOAD_MAX_BYTES:
-            raise UploadTooLarge(limit_bytes=settings.UPLOAD_MAX_BYTES)
-        hospital = hospital_get(user=request.user, hospital_uuid=data.validated_data["hospital"])
-        report = services.receive_instances(
-            hospital=hospital, uploaded_by=request.user, source=data.validated_data["source"],
-            files=[IncomingFile(name=u.name, stream=u) for u in uploads],
-        )
-        body = UploadReportSerializer(report).data
-        if report.all_rejected:
-            raise NothingAccepted(NOTHING_ACCEPTED_MSG, extra=body)
-        code = status.HTTP_200_OK if report.count(services.FileStatus.REJECTED) else status.HTTP_201_CREATED
-        return Response(body, status=code)
 
 
 class StudyDetailApi(APIView):
@@ -158,11 +122,3 @@ class StudyDetailApi(APIView):
     def get(self, request, study_uuid):
         study = selectors.access_study(user=request.user, study_uuid=study_uuid)
         return Response(self.OutputSerializer(study).data)
-
-
-class StudyReprocessApi(APIView):
-    @extend_schema(request=None, responses=StudySummarySerializer)
-    def post(self, request, study_uuid):
-        study = selectors.study_get(user=request.user, study_uuid=study_uuid)
-        study = services.reprocess_study(actor=request.user, study=study)
-        return Response(StudySummarySerializer(study).data)

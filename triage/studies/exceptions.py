@@ -9,6 +9,8 @@ NOTHING_ACCEPTED_MSG = "No file of this upload was accepted."
 NO_USABLE_SERIES_MSG = "No usable axial CT series: {detail}"
 STORAGE_FULL_MSG = ("The image store is full; nothing of this upload was kept. "
                     "Try again later and tell your administrator.")
+NO_SELECTED_SERIES_MSG = "The study has no CT series selected for analysis; re-upload or reprocess it."
+UNREADABLE_SERIES_MSG = "The selected series could not be read as a CT volume: {error}"
 STORAGE_UNAVAILABLE_MSG = "The image store could not be written; nothing of this upload was kept. Try again later."
 
 
@@ -57,3 +59,7 @@ class StorageFull(StorageUnavailable):
 
     def __init__(self):
         super().__init__(STORAGE_FULL_MSG)
+
+
+class UnreadableSeries(DomainError):
+    """The selected series' pixel data cannot be turned into a HU volume."""

@@ -1,9 +1,10 @@
 """Reads of studies, always scoped to the hospitals the user may see."""
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from uuid import UUID
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from triage.accounts.models import Hospital, Membership, User
 from triage.accounts.tenancy import hospitals_visible_to, scope_to_user
@@ -70,3 +71,21 @@ def upload_hospitals_for(*, user: User) -> QuerySet[Hospital]:
         return visible
     member_of = Membership.objects.filter(user=user, role__in=UPLOAD_ROLES).values("hospital_id")
     return visible.filter(id__in=member_of)
+
+
+# --- System reads of the pipeline (no user: workers and sweeps) ------------------------------
+
+def stuck_study_ids(*, status: str, older_than: timedelta, now: datetime, limit: int = 500) -> list[int]:
+    """Return ids of studies in ``status`` unchanged for ``older_than``, with no new instance and no live lease."""
+    cutoff = now - older_than
+    stuck = (Study.objects.filter(status=status, status_changed_at__lt=cutoff)
+             .filter(Q(last_instance_received_at__isnull=True) | Q(last_instance_received_at__lt=cutoff))
+             .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+             .order_by("status_changed_at").values_list("id", flat=True)[:limit])
+    return list(stuck)
+
+
+def processing_lease_until(*, study_id: int) -> datetime | None:
+    """Return when the claim on a ``processing`` study ends (None when it is not processing)."""
+    return (Study.objects.filter(id=study_id, status=Study.Status.PROCESSING)
+            .values_list("lease_until", flat=True).first())

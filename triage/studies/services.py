@@ -1,4 +1,7 @@
-"""Every write to studies: ingestion of uploaded files, the ingest step and the state machine.
+"""Every write to studies: receiving uploaded files, the ingest step and the state machine.
+
+A step service: it returns what it did and never enqueues; :mod:`triage.pipeline.services`
+decides (after commit) what runs next.
 
 State machine (each transition one function, audited in the same transaction, applied as a
 conditional UPDATE so two workers can never both make it)::
@@ -13,8 +16,8 @@ so it is ingested again with all its slices.
 """
 from __future__ import annotations
 
+import enum
 import errno
-import io
 import logging
 import time
 from collections import defaultdict
@@ -22,9 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import pydicom
 from django.db import DatabaseError, OperationalError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from triage.accounts.models import Hospital, Role, User
@@ -45,10 +47,8 @@ logger = logging.getLogger(__name__)
 
 UPLOAD_ROLES = (Role.RADIOLOGIST, Role.CLINICIAN, Role.ADMIN)
 INGEST_LEASE = timedelta(minutes=15)
-STUCK_AFTER = timedelta(minutes=10)
 SIZE_MISMATCH_MSG = "Image size {rows}x{columns} differs from the rest of its series ({series_rows}x{series_columns})."
 DUPLICATE_MSG = "Already received (same SOP Instance UID in this study)."
-QUEUE_DOWN_NOTE = "Stored. The processing queue is unavailable; processing starts automatically when it is back."
 CORRUPT_PIXELS_MSG = "Pixel data cannot be decoded ({error})."
 NO_DECODABLE_MSG = "none of the {count} received images could be decoded"
 NO_AXIAL_STACK_MSG = ("no axial CT series with at least {min_slices} slices of one size and orientation "
@@ -86,6 +86,7 @@ class UploadReport:
     studies: list[str] = field(default_factory=list)
     note: str = ""
     queue_unavailable: bool = False
+    studies_to_ingest: list[int] = field(default_factory=list)  # ids with new instances (or still received)
 
     def count(self, status: str) -> int:
         return sum(1 for f in self.files if f.status == status)
@@ -106,51 +107,6 @@ class _StoredFile:
     kept: bool = False
 
 
-# --- Enqueueing (on commit, surviving a broker outage) ----------------------------------
-
-def _broker_errors() -> tuple[type[BaseException], ...]:
-    from kombu.exceptions import KombuError
-
-    errors: list[type[BaseException]] = [KombuError, OSError]
-    try:
-        from redis.exceptions import RedisError
-
-        errors.append(RedisError)
-    except ImportError:  # pragma: no cover - redis is a dependency in production only
-        pass
-    return tuple(errors)
-
-
-PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
-
-
-def _send(task, *, study_id: int, queue: str) -> bool:
-    """Publish ``task(study_id=…)`` to ``queue``; on a broker error log it and return False (the sweep retries)."""
-    try:
-        # ignore_result: nothing reads these results, and a result-backend subscription would
-        # turn a Redis outage into a RuntimeError before the message is even sent.
-        task.apply_async(kwargs={"study_id": study_id}, queue=queue, retry_policy=PUBLISH_RETRY_POLICY,
-                         ignore_result=True)
-    except _broker_errors():
-        logger.warning("studies.enqueue_failed", extra={"study_id": study_id, "task": task.name}, exc_info=True)
-        return False
-    return True
-
-
-def enqueue_ingest(*, study_id: int) -> bool:
-    """Send ``studies.ingest_study`` to the ``ingest`` queue; False on a broker error."""
-    from triage.studies.tasks import ingest_study
-
-    return _send(ingest_study, study_id=study_id, queue="ingest")
-
-
-def enqueue_analysis(*, study_id: int) -> bool:
-    """Hand a queued study to ``results.analyse_study`` on the ``gpu`` queue; False on a broker error."""
-    from triage.results.tasks import analyse_study
-
-    return _send(analyse_study, study_id=study_id, queue="gpu")
-
-
 # --- Receiving files: the one entry point of every upload path ----------------------------
 
 def receive_instances(
@@ -161,7 +117,7 @@ def receive_instances(
     source: str,
     now: datetime | None = None,
 ) -> UploadReport:
-    """Validate, store and record uploaded DICOM files (plain or zipped); enqueue each touched study.
+    """Validate, store and record uploaded DICOM files (plain or zipped); list the studies to ingest.
 
     Used by every upload path (web, REST, STOW-RS, C-STORE, demo). ``uploaded_by`` is ``None``
     only for system senders (C-STORE, demo seeding); a user needs an upload role at ``hospital``.
@@ -169,8 +125,7 @@ def receive_instances(
     content hash; all database rows of the upload are written in one transaction and the files
     this call wrote are deleted again if it fails. Files of several studies are split into
     separate studies; instances already received are reported as duplicates (same study).
-    After commit each study with new instances goes to the ``ingest`` queue; if the broker is
-    down the study stays ``received`` (the sweep re-enqueues it) and the report says so.
+    ``report.studies_to_ingest`` names the studies the next step (ingest) should take.
     """
     if source not in Study.Source.values:
         raise DomainError(f"Unknown upload source {source!r}.")
@@ -199,18 +154,9 @@ def receive_instances(
             if wrote:
                 written.append(path)
             stored.append(_StoredFile(candidate.name, header, path, digest, len(candidate.data), position))
-        to_ingest: list[int] = []
         with transaction.atomic():
-            to_ingest = _record_instances(hospital=hospital, uploaded_by=uploaded_by, stored=stored,
-                                          source=source, report=report, now=now)
-
-            def enqueue_all() -> None:
-                for study_id in to_ingest:
-                    if not enqueue_ingest(study_id=study_id):
-                        report.queue_unavailable = True
-                        report.note = QUEUE_DOWN_NOTE
-
-            transaction.on_commit(enqueue_all, robust=True)  # never undo a committed upload
+            report.studies_to_ingest = _record_instances(hospital=hospital, uploaded_by=uploaded_by,
+                                                         stored=stored, source=source, report=report, now=now)
     except BaseException:
         storage.delete_content(_unreferenced(written))
         raise
@@ -375,16 +321,13 @@ def claim_study_for_processing(*, study_id: int, lease: timedelta, now: datetime
 
 def mark_study_queued(*, study_id: int, now: datetime | None = None, extra: dict | None = None,
                       expect_last_instance_at: datetime | None = None) -> Study:
-    """Move ``received → queued`` and send the study to the ``gpu`` queue on commit."""
+    """Move ``received → queued`` (ready for analysis); with ``expect_last_instance_at``, only if no instance came since."""
     now = now or timezone.now()
     allowed = Q(status=Status.RECEIVED)
     if expect_last_instance_at is not None:
         allowed &= Q(last_instance_received_at=expect_last_instance_at)
-    with transaction.atomic():
-        study = _transition(study_id=study_id, allowed_from=allowed, new=Status.QUEUED, action=StudyAction.QUEUED,
-                            now=now, extra=extra, lease_until=None)
-        if study is not None:
-            transaction.on_commit(lambda: enqueue_analysis(study_id=study_id))
+    study = _transition(study_id=study_id, allowed_from=allowed, new=Status.QUEUED, action=StudyAction.QUEUED,
+                        now=now, extra=extra, lease_until=None)
     return _require_transition(study, study_id=study_id, new=Status.QUEUED)
 
 
@@ -418,19 +361,30 @@ def mark_study_failed_after_error(*, study_id: int, error: BaseException) -> Stu
 
 
 def reprocess_study(*, actor: User, study: Study, now: datetime | None = None) -> Study:
-    """Send a ``failed`` or ``ready`` study through the pipeline again (hospital admins only)."""
+    """Move a ``failed`` or ``ready`` study back to ``queued`` (``received`` when no series was selected).
+
+    Hospital admins only. The returned study's status names the step to run next.
+    """
     require_role(user=actor, hospital=study.hospital, roles=(Role.ADMIN,))
     now = now or timezone.now()
     new = Status.QUEUED if study.selected_series_id else Status.RECEIVED
-    with transaction.atomic():
-        updated = _transition(study_id=study.id, allowed_from=Q(status__in=[Status.FAILED, Status.READY]), new=new,
-                              action=StudyAction.REPROCESSED, actor=actor, now=now, failure_reason="",
-                              lease_until=None)
-        if updated is None:
-            raise IllegalStudyTransition(old=Study.objects.get(id=study.id).status, new=Status.QUEUED)
-        enqueue = enqueue_analysis if new == Status.QUEUED else enqueue_ingest
-        transaction.on_commit(lambda: enqueue(study_id=study.id))
+    updated = _transition(study_id=study.id, allowed_from=Q(status__in=[Status.FAILED, Status.READY]), new=new,
+                          action=StudyAction.REPROCESSED, actor=actor, now=now, failure_reason="",
+                          lease_until=None)
+    if updated is None:
+        raise IllegalStudyTransition(old=Study.objects.get(id=study.id).status, new=Status.QUEUED)
     return updated
+
+
+def requeue_ready_studies(*, actor: User | None, action: str, now: datetime | None = None) -> list[int]:
+    """Move every ``ready`` study back to ``queued`` (e.g. for a new model), auditing ``action``; return their ids."""
+    now = now or timezone.now()
+    requeued = []
+    for study_id in Study.objects.filter(status=Status.READY).values_list("id", flat=True).iterator():
+        if _transition(study_id=study_id, allowed_from=Q(status=Status.READY), new=Status.QUEUED, action=action,
+                       actor=actor, now=now, lease_until=None) is not None:
+            requeued.append(study_id)
+    return requeued
 
 
 # --- Ingest step (runs on the ingest queue) ------------------------------------------------
@@ -457,23 +411,37 @@ def _decode_instance(instance: Instance) -> tuple[SliceGeometry | None, str]:
     return geometry, ""
 
 
-def ingest_study(*, study_id: int, now: datetime | None = None) -> Study | None:
+class AfterIngest(enum.Enum):
+    """What the ingest step asks for next."""
+
+    ANALYSE = "analyse"            # the study is queued for analysis
+    INGEST_AGAIN = "ingest_again"  # instances arrived meanwhile: the claim was released
+    NOTHING = "nothing"            # missing, past received, or claimed by another worker
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    next_step: AfterIngest
+    study: Study | None = None  # the queued study, for ANALYSE
+
+
+def ingest_study(*, study_id: int, now: datetime | None = None) -> IngestOutcome:
     """Decode a ``received`` study, select and order its axial CT series, move it to ``queued``.
 
     Claims the study with a lease (a conditional update), so a duplicate or re-delivered task
-    does nothing: it returns ``None`` when the study is missing, past ``received`` or held by
-    another worker. Every instance is decoded once; undecodable ones keep their reason in
+    does nothing: the outcome is ``NOTHING`` when the study is missing, past ``received`` or
+    held by another worker. Every instance is decoded once; undecodable ones keep their reason in
     ``Instance.decode_error``. Series choice and slice order follow
     :mod:`triage.studies.geometry`. Raises :class:`NoUsableSeries` when nothing can be
     analysed (the task's failure hook then marks the study failed with that message).
-    If instances arrived while it ran, the claim is released and the study ingested again.
+    If instances arrived while it ran, the claim is released and the outcome asks to ingest again.
     """
     now = now or timezone.now()
     lease_until = now + INGEST_LEASE
     claimable = Q(status=Status.RECEIVED) & (Q(lease_until__isnull=True) | Q(lease_until__lt=now))
     if not Study.objects.filter(claimable, id=study_id).update(lease_until=lease_until):
         logger.info("studies.ingest_skipped", extra={"study_id": study_id})
-        return None
+        return IngestOutcome(AfterIngest.NOTHING)
     try:
         return _ingest_claimed(study_id=study_id)
     except OperationalError:
@@ -501,7 +469,7 @@ def release_claim_after_transient_error(*, study_id: int, lease_until: datetime,
     return False
 
 
-def _ingest_claimed(*, study_id: int) -> Study | None:
+def _ingest_claimed(*, study_id: int) -> IngestOutcome:
     study = Study.objects.get(id=study_id)
     snapshot = study.last_instance_received_at
     instances = list(Instance.objects.filter(series__study=study).order_by("id"))
@@ -537,43 +505,15 @@ def _ingest_claimed(*, study_id: int) -> Study | None:
         series.save(update_fields=["is_selected", "spacing_between_slices_mm"])
         Study.objects.filter(id=study_id).update(selected_series=series)
         try:
-            return mark_study_queued(
+            queued = mark_study_queued(
                 study_id=study_id, expect_last_instance_at=snapshot,
                 extra={"series": str(series.uuid), "slices": len(ordered.instance_ids),
                        "ordered_by": ordered.ordered_by, "undecodable": len(errors)},
             )
+            return IngestOutcome(AfterIngest.ANALYSE, queued)
         except IllegalStudyTransition:
             pass
     # New instances arrived meanwhile (or the study changed state): release and ingest again.
     if Study.objects.filter(id=study_id, status=Status.RECEIVED).update(lease_until=None):
-        transaction.on_commit(lambda: enqueue_ingest(study_id=study_id))
-    return None
-
-
-# --- Sweep ---------------------------------------------------------------------------------
-
-SWEEP_ENQUEUERS = {Status.RECEIVED: enqueue_ingest, Status.QUEUED: enqueue_analysis,
-                   Status.PROCESSING: enqueue_analysis}
-
-
-def requeue_stuck_studies(*, status: str = Status.RECEIVED, older_than: timedelta = STUCK_AFTER,
-                          now: datetime | None = None, limit: int = 500) -> list[int]:
-    """Re-enqueue studies in ``status`` unchanged for ``older_than`` whose lease (if any) expired.
-
-    Covers a broker outage during upload and a worker killed mid-task. Safe to run at any
-    time: the tasks claim with conditional updates, so a study enqueued twice is handled once.
-    ``SWEEP_ENQUEUERS`` maps each status to the task that moves it on (ingest for ``received``,
-    analysis for ``queued`` and lease-expired ``processing``).
-    """
-    now = now or timezone.now()
-    enqueue = SWEEP_ENQUEUERS[status]
-    cutoff = now - older_than
-    stuck = (Study.objects.filter(status=status, status_changed_at__lt=cutoff)
-             .filter(Q(last_instance_received_at__isnull=True) | Q(last_instance_received_at__lt=cutoff))
-             .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-             .order_by("status_changed_at").values_list("id", flat=True)[:limit])
-    ids = list(stuck)
-    requeued = [study_id for study_id in ids if enqueue(study_id=study_id)]
-    if ids:
-        logger.info("studies.sweep", extra={"status": status, "found": len(ids), "requeued": len(requeued)})
-    return requeued
+        return IngestOutcome(AfterIngest.INGEST_AGAIN)
+    return IngestOutcome(AfterIngest.NOTHING)

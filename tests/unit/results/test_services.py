@@ -1,14 +1,10 @@
-from datetime import timedelta
-from unittest import mock
 
 import pytest
-from django.utils import timezone
 
 from inference.analysis import OverlayImage, SliceScore, StudyAnalysis
 from triage.audit.models import AuditEvent
-from triage.results import services
 from triage.results.models import ModelVersion, Overlay, Quantification, Result
-from triage.results.services import StudyLeaseHeld, analyse_study, quantification_fields, store_analysis
+from triage.results.services import quantification_fields, store_analysis
 from triage.studies.models import Study
 
 REPORT = {
@@ -56,11 +52,11 @@ def test_quantification_fields__converts_percent_to_fractions():
 
 
 @pytest.mark.django_db
-def test_store_analysis__writes_every_row_audits_and_marks_ready(make_study, model_version):
+def test_store_analysis__writes_every_row_and_audits_leaving_the_status_to_the_pipeline(make_study, model_version):
     study = make_study()
     result = store_analysis(study=study, model_version=model_version, analysis=fake_analysis())
     study.refresh_from_db()
-    assert study.status == "ready"
+    assert study.status == "processing" and result.is_current
     assert result.slice_scores.count() == 6 and result.covid_probability == 0.8
     assert Quantification.objects.get(result=result).lesion_fraction_both == pytest.approx(0.02)
     assert Overlay.objects.filter(result=result).count() == 2
@@ -74,72 +70,10 @@ def test_store_analysis__a_new_model_keeps_the_old_result_but_not_as_current(mak
     first = store_analysis(study=study, model_version=model_version, analysis=fake_analysis(0.8))
     newer = ModelVersion.objects.create(name="m", version="2", weights_sha256="b" * 64,
                                         class_names=["non-covid", "covid"], input_size_px=224)
-    Study.objects.filter(id=study.id).update(status="processing")
     second = store_analysis(study=study, model_version=newer, analysis=fake_analysis(0.3))
     first.refresh_from_db()
     assert not first.is_current and second.is_current
     assert Result.objects.filter(study=study).count() == 2
-
-
-@pytest.mark.django_db
-def test_analyse_study__existing_result_for_active_model_only_marks_ready(make_study, model_version):
-    study = make_study(status="processing")
-    store_analysis(study=study, model_version=model_version, analysis=fake_analysis())
-    Study.objects.filter(id=study.id).update(status="queued")
-    with mock.patch.object(services, "loaded_model", side_effect=AssertionError("must not load the model")):
-        result = analyse_study(study_id=study.id)
-    assert Result.objects.filter(study=study).count() == 1 and result.study_id == study.id
-    assert Study.objects.get(id=study.id).status == "ready"
-
-
-@pytest.mark.django_db
-def test_analyse_study__ready_or_missing_study_is_a_no_op(make_study, model_version):
-    study = make_study(status="ready")
-    with mock.patch.object(services, "loaded_model", side_effect=AssertionError("must not load the model")):
-        assert analyse_study(study_id=study.id) is None
-        assert analyse_study(study_id=987654) is None
-    assert not Result.objects.exists()
-
-
-@pytest.mark.django_db
-def test_analyse_study__live_lease_of_another_worker_asks_to_retry_later(make_study, model_version):
-    study = make_study(status="processing", lease_until=timezone.now() + timedelta(seconds=90))
-    with pytest.raises(StudyLeaseHeld) as held:
-        analyse_study(study_id=study.id)
-    assert 80 <= held.value.retry_after_s <= 91
-
-
-@pytest.mark.django_db
-def test_analyse_study__unreadable_series_raises_a_readable_domain_error(make_study, model_version):
-    study = make_study(status="queued")
-    with pytest.raises(services.UnreadableSeries, match="no CT series selected"):
-        analyse_study(study_id=study.id)
-
-
-@pytest.mark.django_db
-def test_requeue_ready_studies_for_reanalysis__audits_each_study(make_study, model_version):
-    ready = make_study(status="ready")
-    make_study(status="failed", failure_reason="x")
-    with mock.patch.object(services, "enqueue_analysis", return_value=True):
-        assert services.requeue_ready_studies_for_reanalysis(actor=None) == 1
-    assert Study.objects.get(id=ready.id).status == "queued"
-    assert AuditEvent.objects.filter(action="result.reanalysis_requested", object_id=str(ready.uuid)).count() == 1
-
-
-@pytest.mark.django_db
-def test_analyse_study__study_reopened_by_new_instances_stores_nothing(make_study, model_version):
-    study = make_study(status="queued")
-
-    def reopen_then_analyse(*args, **kwargs):
-        Study.objects.filter(id=study.id).update(status="received")  # new slices arrived meanwhile
-        return fake_analysis()
-
-    with mock.patch.object(services, "_read_volume"), mock.patch.object(services, "_selected_instances"), \
-            mock.patch.object(services, "loaded_model"), \
-            mock.patch("inference.analysis.analyse_volume", side_effect=reopen_then_analyse):
-        assert analyse_study(study_id=study.id) is None
-    assert Study.objects.get(id=study.id).status == "received"
-    assert not Result.objects.exists()
 
 
 @pytest.mark.django_db
@@ -149,5 +83,5 @@ def test_store_analysis__worklist_row_shows_the_new_result_at_once(make_study, m
     study = make_study(status="processing")
     store_analysis(study=study, model_version=model_version, analysis=fake_analysis(0.8))
     entry = WorklistEntry.objects.get(study=study)
-    assert (entry.status, entry.covid_probability, entry.severity_total) == ("ready", 0.8, 4)
+    assert (entry.status, entry.covid_probability, entry.severity_total) == ("processing", 0.8, 4)
     assert entry.lesion_fraction_both == pytest.approx(0.02)

@@ -5,7 +5,6 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
 
 from tests.corpus.make_bad_inputs import ct_series, ct_slice
 from tests.unit.studies.helpers import read_paths, receive
@@ -27,7 +26,7 @@ def actions_for(study) -> list[str]:
 def make_queued_study(hospital, user, phantom_series) -> Study:
     receive(hospital=hospital, user=user, files=read_paths(phantom_series()))
     study = Study.objects.get()
-    return services.ingest_study(study_id=study.id)
+    return services.ingest_study(study_id=study.id).study
 
 
 def test_receive_instances__stores_phantom_as_one_study_with_metadata(hospital_a, radiologist, phantom_series):
@@ -97,47 +96,23 @@ def test_receive_instances__database_failure_leaves_no_rows_or_files(hospital_a,
     assert not [p for p in study_storage.rglob("*.dcm")]
 
 
-def test_receive_instances__broker_down_keeps_study_received_with_note(hospital_a, radiologist,
-                                                                       django_capture_on_commit_callbacks):
-    from triage.studies.tasks import ingest_study
-    with mock.patch.object(ingest_study, "apply_async", side_effect=BrokerError("connection refused")):
-        with django_capture_on_commit_callbacks(execute=True):
-            report = receive(hospital=hospital_a, user=radiologist, files=ct_series(slices=2))
-    assert report.queue_unavailable and report.note == services.QUEUE_DOWN_NOTE
-    assert Study.objects.get().status == Status.RECEIVED
-
-
-def test_receive_instances__enqueues_ingest_on_commit(hospital_a, radiologist, django_capture_on_commit_callbacks):
-    from triage.studies.tasks import ingest_study
-    with mock.patch.object(ingest_study, "apply_async") as send:
-        with django_capture_on_commit_callbacks(execute=True):
-            receive(hospital=hospital_a, user=radiologist, files=ct_series(slices=2))
-    send.assert_called_once_with(kwargs={"study_id": Study.objects.get().id}, queue="ingest",
-                                 retry_policy=services.PUBLISH_RETRY_POLICY, ignore_result=True)
-
-
-def test_ingest_study__selects_axial_series_orders_slices_and_queues(hospital_a, radiologist, phantom_series,
-                                                                     django_capture_on_commit_callbacks):
-    from triage.results.tasks import analyse_study
+def test_ingest_study__selects_axial_series_orders_slices_and_queues(hospital_a, radiologist, phantom_series):
     receive(hospital=hospital_a, user=radiologist, files=read_paths(phantom_series(slices=12)))
     study = Study.objects.get()
-    with mock.patch.object(analyse_study, "apply_async") as send:
-        with django_capture_on_commit_callbacks(execute=True):
-            services.ingest_study(study_id=study.id)
+    outcome = services.ingest_study(study_id=study.id)
     study.refresh_from_db()
     series = study.series.get()
+    assert outcome.next_step == services.AfterIngest.ANALYSE and outcome.study.id == study.id
     assert study.status == Status.QUEUED and study.selected_series == series and series.is_selected
     assert series.spacing_between_slices_mm == pytest.approx(320 / 12, abs=1e-3)
     z = list(series.instances.order_by("z_position_mm").values_list("instance_number", flat=True))
     assert z == list(range(12, 0, -1))  # instance 1 is the most superior (largest z)
-    send.assert_called_once_with(kwargs={"study_id": study.id}, queue="gpu",
-                                 retry_policy=services.PUBLISH_RETRY_POLICY, ignore_result=True)
     assert actions_for(study)[-1] == "study.queued"
 
 
 def test_ingest_study__falls_back_to_instance_number_without_positions(hospital_a, radiologist):
     receive(hospital=hospital_a, user=radiologist, files=ct_series(slices=9, with_position=False))
-    study = services.ingest_study(study_id=Study.objects.get().id)
+    study = services.ingest_study(study_id=Study.objects.get().id).study
     assert study.status == Status.QUEUED
     event = AuditEvent.objects.filter(action="study.queued").get()
     assert event.extra["ordered_by"] == "instance_number"
@@ -146,7 +121,7 @@ def test_ingest_study__falls_back_to_instance_number_without_positions(hospital_
 
 def test_ingest_study__runs_twice_safely(hospital_a, radiologist, phantom_series):
     study = make_queued_study(hospital_a, radiologist, phantom_series)
-    assert services.ingest_study(study_id=study.id) is None
+    assert services.ingest_study(study_id=study.id).next_step == services.AfterIngest.NOTHING
     assert AuditEvent.objects.filter(action="study.queued").count() == 1
 
 
@@ -163,17 +138,6 @@ def test_ingest_study__corrupt_pixels_rejects_instance_and_fails_without_series(
     with pytest.raises(NoUsableSeries):
         services.ingest_study(study_id=study.id)
     assert Instance.objects.exclude(decode_error="").count() == 1
-
-
-def test_ingest_task__bad_data_marks_study_failed_via_hook(hospital_a, radiologist, settings):
-    from triage.studies.tasks import ingest_study
-    receive(hospital=hospital_a, user=radiologist, files=ct_series(slices=2))
-    study = Study.objects.get()
-    ingest_study.apply(kwargs={"study_id": study.id})
-    study.refresh_from_db()
-    assert study.status == Status.FAILED
-    assert study.failure_reason.startswith("No usable axial CT series")
-    assert "CORPUS" not in study.failure_reason
 
 
 def test_claim_study_for_processing__only_one_claim_until_lease_expires(hospital_a, radiologist, phantom_series):
@@ -208,17 +172,31 @@ def test_mark_study_failed__records_reason_and_audit(hospital_a, radiologist, ph
     assert event.extra == {"old": "queued", "new": "failed", "reason": "Model crashed."}
 
 
-def test_reprocess_study__admin_requeues_failed_study(hospital_a, radiologist, admin_a, phantom_series,
-                                                      django_capture_on_commit_callbacks):
-    from triage.results.tasks import analyse_study
+def test_reprocess_study__admin_requeues_failed_study(hospital_a, radiologist, admin_a, phantom_series):
     study = make_queued_study(hospital_a, radiologist, phantom_series)
     services.mark_study_failed(study_id=study.id, reason="x")
-    with mock.patch.object(analyse_study, "apply_async") as send:
-        with django_capture_on_commit_callbacks(execute=True):
-            again = services.reprocess_study(actor=admin_a, study=Study.objects.get(id=study.id))
+    again = services.reprocess_study(actor=admin_a, study=Study.objects.get(id=study.id))
     assert again.status == Status.QUEUED and again.failure_reason == ""
-    assert send.call_count == 1
     assert AuditEvent.objects.filter(action="study.reprocessed", actor=admin_a).exists()
+
+
+def test_receive_instances__lists_studies_to_ingest(hospital_a, radiologist, phantom_series):
+    files = read_paths(phantom_series(slices=12))
+    first = receive(hospital=hospital_a, user=radiologist, files=files)
+    assert first.studies_to_ingest == [Study.objects.get().id]
+    services.ingest_study(study_id=Study.objects.get().id)
+    assert receive(hospital=hospital_a, user=radiologist, files=files).studies_to_ingest == []  # all duplicates
+
+
+def test_requeue_ready_studies__audits_each_study_with_the_callers_action(hospital_a, radiologist, phantom_series):
+    study = make_queued_study(hospital_a, radiologist, phantom_series)
+    services.claim_study_for_processing(study_id=study.id, lease=timedelta(minutes=5))
+    services.mark_study_ready(study_id=study.id)
+    assert services.requeue_ready_studies(actor=None, action="result.reanalysis_requested") == [study.id]
+    assert services.requeue_ready_studies(actor=None, action="result.reanalysis_requested") == []
+    assert Study.objects.get(id=study.id).status == Status.QUEUED
+    event = AuditEvent.objects.get(action="result.reanalysis_requested")
+    assert event.extra == {"old": "ready", "new": "queued"}
 
 
 def test_reprocess_study__radiologist_is_denied(hospital_a, radiologist, phantom_series):
@@ -239,16 +217,6 @@ def test_receive_instances__new_instances_reopen_queued_study(hospital_a, radiol
     receive(hospital=hospital_a, user=radiologist, files={"extra.dcm": ct_slice(study_uid=uid)})
     study.refresh_from_db()
     assert study.status == Status.RECEIVED and Series.objects.filter(study=study).count() == 2
-
-
-def test_requeue_stuck_studies__re_enqueues_old_received_only(hospital_a, radiologist):
-    receive(hospital=hospital_a, user=radiologist, files=ct_series(slices=2))
-    study = Study.objects.get()
-    with mock.patch.object(services, "SWEEP_ENQUEUERS", {Status.RECEIVED: mock.Mock(return_value=True)}) as fake:
-        assert services.requeue_stuck_studies(now=timezone.now()) == []
-        later = timezone.now() + timedelta(minutes=11)
-        assert services.requeue_stuck_studies(now=later) == [study.id]
-    fake[Status.RECEIVED].assert_called_once_with(study_id=study.id)
 
 
 def test_receive_instances__report_keeps_upload_order(hospital_a, radiologist):

@@ -77,7 +77,7 @@ class Command(BaseCommand):
                     report = receive_instances(hospital=hospital, uploaded_by=None, files=files, source="demo")
                     timings.append(time.perf_counter() - start)
                 start = time.perf_counter()
-                study = ingest_study(study_id=Study.objects.get(uuid=report.studies[0]).id)
+                study = ingest_study(study_id=Study.objects.get(uuid=report.studies[0]).id).study
                 timings.append(time.perf_counter() - start)
                 assert study is not None and study.status == Study.Status.QUEUED
                 raise Rollback()

@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from triage.accounts.models import Hospital
 from triage.studies.models import Study
-from triage.studies.services import receive_instances
+from triage.pipeline.services import receive_upload
 from triage.studies.uploads import IncomingFile
 
 
@@ -108,7 +108,7 @@ class Command(BaseCommand):
         """Upload one series; return its study id and the time the upload finished."""
         handles = [p.open("rb") for p in paths]
         try:
-            report = receive_instances(hospital=hospital, uploaded_by=None, source=Study.Source.API,
+            report = receive_upload(hospital=hospital, uploaded_by=None, source=Study.Source.API,
                                        files=[IncomingFile(p.name, h) for p, h in zip(paths, handles)])
         finally:
             for handle in handles:

@@ -1,6 +1,6 @@
 """Demo studies: synthetic phantoms per demo hospital, plus a real CT series when shared data is present.
 
-Everything goes through :func:`triage.studies.services.receive_instances` (``source="demo"``),
+Everything goes through :func:`triage.pipeline.services.receive_upload` (``source="demo"``),
 exactly like a real upload. Re-running is harmless: phantom studies have deterministic
 StudyInstanceUIDs and are skipped once present; real files are reported as duplicates.
 """
@@ -18,7 +18,8 @@ from pydicom.uid import generate_uid
 from triage.accounts.demo import DEMO_HOSPITALS
 from triage.accounts.models import Hospital
 from triage.studies.models import Study
-from triage.studies.services import UploadReport, receive_instances
+from triage.pipeline.services import receive_upload
+from triage.studies.services import UploadReport
 from triage.studies.uploads import IncomingFile
 
 DEMO_PHANTOMS = (("severe", 0), ("moderate", 1), ("mild", 2), ("none", 3))
@@ -41,7 +42,7 @@ def demo_study_uid(*, hospital: Hospital, index: int) -> str:
 def _upload_paths(*, hospital: Hospital, paths: list[Path]) -> UploadReport:
     with ExitStack() as stack:
         files = [IncomingFile(name=p.name, stream=stack.enter_context(open(p, "rb"))) for p in paths]
-        return receive_instances(hospital=hospital, uploaded_by=None, files=files, source=Study.Source.DEMO)
+        return receive_upload(hospital=hospital, uploaded_by=None, files=files, source=Study.Source.DEMO)
 
 
 def _phantom_reports(*, hospital: Hospital, slices: int, size_px: int) -> Iterator[UploadReport]:

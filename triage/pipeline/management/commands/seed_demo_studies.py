@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from triage.studies.demo import DEMO_PHANTOM_SIZE_PX, DEMO_PHANTOM_SLICES, seed_demo_studies, shared_data_dir
+from triage.pipeline.demo import DEMO_PHANTOM_SIZE_PX, DEMO_PHANTOM_SLICES, seed_demo_studies, shared_data_dir
 
 
 class Command(BaseCommand):

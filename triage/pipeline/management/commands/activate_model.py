@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from triage.results.services import activate_model_version
+from triage.pipeline.services import activate_model_version
 
 
 class Command(BaseCommand):

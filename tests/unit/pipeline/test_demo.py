@@ -1,7 +1,7 @@
 import pytest
 
 from triage.accounts.models import Hospital
-from triage.studies import demo
+from triage.pipeline import demo
 from triage.studies.models import Instance, Study
 
 pytestmark = pytest.mark.django_db

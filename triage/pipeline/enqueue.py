@@ -1,0 +1,48 @@
+"""Publish pipeline tasks: after commit, and surviving a broker outage (the sweeps retry)."""
+from __future__ import annotations
+
+import logging
+
+logger = logging.getLogger(__name__)
+
+PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+
+
+def _broker_errors() -> tuple[type[BaseException], ...]:
+    from kombu.exceptions import KombuError
+
+    errors: list[type[BaseException]] = [KombuError, OSError]
+    try:
+        from redis.exceptions import RedisError
+
+        errors.append(RedisError)
+    except ImportError:  # pragma: no cover - redis is a dependency in production only
+        pass
+    return tuple(errors)
+
+
+def _send(task, *, study_id: int, queue: str) -> bool:
+    """Publish ``task(study_id=…)`` to ``queue``; on a broker error log it and return False (the sweep retries)."""
+    try:
+        # ignore_result: nothing reads these results, and a result-backend subscription would
+        # turn a Redis outage into a RuntimeError before the message is even sent.
+        task.apply_async(kwargs={"study_id": study_id}, queue=queue, retry_policy=PUBLISH_RETRY_POLICY,
+                         ignore_result=True)
+    except _broker_errors():
+        logger.warning("studies.enqueue_failed", extra={"study_id": study_id, "task": task.name}, exc_info=True)
+        return False
+    return True
+
+
+def enqueue_ingest(*, study_id: int) -> bool:
+    """Send ``studies.ingest_study`` to the ``ingest`` queue; False on a broker error."""
+    from triage.pipeline.tasks import ingest_study
+
+    return _send(ingest_study, study_id=study_id, queue="ingest")
+
+
+def enqueue_analysis(*, study_id: int) -> bool:
+    """Send ``results.analyse_study`` to the ``gpu`` queue; False on a broker error."""
+    from triage.pipeline.tasks import analyse_study
+
+    return _send(analyse_study, study_id=study_id, queue="gpu")

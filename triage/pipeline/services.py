@@ -1,0 +1,198 @@
+"""What happens to a study next: the one place that chains the step services (B16).
+
+``studies`` receives and ingests, ``results`` analyses and stores; neither knows the other.
+Each function here calls a step, reads its outcome and, after commit, enqueues the next
+step::
+
+    upload (web, REST, STOW-RS, C-STORE, demo) ──> ingest ──> analyse ──> ready
+    reprocess (hospital admin) ─┘        model activation with re-analysis ─┘
+    sweeps: received → ingest again; queued / lease-expired processing → analyse again
+
+``transaction.on_commit`` runs a callback at once when no transaction is open, and after the
+outer commit otherwise, so a message never names a row that is not committed.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.db import OperationalError, transaction
+from django.utils import timezone
+
+from triage.accounts.models import Hospital, User
+from triage.pipeline.enqueue import enqueue_analysis, enqueue_ingest
+from triage.results import selectors as result_selectors
+from triage.results import services as result_services
+from triage.results.audit_actions import ResultAction
+from triage.results.models import ModelVersion, Result
+from triage.studies import selectors as study_selectors
+from triage.studies import services as study_services
+from triage.studies.exceptions import IllegalStudyTransition
+from triage.studies.models import Study
+from triage.studies.services import AfterIngest, UploadReport
+from triage.studies.uploads import IncomingFile
+from triage.studies.volume import read_selected_volume
+
+logger = logging.getLogger(__name__)
+
+Status = Study.Status
+
+QUEUE_DOWN_NOTE = "Stored. The processing queue is unavailable; processing starts automatically when it is back."
+# Longer than the slowest study on a busy CPU worker; after it expires another worker may
+# take the study over (a killed worker's claim ends this way).
+INFERENCE_LEASE = timedelta(seconds=int(os.environ.get("TRIAGE_INFERENCE_LEASE_SECONDS", "1800")))
+STUCK_RECEIVED_AFTER = timedelta(minutes=10)
+STUCK_QUEUED_AFTER = timedelta(minutes=10)
+# The step that moves a study on from each status the sweep looks at.
+SWEEP_ENQUEUERS = {Status.RECEIVED: enqueue_ingest, Status.QUEUED: enqueue_analysis,
+                   Status.PROCESSING: enqueue_analysis}
+
+
+class StudyLeaseHeld(Exception):
+    """Another worker's claim on the study is still valid; try again after it ends."""
+
+    def __init__(self, retry_after_s: int):
+        super().__init__(f"study claimed by another worker; retry in {retry_after_s}s")
+        self.retry_after_s = retry_after_s
+
+
+# --- Receiving: every upload path hands its files over here --------------------------------
+
+def receive_upload(*, hospital: Hospital, uploaded_by: User | None, files: Iterable[IncomingFile], source: str,
+                   now: datetime | None = None) -> UploadReport:
+    """Store and record uploaded files (:func:`~triage.studies.services.receive_instances`), then ingest.
+
+    After commit each study with new instances goes to the ``ingest`` queue; if the broker is
+    down the study stays ``received`` (the sweep re-enqueues it) and the report says so.
+    """
+    report = study_services.receive_instances(hospital=hospital, uploaded_by=uploaded_by, files=files,
+                                              source=source, now=now)
+
+    def enqueue_all() -> None:
+        for study_id in report.studies_to_ingest:
+            if not enqueue_ingest(study_id=study_id):
+                report.queue_unavailable = True
+                report.note = QUEUE_DOWN_NOTE
+
+    transaction.on_commit(enqueue_all, robust=True)  # never undo a committed upload
+    return report
+
+
+# --- Ingest -> analysis ----------------------------------------------------------------------
+
+def ingest_study(*, study_id: int, now: datetime | None = None) -> Study | None:
+    """Run the ingest step; a study it queued goes to analysis, one reopened meanwhile to ingest again."""
+    outcome = study_services.ingest_study(study_id=study_id, now=now)
+    if outcome.next_step == AfterIngest.ANALYSE:
+        transaction.on_commit(partial(enqueue_analysis, study_id=study_id))
+    elif outcome.next_step == AfterIngest.INGEST_AGAIN:
+        transaction.on_commit(partial(enqueue_ingest, study_id=study_id))
+    return outcome.study
+
+
+def analyse_study(*, study_id: int) -> Result | None:
+    """Claim a queued study, analyse it with the active model, store everything and mark it ready.
+
+    Idempotent: a study already analysed by the active model version is only marked ready;
+    a study that is finished or missing is skipped, and one another worker holds raises
+    :class:`StudyLeaseHeld` (the task retries when that lease ends). The heavy work runs
+    outside any transaction; the result rows and the move to ``ready`` are one atomic block.
+    After a transient database error the claim is given back, so the task's retry takes it at once.
+    """
+    study = study_services.claim_study_for_processing(study_id=study_id, lease=INFERENCE_LEASE)
+    if study is None:
+        held_until = study_selectors.processing_lease_until(study_id=study_id)
+        if held_until is not None:
+            raise StudyLeaseHeld(retry_after_s=max(int((held_until - timezone.now()).total_seconds()) + 1, 1))
+        return None
+    try:
+        return _analyse_claimed(study=study)
+    except OperationalError:
+        study_services.release_claim_after_transient_error(study_id=study_id, lease_until=study.lease_until)
+        raise
+
+
+def _analyse_claimed(*, study: Study) -> Result | None:
+    from inference.analysis import StageTimer
+
+    model_version = result_services.ensure_active_model_version()
+    result = result_selectors.result_for_model_version(study_id=study.id, model_version=model_version)
+    try:
+        if result is None:
+            timer = StageTimer()
+            with timer.stage("decode"):
+                volume = read_selected_volume(study=study)
+            analysis = result_services.run_analysis(volume=volume, model_version=model_version, timer=timer)
+            with transaction.atomic():
+                result = result_services.store_analysis(study=study, model_version=model_version, analysis=analysis)
+                study_services.mark_study_ready(study_id=study.id)
+        else:
+            study_services.mark_study_ready(study_id=study.id)
+    except IllegalStudyTransition:
+        # New instances reopened the study while it was analysed: nothing was stored, and the
+        # ingest of the complete study queues it again.
+        logger.info("inference.superseded", extra={"study_id": study.id})
+        return None
+    logger.info("inference.finished", extra={"study_id": study.id, "model_version": model_version.reference})
+    return result
+
+
+# --- Sending studies through again -------------------------------------------------------------
+
+def reprocess_study(*, actor: User, study: Study, now: datetime | None = None) -> Study:
+    """Send a ``failed`` or ``ready`` study through again (hospital admins): analysis, or ingest without a series."""
+    study = study_services.reprocess_study(actor=actor, study=study, now=now)
+    enqueue = enqueue_analysis if study.status == Status.QUEUED else enqueue_ingest
+    transaction.on_commit(partial(enqueue, study_id=study.id))
+    return study
+
+
+@transaction.atomic
+def activate_model_version(*, actor: User | None, reference: str, reanalyse: bool = False) -> ModelVersion:
+    """Make ``<name>/<version>`` the active model; with ``reanalyse``, re-queue every ``ready`` study for it.
+
+    Re-analysis gives each study a new current Result from the new model while results of
+    earlier versions stay for comparison. Activating the model that is already active changes nothing.
+    """
+    previous = result_selectors.active_model_version()
+    version = result_services.activate_model_version(actor=actor, reference=reference)
+    if reanalyse and (previous is None or previous.id != version.id):
+        reanalyse_ready_studies(actor=actor)
+    return version
+
+
+def reanalyse_ready_studies(*, actor: User | None) -> int:
+    """Send every ``ready`` study back to ``queued`` for the active model; one audit row per study."""
+    requeued = study_services.requeue_ready_studies(actor=actor, action=ResultAction.REANALYSIS_REQUESTED)
+    for study_id in requeued:
+        transaction.on_commit(partial(enqueue_analysis, study_id=study_id))
+    return len(requeued)
+
+
+# --- Sweeps (beat) -------------------------------------------------------------------------------
+
+def requeue_stuck_studies(*, status: str = Status.RECEIVED, older_than: timedelta = STUCK_RECEIVED_AFTER,
+                          now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Re-enqueue studies in ``status`` unchanged for ``older_than`` whose lease (if any) expired.
+
+    Covers a broker outage during upload and a worker killed mid-task. Safe to run at any
+    time: the tasks claim with conditional updates, so a study enqueued twice is handled once.
+    ``SWEEP_ENQUEUERS`` maps each status to the step that moves it on.
+    """
+    enqueue = SWEEP_ENQUEUERS[status]
+    ids = study_selectors.stuck_study_ids(status=status, older_than=older_than, now=now or timezone.now(),
+                                          limit=limit)
+    requeued = [study_id for study_id in ids if enqueue(study_id=study_id)]
+    if ids:
+        logger.info("studies.sweep", extra={"status": status, "found": len(ids), "requeued": len(requeued)})
+    return requeued
+
+
+def requeue_stuck_analyses() -> int:
+    """Re-enqueue studies left ``queued`` (lost message) or ``processing`` past their lease (dead worker)."""
+    queued = requeue_stuck_studies(status=Status.QUEUED, older_than=STUCK_QUEUED_AFTER)
+    processing = requeue_stuck_studies(status=Status.PROCESSING, older_than=timedelta(0))
+    return len(queued) + len(processing)
