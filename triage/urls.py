@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from triage.core.apis import HealthApi
-from triage.core.views import home
+from triage.accounts.views import home
 
 api_patterns = [
     path("health/", HealthApi.as_view(), name="health"),
@@ -11,7 +11,6 @@ api_patterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("triage.accounts.urls")),
     path("", include("triage.pipeline.urls")),  # upload, reprocess, model activation
-    path("audit/", include("triage.audit.urls")),
     path("models/", include("triage.results.urls")),
     path("studies/", include("triage.studies.urls")),
     path("", include("triage.reports.urls")),

@@ -73,15 +73,8 @@ def test_app_import_graph__sees_imports_inside_functions_and_relative_ones(tmp_p
     assert list(mutual_imports(app_import_graph())) == [("one", "two")]
 
 
-# Pairs not untangled yet: each commit that separates one removes it here (the set only shrinks).
-NOT_YET_SEPARATED = {("accounts", "audit"), ("accounts", "core"), ("decisions", "reports"), ("reports", "worklist"),
-                     ("results", "worklist"), ("studies", "worklist")}
-
-
 def test_apps__no_two_apps_import_each_other():
-    found = mutual_imports(app_import_graph())
-    assert NOT_YET_SEPARATED <= set(found), f"separated, drop from NOT_YET_SEPARATED: {NOT_YET_SEPARATED - set(found)}"
-    pairs = {pair: where for pair, where in found.items() if pair not in NOT_YET_SEPARATED}
+    pairs = mutual_imports(app_import_graph())
     assert not pairs, "apps that import each other:\n" + "\n".join(
         f"  {a} <-> {b}: {', '.join(where)}" for (a, b), where in pairs.items())
 

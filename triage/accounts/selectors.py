@@ -3,9 +3,12 @@ from uuid import UUID
 
 from django.db.models import QuerySet
 
-from triage.accounts.models import ApiToken, Hospital, Membership, Role, User
-from triage.accounts.permissions import require_role
+from triage.accounts.models import ApiToken, Hospital, Membership, User
+from triage.accounts.permissions import ADMIN_ROLES, acts_as_platform_admin, hospitals_with_role, require_role
 from triage.accounts.tenancy import get_visible, hospitals_visible_to
+from triage.audit.audit_actions import AuditAction
+from triage.audit.models import AuditEvent
+from triage.audit.services import record_event
 from triage.core.exceptions import NotFound
 
 
@@ -18,7 +21,7 @@ def hospital_get(*, user: User, hospital_uuid: UUID) -> Hospital:
 
 
 def membership_list(*, user: User, hospital: Hospital) -> QuerySet[Membership]:
-    require_role(user=user, hospital=hospital, roles=(Role.ADMIN,))
+    require_role(user=user, hospital=hospital, roles=ADMIN_ROLES)
     return Membership.objects.filter(hospital=hospital).select_related("user").order_by("user__username", "role")
 
 
@@ -39,3 +42,14 @@ def token_get(*, user: User, token_uuid: UUID) -> ApiToken:
     if token is None:
         raise NotFound()
     return token
+
+
+def audit_event_list(*, user: User, hospital: Hospital | None = None) -> QuerySet[AuditEvent]:
+    """List audit events of hospitals the user administers (every event for a platform admin); audit the read."""
+    events = AuditEvent.objects.select_related("hospital")
+    if not acts_as_platform_admin(user=user):
+        events = events.filter(hospital__in=hospitals_with_role(user=user, roles=ADMIN_ROLES))
+    if hospital is not None:
+        events = events.filter(hospital=hospital)
+    record_event(actor=user, action=AuditAction.AUDIT_VIEWED, hospital=hospital)
+    return events

@@ -8,7 +8,7 @@ from django.utils import timezone
 from triage.accounts.audit_actions import AccountAction
 from triage.accounts.authentication import hash_key
 from triage.accounts.models import ApiToken, Hospital, Membership, Role, User
-from triage.accounts.permissions import require_platform_admin, require_role
+from triage.accounts.permissions import ADMIN_ROLES, MEMBER_ROLES, require_platform_admin, require_role
 from triage.audit.services import record_event
 from triage.core.exceptions import DomainError
 
@@ -36,7 +36,7 @@ def create_hospital(*, actor: User, name: str, code: str, max_wait_minutes: int 
 
 @transaction.atomic
 def update_hospital_wait_cap(*, actor: User, hospital: Hospital, max_wait_minutes: int) -> Hospital:
-    require_role(user=actor, hospital=hospital, roles=(Role.ADMIN,))
+    require_role(user=actor, hospital=hospital, roles=ADMIN_ROLES)
     old = hospital.max_wait_minutes
     if old == max_wait_minutes:
         return hospital
@@ -56,7 +56,7 @@ def create_user(
     """Create a user with one role at ``hospital``; ``actor=None`` only for provisioning commands."""
     parsed_role = parse_role(role)
     if actor is not None:
-        require_role(user=actor, hospital=hospital, roles=(Role.ADMIN,))
+        require_role(user=actor, hospital=hospital, roles=ADMIN_ROLES)
     if User.objects.filter(username__iexact=username).exists():
         raise DomainError(USERNAME_TAKEN_MSG, extra={"field": "username"})
     user = User(username=username, email=email, first_name=first_name, last_name=last_name)
@@ -73,7 +73,7 @@ def create_user(
 def grant_membership(*, actor: User | None, hospital: Hospital, user: User, role: str) -> Membership:
     parsed_role = parse_role(role)
     if actor is not None:
-        require_role(user=actor, hospital=hospital, roles=(Role.ADMIN,))
+        require_role(user=actor, hospital=hospital, roles=ADMIN_ROLES)
     membership, created = Membership.objects.get_or_create(user=user, hospital=hospital, role=parsed_role)
     if created:
         record_event(actor=actor, action=AccountAction.MEMBERSHIP_GRANTED, hospital=hospital, target=membership,
@@ -83,7 +83,7 @@ def grant_membership(*, actor: User | None, hospital: Hospital, user: User, role
 
 @transaction.atomic
 def revoke_membership(*, actor: User, membership: Membership) -> None:
-    require_role(user=actor, hospital=membership.hospital, roles=(Role.ADMIN,))
+    require_role(user=actor, hospital=membership.hospital, roles=ADMIN_ROLES)
     record_event(actor=actor, action=AccountAction.MEMBERSHIP_REVOKED, hospital=membership.hospital,
                  target=membership, extra={"user": str(membership.user.uuid), "role": membership.role})
     membership.delete()
@@ -93,7 +93,7 @@ def revoke_membership(*, actor: User, membership: Membership) -> None:
 def create_api_token(*, actor: User, name: str, hospital: Hospital | None = None) -> tuple[ApiToken, str]:
     """Create a token for ``actor``; return it with the key, which is never stored or shown again."""
     if hospital is not None:
-        require_role(user=actor, hospital=hospital, roles=(Role.ADMIN, Role.RADIOLOGIST, Role.CLINICIAN))
+        require_role(user=actor, hospital=hospital, roles=MEMBER_ROLES)
     key = secrets.token_urlsafe(32)
     token = ApiToken(user=actor, hospital=hospital, name=name, key_prefix=key[:8], key_sha256=hash_key(key))
     token.full_clean()

@@ -11,4 +11,5 @@ urlpatterns = [
          name="hospital-member-delete"),
     path("tokens/", apis.TokenListApi.as_view(), name="token-list"),
     path("tokens/<uuid:token_uuid>/", apis.TokenRevokeApi.as_view(), name="token-revoke"),
+    path("audit/events/", apis.AuditEventListApi.as_view(), name="audit-event-list"),
 ]

@@ -12,7 +12,7 @@ from triage.accounts.models import Hospital, User
 from triage.accounts.selectors import hospital_get
 from triage.decisions.models import Decision, DecisionRule, PcrOutcome
 from triage.decisions.rules import Suggestion, suggest_decision
-from triage.reports.selectors import current_result_for
+from triage.results.selectors import current_result_for
 from triage.results.models import Quantification
 from triage.studies.models import Study
 

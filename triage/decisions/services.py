@@ -10,8 +10,8 @@ from datetime import date, datetime
 from django.db import transaction
 from django.utils import timezone
 
-from triage.accounts.models import Hospital, Role, User
-from triage.accounts.permissions import require_role
+from triage.accounts.models import Hospital, User
+from triage.accounts.permissions import ADMIN_ROLES, DECISION_ROLES, PCR_ROLES, require_role
 from triage.audit.services import record_event
 from triage.core.exceptions import DomainError
 from triage.decisions import exceptions as errors
@@ -20,9 +20,6 @@ from triage.decisions.models import MAX_SEVERITY_TOTAL, Decision, DecisionKind, 
 from triage.decisions.selectors import current_decision_for, current_pcr_outcome_for, suggestion_for
 from triage.studies.models import Study
 
-DECISION_ROLES = (Role.CLINICIAN,)
-PCR_ROLES = (Role.CLINICIAN, Role.ADMIN)
-RULE_ROLES = (Role.ADMIN,)
 RULE_FIELDS = tuple(DecisionRule.DEFAULTS)
 
 
@@ -72,7 +69,7 @@ def update_decision_rule(*, hospital: Hospital, actor: User, care_probability_th
                          test_probability_threshold: float, care_severity_threshold: int,
                          critical_severity_threshold: int) -> DecisionRule:
     """Set the hospital's suggestion thresholds (hospital or platform admin); audit old/new."""
-    require_role(user=actor, hospital=hospital, roles=RULE_ROLES)
+    require_role(user=actor, hospital=hospital, roles=ADMIN_ROLES)
     new = {"care_probability_threshold": care_probability_threshold,
            "test_probability_threshold": test_probability_threshold,
            "care_severity_threshold": care_severity_threshold,

@@ -4,11 +4,10 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views import View
 
-from triage.accounts.permissions import has_role
+from triage.accounts.permissions import ADMIN_ROLES, has_role
 from triage.core.exceptions import NotFound
 from triage.decisions.models import MAX_SEVERITY_TOTAL
 from triage.decisions.selectors import decision_rule_get
-from triage.decisions.services import RULE_ROLES
 
 
 class DecisionRulePage(LoginRequiredMixin, View):
@@ -19,5 +18,5 @@ class DecisionRulePage(LoginRequiredMixin, View):
             raise Http404(exc.message) from exc
         return render(request, "decisions/rule_form.html", {
             "rule": rule, "hospital": rule.hospital, "severity_max": MAX_SEVERITY_TOTAL,
-            "can_edit": has_role(user=request.user, hospital=rule.hospital, roles=RULE_ROLES),
+            "can_edit": has_role(user=request.user, hospital=rule.hospital, roles=ADMIN_ROLES),
         })

@@ -3,12 +3,11 @@ from uuid import UUID
 
 from django.db.models import QuerySet
 
-from triage.accounts.models import Hospital, Role, User
-from triage.accounts.permissions import require_role
+from triage.accounts.models import Hospital, User
+from triage.accounts.permissions import ADMIN_ROLES, UPLOAD_ROLES, require_role
 from triage.core.exceptions import NotFound
 from triage.gateway.exceptions import TokenNotBoundToHospital
 from triage.gateway.models import DicomNode
-from triage.studies.services import UPLOAD_ROLES
 
 # Never a valid AE title (a backslash): keeps pynetdicom's "require a calling AE" check on
 # even when no node is active, because an empty list there would mean "accept everyone".
@@ -16,7 +15,7 @@ NO_ACTIVE_NODE_SENTINEL = "\\"
 
 
 def dicom_node_list(*, user: User, hospital: Hospital) -> QuerySet[DicomNode]:
-    require_role(user=user, hospital=hospital, roles=(Role.ADMIN,))
+    require_role(user=user, hospital=hospital, roles=ADMIN_ROLES)
     return DicomNode.objects.filter(hospital=hospital).order_by("ae_title")
 
 

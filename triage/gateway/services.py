@@ -19,8 +19,8 @@ from collections.abc import Iterable, Iterator
 import pydicom
 from django.db import IntegrityError, transaction
 
-from triage.accounts.models import Hospital, Role, User
-from triage.accounts.permissions import require_role
+from triage.accounts.models import Hospital, User
+from triage.accounts.permissions import ADMIN_ROLES, require_role
 from triage.audit.services import record_event
 from triage.core.exceptions import DomainError
 from triage.gateway import dicomweb
@@ -48,7 +48,7 @@ NOT_REPORTED_MSG = "Ingestion did not report on this part."
 @transaction.atomic
 def create_dicom_node(*, actor: User, hospital: Hospital, ae_title: str, description: str = "") -> DicomNode:
     """Map a calling AE title to ``hospital`` (hospital admins only)."""
-    require_role(user=actor, hospital=hospital, roles=(Role.ADMIN,))
+    require_role(user=actor, hospital=hospital, roles=ADMIN_ROLES)
     ae_title = ae_title.strip()
     if DicomNode.objects.filter(ae_title=ae_title).exists():
         raise DomainError(AE_TITLE_TAKEN_MSG, extra={"field": "ae_title"})
@@ -67,7 +67,7 @@ def create_dicom_node(*, actor: User, hospital: Hospital, ae_title: str, descrip
 @transaction.atomic
 def deactivate_dicom_node(*, actor: User, node: DicomNode) -> DicomNode:
     """Stop accepting associations from the node's AE title; a no-op when already inactive."""
-    require_role(user=actor, hospital=node.hospital, roles=(Role.ADMIN,))
+    require_role(user=actor, hospital=node.hospital, roles=ADMIN_ROLES)
     if not node.is_active:
         return node
     node.is_active = False

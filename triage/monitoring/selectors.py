@@ -17,8 +17,8 @@ from django.conf import settings
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from triage.accounts.models import Hospital, Membership, Role, User
-from triage.accounts.permissions import require_platform_admin, require_role
+from triage.accounts.models import Hospital, User
+from triage.accounts.permissions import ADMIN_ROLES, hospitals_with_role, require_platform_admin, require_role
 from triage.accounts.selectors import hospital_get
 from triage.accounts.tenancy import hospitals_visible_to
 from triage.audit.services import record_event
@@ -27,7 +27,8 @@ from triage.monitoring import evaluation as ev
 from triage.monitoring.audit_actions import MonitoringAction
 from triage.monitoring.models import DEFAULT_OPERATING_THRESHOLD, MonitoringSettings
 from triage.reports.selectors import annotate_review_state, latest_report_for
-from triage.results.models import ModelVersion, Quantification, Result
+from triage.results.models import ModelVersion
+from triage.results.selectors import current_result_for, current_results
 from triage.studies.models import Study
 from triage.studies.selectors import studies_visible_to, study_get
 
@@ -44,16 +45,13 @@ def operating_threshold_for(*, hospital: Hospital) -> float:
 
 def admin_hospitals_for(*, user: User) -> QuerySet[Hospital]:
     """Hospitals whose dashboards the user may open: admin role there, or every one for a platform admin."""
-    visible = hospitals_visible_to(user=user)
-    if user.is_platform_admin and getattr(user, "token_hospital_id", None) is None:
-        return visible
-    return visible.filter(id__in=Membership.objects.filter(user=user, role=Role.ADMIN).values("hospital_id"))
+    return hospitals_with_role(user=user, roles=ADMIN_ROLES)
 
 
 def dashboard_hospital_get(*, user: User, hospital_uuid: UUID) -> Hospital:
     """Return a hospital the user administers (404 when not visible, 403 when not admin there)."""
     hospital = hospital_get(user=user, hospital_uuid=hospital_uuid)
-    require_role(user=user, hospital=hospital, roles=(Role.ADMIN,))
+    require_role(user=user, hospital=hospital, roles=ADMIN_ROLES)
     return hospital
 
 
@@ -119,7 +117,7 @@ def evaluation_for(*, user: User, hospitals: list[Hospital], n_boot: int = ev.N_
     now = now or timezone.now()
     studies = _studies(user=user, hospitals=hospitals)
     thresholds, positive_classes = _thresholds(hospitals), _positive_classes()
-    results = list(Result.objects.filter(is_current=True, study__in=studies).values_list(
+    results = list(current_results(studies=studies).values_list(
         "study_id", "covid_probability", "model_version_id", "study__hospital_id", "study__received_at"))
     pcr = dict(PcrOutcome.objects.filter(is_current=True, study__in=studies).values_list("study_id", "result"))
     labels = dict(annotate_review_state(studies).filter(report_version__isnull=False)
@@ -206,8 +204,8 @@ def fhir_report_get(*, user: User, study_uuid: UUID) -> dict:
     from triage.monitoring.fhir import diagnostic_report_bundle
 
     study = study_get(user=user, study_uuid=study_uuid)
-    result = (Result.objects.filter(study=study, is_current=True).select_related("model_version").first())
-    quantification = Quantification.objects.filter(result=result).first() if result else None
+    result = current_result_for(study=study)
+    quantification = getattr(result, "quantification", None)
     bundle = diagnostic_report_bundle(study=study, result=result, quantification=quantification,
                                       report=latest_report_for(study=study))
     record_event(actor=user, action=MonitoringAction.FHIR_EXPORTED, hospital=study.hospital, target=study)
@@ -244,8 +242,7 @@ def research_export_rows(*, user: User, hospitals: list[Hospital]) -> list[dict]
 
     studies = _studies(user=user, hospitals=hospitals).filter(results__is_current=True)
     studies = annotate_review_state(studies).select_related("hospital").order_by("id")
-    results = {r.study_id: r for r in Result.objects.filter(is_current=True, study__in=studies)
-               .select_related("model_version", "quantification")}
+    results = {r.study_id: r for r in current_results(studies=studies).select_related("model_version", "quantification")}
     pcr = dict(PcrOutcome.objects.filter(is_current=True, study__in=studies).values_list("study_id", "result"))
     key = research_key()
     rows = [research_row(study=s, result=results[s.id], report_label=s.report_label, pcr_result=pcr.get(s.id),

@@ -9,8 +9,8 @@ from datetime import date, datetime
 from django.db import transaction
 from django.utils import timezone
 
-from triage.accounts.models import Hospital, Role, User
-from triage.accounts.permissions import require_role
+from triage.accounts.models import Hospital, User
+from triage.accounts.permissions import ADMIN_ROLES, require_role
 from triage.audit.services import record_event
 from triage.core.exceptions import DomainError
 from triage.decisions.exceptions import InvalidPcrDates, PcrOutcomeConflict
@@ -22,7 +22,6 @@ from triage.monitoring.audit_actions import MonitoringAction
 from triage.monitoring.models import MonitoringSettings
 from triage.studies.models import Study
 
-ADMIN_ROLES = (Role.ADMIN,)
 CSV_MAX_BYTES = 2 * 1024**2
 REQUIRED_COLUMNS = ("accession_number", "result", "sample_taken_on")
 OPTIONAL_COLUMNS = ("resulted_on", "note")

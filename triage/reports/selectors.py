@@ -8,17 +8,12 @@ from dataclasses import dataclass, field
 
 from django.db.models import OuterRef, QuerySet, Subquery
 
-from triage.accounts.models import Role, User
-from triage.accounts.permissions import has_role
+from triage.accounts.models import User
+from triage.accounts.permissions import SIGN_ROLES, has_role
 from triage.reports.models import Report
 from triage.results.models import Result
+from triage.results.selectors import current_result_for
 from triage.studies.models import Study
-
-
-def current_result_for(*, study: Study) -> Result | None:
-    """Return the study's current AI result with its model version, or ``None``."""
-    return (Result.objects.filter(study=study, is_current=True)
-            .select_related("model_version").first())
 
 
 def report_history(*, study: Study) -> QuerySet[Report]:
@@ -70,7 +65,7 @@ def review_state_for(*, study: Study, user: User | None = None) -> ReviewState:
     ``study`` must already come from a tenancy-scoped selector (``access_study``/``study_get``).
     """
     history = list(report_history(study=study))
-    can_sign = user is not None and has_role(user=user, hospital=study.hospital, roles=(Role.RADIOLOGIST,))
+    can_sign = user is not None and has_role(user=user, hospital=study.hospital, roles=SIGN_ROLES)
     return ReviewState(study=study, result=current_result_for(study=study), latest=history[-1] if history else None,
                        history=history, can_sign=can_sign)
 

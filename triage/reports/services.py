@@ -10,19 +10,19 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from triage.accounts.models import Role, User
-from triage.accounts.permissions import require_role
+from triage.accounts.models import User
+from triage.accounts.permissions import SIGN_ROLES, require_role
 from triage.audit.services import record_event
 from triage.core.exceptions import DomainError
+from triage.core.signals import study_changed
 from triage.reports import exceptions as errors
 from triage.reports.audit_actions import ReportAction
 from triage.reports.models import Report
-from triage.reports.selectors import current_result_for, latest_report_for
+from triage.reports.selectors import latest_report_for
+from triage.results.selectors import current_result_for
 from triage.results.models import Result
 from triage.studies.models import Study
-from triage.worklist.services import refresh_worklist_entry
 
-SIGN_ROLES = (Role.RADIOLOGIST,)
 
 
 def _clock_time(moment: datetime) -> str:
@@ -91,7 +91,7 @@ def sign_report(*, study: Study, actor: User, label: str, comment: str = "", exp
         "study": str(study.uuid), "version": 1, "verdict": verdict,
         "label": {"old": result.predicted_label, "new": label}, "model_version": str(result.model_version),
     })
-    refresh_worklist_entry(study=study)  # the worklist shows the study as reviewed
+    study_changed.send(sender="reports", study=study)  # the worklist shows the study as reviewed
     return report
 
 
@@ -120,5 +120,5 @@ def add_addendum(*, study: Study, actor: User, comment: str, expected_version: i
         "study": str(study.uuid), "version": report.version, "supersedes": str(latest.uuid),
         "label": {"old": latest.radiologist_label, "new": new_label},
     })
-    refresh_worklist_entry(study=study)
+    study_changed.send(sender="reports", study=study)
     return report

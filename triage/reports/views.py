@@ -4,11 +4,10 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views import View
 
-from triage.accounts.permissions import has_role
+from triage.accounts.permissions import DECISION_ROLES, PCR_ROLES, has_role
 from triage.core.exceptions import NotFound
 from triage.decisions import selectors as decision_selectors
 from triage.decisions.models import MAX_SEVERITY_TOTAL, DecisionKind, PcrOutcome
-from triage.decisions.services import DECISION_ROLES, PCR_ROLES
 from triage.reports.presentation import histogram_bars, lesion_percent, model_card_summary, zone_rows
 from triage.reports.selectors import review_state_for
 from triage.results.models import Overlay, Quantification

@@ -18,3 +18,15 @@ def active_model_version() -> ModelVersion | None:
 def result_for_model_version(*, study_id: int, model_version: ModelVersion) -> Result | None:
     """Return the result ``model_version`` stored for the study, if any (results are keyed on both)."""
     return Result.objects.filter(study_id=study_id, model_version=model_version).first()
+
+
+def current_results(*, studies: QuerySet | None = None) -> QuerySet[Result]:
+    """Return the current result of each study (of ``studies`` when given): the one every page and export shows."""
+    results = Result.objects.filter(is_current=True)
+    return results if studies is None else results.filter(study__in=studies)
+
+
+def current_result_for(*, study) -> Result | None:
+    """Return the study's current AI result with its model version and quantification, or ``None``."""
+    return (current_results().filter(study_id=study.pk)
+            .select_related("model_version", "quantification").first())

@@ -14,10 +14,10 @@ from django.db.models import Q
 from triage.accounts.models import User
 from triage.accounts.permissions import require_platform_admin
 from triage.audit.services import record_event
+from triage.core.signals import study_changed
 from triage.results.audit_actions import ResultAction
 from triage.results.engine import loaded_model
 from triage.results.models import ModelVersion, Overlay, Quantification, Result, SliceScore
-from triage.worklist.services import refresh_worklist_entry
 
 if TYPE_CHECKING:
     from inference.analysis import StageTimer, StudyAnalysis
@@ -107,7 +107,7 @@ def store_analysis(*, study: models.Model, model_version: ModelVersion, analysis
     record_event(actor=None, action=ResultAction.RESULT_CREATED, hospital=study.hospital, target=study,
                  extra={"result": str(result.uuid), "model": model_version.reference,
                         "covid_probability": round(result.covid_probability, 4)})
-    refresh_worklist_entry(study=study)
+    study_changed.send(sender="results", study=study)
     return result
 
 

@@ -6,13 +6,13 @@ from uuid import UUID
 
 from django.db.models import Prefetch, Q, QuerySet
 
-from triage.accounts.models import Hospital, Membership, User
-from triage.accounts.tenancy import hospitals_visible_to, scope_to_user
+from triage.accounts.models import Hospital, User
+from triage.accounts.permissions import UPLOAD_ROLES, hospitals_with_role
+from triage.accounts.tenancy import scope_to_user
 from triage.audit.services import record_event
 from triage.studies.audit_actions import StudyAction
 from triage.studies.exceptions import StudyNotFound
 from triage.studies.models import Series, Study
-from triage.studies.services import UPLOAD_ROLES
 
 
 @dataclass(frozen=True)
@@ -66,11 +66,7 @@ def record_studies_listed(*, user: User, studies: Iterable[Study], via: str) -> 
 
 def upload_hospitals_for(*, user: User) -> QuerySet[Hospital]:
     """Hospitals the user may upload to (a role in ``UPLOAD_ROLES`` there, or platform admin)."""
-    visible = hospitals_visible_to(user=user)
-    if user.is_platform_admin and getattr(user, "token_hospital_id", None) is None:
-        return visible
-    member_of = Membership.objects.filter(user=user, role__in=UPLOAD_ROLES).values("hospital_id")
-    return visible.filter(id__in=member_of)
+    return hospitals_with_role(user=user, roles=UPLOAD_ROLES)
 
 
 # --- System reads of the pipeline (no user: workers and sweeps) ------------------------------

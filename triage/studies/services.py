@@ -29,10 +29,11 @@ from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from triage.accounts.models import Hospital, Role, User
-from triage.accounts.permissions import require_role
+from triage.accounts.models import Hospital, User
+from triage.accounts.permissions import ADMIN_ROLES, UPLOAD_ROLES, require_role
 from triage.audit.services import record_event
 from triage.core.exceptions import DomainError
+from triage.core.signals import study_changed
 from triage.studies import storage
 from triage.studies.audit_actions import StudyAction
 from triage.studies.dicom_headers import CTHeader, RejectedFile, is_decoder_failure, read_ct_header, read_dataset
@@ -41,11 +42,9 @@ from triage.studies.exceptions import (IllegalStudyTransition, NoUsableSeries, S
 from triage.studies.geometry import MIN_SLICES, SliceGeometry, order_slices, select_stack, slice_geometry
 from triage.studies.models import Instance, Series, Study
 from triage.studies.uploads import IncomingFile, expand_upload
-from triage.worklist.services import refresh_worklist_entry
 
 logger = logging.getLogger(__name__)
 
-UPLOAD_ROLES = (Role.RADIOLOGIST, Role.CLINICIAN, Role.ADMIN)
 INGEST_LEASE = timedelta(minutes=15)
 SIZE_MISMATCH_MSG = "Image size {rows}x{columns} differs from the rest of its series ({series_rows}x{series_columns})."
 DUPLICATE_MSG = "Already received (same SOP Instance UID in this study)."
@@ -197,7 +196,7 @@ def _study_for(*, hospital: Hospital, header: CTHeader, uploaded_by: User | None
     if created:
         record_event(actor=uploaded_by, action=StudyAction.RECEIVED, hospital=hospital, target=study,
                      extra={"source": source, "new": Status.RECEIVED})
-        refresh_worklist_entry(study=study)
+        study_changed.send(sender="studies", study=study)
     return study, created
 
 
@@ -275,7 +274,7 @@ def _reopen_for_new_instances(*, study: Study, actor: User | None, now: datetime
     study.status = Status.RECEIVED
     record_event(actor=actor, action=StudyAction.RECEIVED, hospital=study.hospital, target=study,
                  extra={"old": old, "new": Status.RECEIVED, "reason": "new_instances"})
-    refresh_worklist_entry(study=study)
+    study_changed.send(sender="studies", study=study)
 
 
 # --- State machine -----------------------------------------------------------------------
@@ -293,7 +292,7 @@ def _transition(*, study_id: int, allowed_from: Q, new: str, action: str, actor:
         study = Study.objects.select_related("hospital").get(id=study_id)
         record_event(actor=actor, action=action, hospital=study.hospital, target=study,
                      extra={"old": old, "new": new} | (extra or {}))
-        refresh_worklist_entry(study=study)
+        study_changed.send(sender="studies", study=study)
         return study
 
 
@@ -365,7 +364,7 @@ def reprocess_study(*, actor: User, study: Study, now: datetime | None = None) -
 
     Hospital admins only. The returned study's status names the step to run next.
     """
-    require_role(user=actor, hospital=study.hospital, roles=(Role.ADMIN,))
+    require_role(user=actor, hospital=study.hospital, roles=ADMIN_ROLES)
     now = now or timezone.now()
     new = Status.QUEUED if study.selected_series_id else Status.RECEIVED
     updated = _transition(study_id=study.id, allowed_from=Q(status__in=[Status.FAILED, Status.READY]), new=new,

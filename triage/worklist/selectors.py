@@ -31,6 +31,7 @@ from triage.accounts.models import User
 from triage.accounts.tenancy import hospitals_visible_to
 from triage.core.exceptions import NotFound
 from triage.results.models import Overlay, Result
+from triage.results.selectors import current_result_for, current_results
 from triage.studies.models import Instance, Study
 from triage.studies.selectors import access_study, record_studies_listed, study_get
 from triage.worklist.models import WorklistEntry, WorklistVersion
@@ -239,11 +240,6 @@ class ViewerData:
     overlays: list[dict]
 
 
-def current_result(*, study: Study) -> Result | None:
-    return (Result.objects.filter(study=study, is_current=True)
-            .select_related("model_version", "quantification").prefetch_related("slice_scores").first())
-
-
 def _selected_instances(*, study: Study) -> QuerySet[Instance]:
     series_id = study.selected_series_id
     qs = Instance.objects.filter(series__study=study, decode_error="")
@@ -254,7 +250,7 @@ def _selected_instances(*, study: Study) -> QuerySet[Instance]:
 def viewer_data(*, user: User, study_uuid: UUID) -> ViewerData:
     """Open a study in the viewer: one audited read (``study.viewed``) of the study and its result."""
     study = access_study(user=user, study_uuid=study_uuid)
-    result = current_result(study=study)
+    result = current_result_for(study=study)
     overlays = []
     if result is not None:
         overlays = list(Overlay.objects.filter(result=result).order_by("slice_index", "kind")
@@ -287,8 +283,7 @@ def slice_instance(*, study: Study, index: int) -> Instance:
 
 def overlay_get(*, study: Study, index: int, kind: str) -> Overlay:
     """Return the current result's overlay of ``kind`` (``gradcam`` or ``lesion``) on slice ``index``."""
-    overlay = Overlay.objects.filter(result__study=study, result__is_current=True, slice_index=index,
-                                     kind=kind).first()
+    overlay = Overlay.objects.filter(result__in=current_results(studies=[study]), slice_index=index, kind=kind).first()
     if overlay is None:
         raise NotFound(OVERLAY_NOT_FOUND_MSG)
     return overlay

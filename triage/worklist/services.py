@@ -1,9 +1,9 @@
 """The one writer of worklist rows: copy a study's worklist columns and bump its hospital's version.
 
-Call :func:`refresh_worklist_entry` after every change to what the worklist shows, inside the
-same transaction as that change: a study received or changing status (studies services), a
-result becoming current (results pipeline), a report signed or re-opened (reports). It is
-idempotent and cheap (a few primary-key reads and one upsert), so calling it too often is harmless.
+:func:`refresh_worklist_entry` runs on :data:`triage.core.signals.study_changed`, which the
+studies, results and reports services send inside the transaction of every change to what
+the worklist shows (those apps never import this one). It is idempotent and cheap (a few
+primary-key reads and one upsert), so calling it too often is harmless.
 :func:`sync_worklist_entries` (beat, every minute) is the safety net for a missed call: it
 refreshes rows that are missing or older than their study's status, result or signature.
 """
@@ -19,6 +19,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from triage.reports.models import Report
 from triage.reports.selectors import annotate_review_state
 from triage.results.models import Quantification, Result
+from triage.results.selectors import current_results
 from triage.studies.models import Study
 from triage.worklist.models import WorklistEntry, WorklistVersion
 
@@ -47,8 +48,7 @@ def refresh_worklist_entry(*, study: Study) -> WorklistEntry:
     """
     study = Study.objects.only("id", "hospital_id", "status", "received_at", "accession_number",
                                "patient_id").get(pk=study.pk)
-    result = (Result.objects.filter(study_id=study.id, is_current=True)
-              .only("id", "covid_probability", "predicted_label").first())
+    result = current_results(studies=[study]).only("id", "covid_probability", "predicted_label").first()
     quantification = None
     if result is not None:
         quantification = (Quantification.objects.filter(result_id=result.id)

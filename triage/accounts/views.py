@@ -1,4 +1,4 @@
-"""Server-rendered pages shared by every role."""
+"""Server-rendered account pages: the home page lists the signed-in user's hospitals and roles."""
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
