@@ -76,7 +76,8 @@ def _orientation_of(dataset: Dataset) -> tuple[float, float, float, float, float
     return tuple(float(v) for v in values)  # type: ignore[return-value]
 
 
-def _slice_hu(dataset: Dataset) -> np.ndarray:
+def slice_hu(dataset: Dataset) -> np.ndarray:
+    """Decode one single-frame slice to float32 HU via (0028,1052) *Rescale Intercept* and (0028,1053) *Rescale Slope*."""
     pixels = dataset.pixel_array
     if pixels.ndim != 2:
         raise ValueError(f"expected single-frame slices, got pixel array of shape {pixels.shape}")
@@ -123,7 +124,7 @@ def read_series(sources: Sequence[DicomSource]) -> Volume:
     shapes = {(int(ds.Rows), int(ds.Columns)) for ds in datasets}
     if len(shapes) != 1:
         raise ValueError(f"slices of one series must share Rows/Columns, got {sorted(shapes)}")
-    hu = np.stack([_slice_hu(ds) for ds in datasets])
+    hu = np.stack([slice_hu(ds) for ds in datasets])
     row_mm, column_mm = (float(v) for v in datasets[0].get("PixelSpacing", (1.0, 1.0)))
     gaps = np.diff(positions_mm)
     z_mm = float(np.median(gaps)) if gaps.size else float(datasets[0].get("SliceThickness", 1.0) or 1.0)

@@ -12,7 +12,9 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-LUNG_WINDOW_HU = (-1350.0, 150.0)
+# Display and model windows as (hu_min, hu_max); the viewer's level/width come from these.
+LUNG_WINDOW_HU = (-1350.0, 150.0)  # CT-2 lung window = level -600, width 1500
+MEDIASTINAL_WINDOW_HU = (-160.0, 240.0)  # level 40, width 400
 BODY_THRESHOLD_HU = -500.0
 LUNG_THRESHOLD_HU = -400.0
 MODEL_SIZES_PX = (224, 256, 512)
@@ -39,6 +41,17 @@ def hu_to_window_uint8(
     scale = np.float32(255.0 / (hu_max - hu_min))
     scaled = (np.clip(volume_hu, hu_min, hu_max).astype(np.float32) - np.float32(hu_min)) * scale
     return np.rint(scaled).astype(np.uint8)
+
+
+def window_bounds_hu(*, level_hu: float, width_hu: float) -> tuple[float, float]:
+    """Return ``(hu_min, hu_max)`` of a window given as level and width ((0028,1050) *Window Center*, (0028,1051) *Window Width*)."""
+    return level_hu - width_hu / 2.0, level_hu + width_hu / 2.0
+
+
+def window_level_width(window_hu: tuple[float, float]) -> tuple[float, float]:
+    """Return ``(level_hu, width_hu)`` of a window given as ``(hu_min, hu_max)``."""
+    hu_min, hu_max = window_hu
+    return (hu_min + hu_max) / 2.0, hu_max - hu_min
 
 
 def largest_component(mask: np.ndarray, *, structure: np.ndarray | None = None) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Render one stored CT slice as a windowed 8-bit PNG: DICOM → HU → window → PNG.
 
-Pure functions (no Django): the slice API reads the file through storage and calls
-:func:`render_slice_png`.
+The DICOM and array steps are :mod:`inference` functions (the model sees slices through the
+same HU conversion and the same windowing); this module checks the viewer's window and
+encodes the PNG. The slice API reads the file through storage and calls :func:`render_slice_png`.
 """
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ import io
 import numpy as np
 import pydicom
 from PIL import Image
-from pydicom.pixels import apply_modality_lut
 
-LUNG_WINDOW = (-600.0, 1500.0)  # (level_hu, width_hu)
-MEDIASTINAL_WINDOW = (40.0, 400.0)
+from inference.dicom_io import slice_hu as dataset_hu
+from inference.preprocess import (LUNG_WINDOW_HU, MEDIASTINAL_WINDOW_HU, hu_to_window_uint8, window_bounds_hu,
+                                  window_level_width)
+
+LUNG_WINDOW = window_level_width(LUNG_WINDOW_HU)  # (level_hu, width_hu) = (-600, 1500)
+MEDIASTINAL_WINDOW = window_level_width(MEDIASTINAL_WINDOW_HU)  # (40, 400)
 MAX_WIDTH_HU = 10_000.0
 
 
@@ -30,15 +34,13 @@ def check_window(*, level_hu: float, width_hu: float) -> None:
 def window_to_uint8(image_hu: np.ndarray, *, level_hu: float, width_hu: float) -> np.ndarray:
     """Map HU linearly from [level − width/2, level + width/2] to 0…255, clipping outside; uint8 out."""
     check_window(level_hu=level_hu, width_hu=width_hu)
-    low_hu = level_hu - width_hu / 2.0
-    scaled = (np.asarray(image_hu, dtype=np.float32) - low_hu) * (255.0 / width_hu)
-    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    hu_min, hu_max = window_bounds_hu(level_hu=level_hu, width_hu=width_hu)
+    return hu_to_window_uint8(np.asarray(image_hu, dtype=np.float32), hu_min=hu_min, hu_max=hu_max)
 
 
 def slice_hu(data: bytes) -> np.ndarray:
-    """Decode one DICOM file to HU via (0028,1052) *Rescale Intercept* and (0028,1053) *Rescale Slope*."""
-    dataset = pydicom.dcmread(io.BytesIO(data))
-    return np.asarray(apply_modality_lut(dataset.pixel_array, dataset), dtype=np.float32)
+    """Decode one DICOM file to HU (the modality LUT, as the worker reads slices)."""
+    return dataset_hu(pydicom.dcmread(io.BytesIO(data)))
 
 
 def encode_png(image: np.ndarray) -> bytes:

@@ -121,3 +121,11 @@ def test_preprocess_study__handles_a_300_slice_volume():
     volume = np.tile(np.kron(_phantom_hu(1), np.ones((1, 8, 8), np.float32)), (300, 1, 1))
     study = preprocess_study(volume, size_px=256)
     assert study.slices_uint8.shape == (300, 256, 256)
+
+
+@pytest.mark.parametrize("level, width, bounds", [(-600, 1500, (-1350, 150)), (40, 400, (-160, 240)), (0, 1, (-0.5, 0.5))])
+def test_window_bounds_hu__and_window_level_width_are_inverse(level, width, bounds):
+    from inference.preprocess import window_bounds_hu, window_level_width
+
+    assert window_bounds_hu(level_hu=level, width_hu=width) == bounds
+    assert window_level_width(bounds) == (level, width)

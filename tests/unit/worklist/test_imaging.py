@@ -42,3 +42,14 @@ def test_render_slice_png__is_a_grey_png_of_the_windowed_slice():
     image = Image.open(io.BytesIO(png))
     assert (image.format, image.mode, image.size) == ("PNG", "L", (2, 2))
     assert np.array_equal(np.asarray(image), expected_window(stored.astype(np.float32) - 1024, -600, 1500))
+
+
+def test_lung_window__viewer_default_is_the_window_the_model_sees():
+    from inference.preprocess import LUNG_WINDOW_HU, hu_to_window_uint8
+    from triage.worklist.imaging import LUNG_WINDOW
+
+    assert LUNG_WINDOW == (-600.0, 1500.0)
+    hu = np.linspace(-2000, 1000, 301, dtype=np.float32)
+    level, width = LUNG_WINDOW
+    assert np.array_equal(window_to_uint8(hu, level_hu=level, width_hu=width),
+                          hu_to_window_uint8(hu, hu_min=LUNG_WINDOW_HU[0], hu_max=LUNG_WINDOW_HU[1]))
