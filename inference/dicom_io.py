@@ -20,6 +20,7 @@ from pydicom.pixels import apply_modality_lut
 DicomSource = str | Path | Dataset
 SORT_BY_POSITION = "image_position_patient"
 SORT_BY_INSTANCE_NUMBER = "instance_number"
+SORTED_BY_CALLER = "sorted_by_caller"  # the caller sorted once (ingest) and passed the positions
 DEFAULT_ORIENTATION = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 
 
@@ -33,7 +34,8 @@ class Volume:
     spacing_mm : (z, y, x) voxel spacing; z from slice positions, y/x from PixelSpacing (0028,0030).
     orientation : ImageOrientationPatient (0020,0037): row then column direction cosines (patient LPS).
     slice_positions_mm : (z,) position of each slice along the slice normal.
-    sort_method : ``SORT_BY_POSITION`` or ``SORT_BY_INSTANCE_NUMBER`` (fallback when positions are missing).
+    sort_method : ``SORT_BY_POSITION``, ``SORT_BY_INSTANCE_NUMBER`` (fallback when positions are missing)
+        or ``SORTED_BY_CALLER``.
     """
 
     hu: np.ndarray
@@ -106,12 +108,14 @@ def sort_slices(datasets: Sequence[Dataset]) -> tuple[list[Dataset], np.ndarray,
     return [datasets[i] for i in order], np.arange(len(datasets)) * thickness_mm, SORT_BY_INSTANCE_NUMBER
 
 
-def read_series(sources: Sequence[DicomSource]) -> Volume:
+def read_series(sources: Sequence[DicomSource], *, positions_mm: Sequence[float] | None = None) -> Volume:
     """Read one CT series (file paths or pydicom Datasets, any order) into a HU :class:`Volume`.
 
     Parameters
     ----------
     sources : the series' single-frame slices; all must share Rows/Columns.
+    positions_mm : when given, ``sources`` are already in order (sorted once, by the caller) at
+        these positions along the slice normal, and are not sorted again.
 
     Returns
     -------
@@ -120,15 +124,21 @@ def read_series(sources: Sequence[DicomSource]) -> Volume:
     """
     if not sources:
         raise ValueError("a series needs at least one slice")
-    datasets, positions_mm, method = sort_slices([_as_dataset(source) for source in sources])
+    if positions_mm is None:
+        datasets, positions, method = sort_slices([_as_dataset(source) for source in sources])
+    else:
+        if len(positions_mm) != len(sources):
+            raise ValueError(f"{len(positions_mm)} positions for {len(sources)} slices")
+        datasets, method = [_as_dataset(source) for source in sources], SORTED_BY_CALLER
+        positions = np.asarray(positions_mm, dtype=np.float64)
     shapes = {(int(ds.Rows), int(ds.Columns)) for ds in datasets}
     if len(shapes) != 1:
         raise ValueError(f"slices of one series must share Rows/Columns, got {sorted(shapes)}")
     hu = np.stack([slice_hu(ds) for ds in datasets])
     row_mm, column_mm = (float(v) for v in datasets[0].get("PixelSpacing", (1.0, 1.0)))
-    gaps = np.diff(positions_mm)
+    gaps = np.diff(positions)
     z_mm = float(np.median(gaps)) if gaps.size else float(datasets[0].get("SliceThickness", 1.0) or 1.0)
-    return Volume(hu, (z_mm, row_mm, column_mm), _orientation_of(datasets[0]), positions_mm, method)
+    return Volume(hu, (z_mm, row_mm, column_mm), _orientation_of(datasets[0]), positions, method)
 
 
 def read_slice_image(path: str | Path) -> np.ndarray:

@@ -10,19 +10,10 @@ from triage.decisions import selectors as decision_selectors
 from triage.decisions.models import MAX_SEVERITY_TOTAL, DecisionKind, PcrOutcome
 from triage.reports.presentation import histogram_bars, lesion_percent, model_card_summary, zone_rows
 from triage.reports.selectors import review_state_for
-from triage.results.models import Overlay, Quantification
+from triage.results.selectors import key_slices
 from triage.studies.selectors import access_study
 
 HISTOGRAM_WIDTH, HISTOGRAM_HEIGHT = 320, 100
-
-
-def _key_images(result) -> list[dict]:
-    """Group the current result's overlays by slice: ``[{"index": 12, "kinds": ["gradcam", ...]}]``."""
-    by_slice: dict[int, list[str]] = {}
-    for index, kind in Overlay.objects.filter(result=result).order_by("slice_index", "kind").values_list(
-            "slice_index", "kind"):
-        by_slice.setdefault(index, []).append(kind)
-    return [{"index": index, "kinds": kinds} for index, kinds in by_slice.items()]
 
 
 class StudyReportPage(LoginRequiredMixin, View):
@@ -33,7 +24,7 @@ class StudyReportPage(LoginRequiredMixin, View):
             raise Http404(exc.message) from exc
         state = review_state_for(study=study, user=request.user)
         result = state.result
-        quantification = Quantification.objects.filter(result=result).first() if result else None
+        quantification = getattr(result, "quantification", None)  # selected with the current result
         user = request.user
         histogram = histogram_bars(quantification.lesion_hu_histogram, width=HISTOGRAM_WIDTH,
                                    height=HISTOGRAM_HEIGHT) if quantification else []
@@ -49,7 +40,7 @@ class StudyReportPage(LoginRequiredMixin, View):
             "severity_max": MAX_SEVERITY_TOTAL,
             "histogram_size": {"width": HISTOGRAM_WIDTH, "height": HISTOGRAM_HEIGHT},
             "zones": zone_rows(quantification.zones) if quantification else [],
-            "key_images": _key_images(result) if result else [],
+            "key_images": key_slices(result=result) if result else [],
             "model_card": model_card_summary(result.model_version.card or {}) if result else None,
             "suggestion": decision_selectors.suggestion_for(study=study),
             "decision_rule": decision_selectors.decision_rule_for(hospital=study.hospital),

@@ -1,8 +1,11 @@
 """Reads of model versions (platform metadata, no patient data) and of stored results."""
+from collections import defaultdict
+from dataclasses import dataclass
+
 from django.db.models import QuerySet
 
 from triage.accounts.permissions import require_platform_admin
-from triage.results.models import ModelVersion, Result
+from triage.results.models import ModelVersion, Overlay, Result
 
 
 def model_version_list(*, user) -> QuerySet[ModelVersion]:
@@ -30,3 +33,25 @@ def current_result_for(*, study) -> Result | None:
     """Return the study's current AI result with its model version and quantification, or ``None``."""
     return (current_results().filter(study_id=study.pk)
             .select_related("model_version", "quantification").first())
+
+
+@dataclass(frozen=True)
+class KeySlice:
+    """A slice the result points the reader to, with the overlay kinds stored for it."""
+
+    index: int  # 0-based position in the study's ordered slices (volume, URLs, overlays)
+    kinds: tuple[str, ...]
+
+    @property
+    def number(self) -> int:
+        """Return the 1-based slice number every page shows (as radiologists count)."""
+        return self.index + 1
+
+
+def key_slices(*, result: Result) -> list[KeySlice]:
+    """Return the result's key slices in slice order, each with its overlay kinds (viewer and report use this)."""
+    kinds: dict[int, list[str]] = defaultdict(list)
+    for index, kind in (Overlay.objects.filter(result=result).order_by("slice_index", "kind")
+                        .values_list("slice_index", "kind")):
+        kinds[index].append(kind)
+    return [KeySlice(index, tuple(kinds.get(index, ()))) for index in sorted(set(result.key_slice_indices) | set(kinds))]

@@ -12,7 +12,7 @@ from triage.accounts.tenancy import scope_to_user
 from triage.audit.services import record_event
 from triage.studies.audit_actions import StudyAction
 from triage.studies.exceptions import StudyNotFound
-from triage.studies.models import Series, Study
+from triage.studies.models import Instance, Series, Study
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,19 @@ def record_studies_listed(*, user: User, studies: Iterable[Study], via: str) -> 
 def upload_hospitals_for(*, user: User) -> QuerySet[Hospital]:
     """Hospitals the user may upload to (a role in ``UPLOAD_ROLES`` there, or platform admin)."""
     return hospitals_with_role(user=user, roles=UPLOAD_ROLES)
+
+
+def ordered_slices(*, study: Study) -> QuerySet[Instance]:
+    """Return the study's analysed slices in the order ingest sorted and stored them (feet to head).
+
+    Position ``i`` here is slice ``i`` everywhere: of the volume the model saw, of the viewer,
+    of the overlays and slice scores, of the report (shown as number ``i + 1``). Empty before a
+    series is selected. The order is the stored ``z_position_mm`` (then InstanceNumber), never re-derived.
+    """
+    if study.selected_series_id is None:
+        return Instance.objects.none()
+    return (Instance.objects.filter(series_id=study.selected_series_id, decode_error="", z_position_mm__isnull=False)
+            .order_by("z_position_mm", "instance_number", "id"))
 
 
 # --- System reads of the pipeline (no user: workers and sweeps) ------------------------------

@@ -492,11 +492,12 @@ def _ingest_claimed(*, study_id: int) -> IngestOutcome:
         raise NoUsableSeries(detail)
     ordered = order_slices(stack)
     with transaction.atomic():
+        # The stored order: a position for each slice of the chosen stack, none for any other
+        # instance (a stack chosen by an earlier ingest must not linger in the order).
         z_by_id = dict(zip(ordered.instance_ids, ordered.z_positions_mm))
-        chosen = [i for i in instances if i.id in z_by_id]
-        for instance in chosen:
-            instance.z_position_mm = z_by_id[instance.id]
-        Instance.objects.bulk_update(chosen, ["z_position_mm"], batch_size=500)
+        for instance in instances:
+            instance.z_position_mm = z_by_id.get(instance.id)
+        Instance.objects.bulk_update(instances, ["z_position_mm"], batch_size=500)
         Series.objects.filter(study_id=study_id, is_selected=True).update(is_selected=False)
         series = Series.objects.get(id=ordered.series_id)
         series.is_selected = True

@@ -6,30 +6,29 @@ from typing import TYPE_CHECKING
 from triage.studies import storage
 from triage.studies.dicom_headers import is_decoder_failure
 from triage.studies.exceptions import NO_SELECTED_SERIES_MSG, UNREADABLE_SERIES_MSG, UnreadableSeries
-from triage.studies.models import Instance, Study
+from triage.studies.models import Study
+from triage.studies.selectors import ordered_slices
 
 if TYPE_CHECKING:
     from inference.dicom_io import Volume
 
 
-def selected_instances(study: Study) -> list[Instance]:
-    """Return the decodable instances of the selected series in the order ingest stored (z, then number)."""
-    if study.selected_series_id is None:
-        raise UnreadableSeries(NO_SELECTED_SERIES_MSG)
-    return list(Instance.objects.filter(series_id=study.selected_series_id, decode_error="")
-                .order_by("z_position_mm", "instance_number", "id"))
-
-
 def read_selected_volume(*, study: Study) -> Volume:
-    """Decode the selected series into a HU volume; :class:`UnreadableSeries` when the pixels cannot be read."""
+    """Decode the study's ordered slices into a HU volume, in the order ingest stored (not sorted again).
+
+    Raises :class:`UnreadableSeries` when no series is selected or the pixels cannot be read.
+    """
     from pydicom import dcmread
     from pydicom.filebase import DicomBytesIO
 
     from inference.dicom_io import read_series
 
-    instances = selected_instances(study)
+    if study.selected_series_id is None:
+        raise UnreadableSeries(NO_SELECTED_SERIES_MSG)
+    instances = list(ordered_slices(study=study).only("id", "storage_path", "z_position_mm"))
     try:
-        return read_series([dcmread(DicomBytesIO(storage.read_content(i.storage_path))) for i in instances])
+        return read_series([dcmread(DicomBytesIO(storage.read_content(i.storage_path))) for i in instances],
+                           positions_mm=[i.z_position_mm for i in instances])
     except BaseException as exc:  # pydicom and the pixel decoders raise many types on corrupt data
         if not is_decoder_failure(exc):
             raise

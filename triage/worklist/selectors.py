@@ -24,7 +24,7 @@ from datetime import date, datetime, time, timedelta
 from uuid import UUID
 
 from django.core.cache import cache
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from triage.accounts.models import User
@@ -33,7 +33,7 @@ from triage.core.exceptions import NotFound
 from triage.results.models import Overlay, Result
 from triage.results.selectors import current_result_for, current_results
 from triage.studies.models import Instance, Study
-from triage.studies.selectors import access_study, record_studies_listed, study_get
+from triage.studies.selectors import access_study, ordered_slices, record_studies_listed, study_get
 from triage.worklist.models import WorklistEntry, WorklistVersion
 
 PAGE_SIZE = 50
@@ -240,13 +240,6 @@ class ViewerData:
     overlays: list[dict]
 
 
-def _selected_instances(*, study: Study) -> QuerySet[Instance]:
-    series_id = study.selected_series_id
-    qs = Instance.objects.filter(series__study=study, decode_error="")
-    qs = qs.filter(series_id=series_id) if series_id else qs.filter(series__is_selected=True)
-    return qs.order_by(F("z_position_mm").asc(nulls_last=True), "instance_number", "id")
-
-
 def viewer_data(*, user: User, study_uuid: UUID) -> ViewerData:
     """Open a study in the viewer: one audited read (``study.viewed``) of the study and its result."""
     study = access_study(user=user, study_uuid=study_uuid)
@@ -255,7 +248,7 @@ def viewer_data(*, user: User, study_uuid: UUID) -> ViewerData:
     if result is not None:
         overlays = list(Overlay.objects.filter(result=result).order_by("slice_index", "kind")
                         .values("slice_index", "kind", "width_px", "height_px"))
-    return ViewerData(study=study, result=result, slice_count=_selected_instances(study=study).count(),
+    return ViewerData(study=study, result=result, slice_count=ordered_slices(study=study).count(),
                       overlays=overlays)
 
 
@@ -274,8 +267,8 @@ def study_for_images(*, user: User, study_uuid: UUID) -> Study:
 
 
 def slice_instance(*, study: Study, index: int) -> Instance:
-    """Return the ``index``-th instance of the selected series, in z order (feet to head)."""
-    instance = _selected_instances(study=study).only("id", "storage_path", "sha256")[index:index + 1].first()
+    """Return slice ``index`` (0-based) of the study's ordered slices (feet to head)."""
+    instance = ordered_slices(study=study).only("id", "storage_path", "sha256")[index:index + 1].first()
     if instance is None:
         raise NotFound(SLICE_NOT_FOUND_MSG)
     return instance

@@ -11,6 +11,7 @@ from triage.accounts.tenancy import hospitals_visible_to
 from triage.core.exceptions import NotFound
 from triage.reports.selectors import review_state_for
 from triage.results.models import ModelVersion
+from triage.results.selectors import key_slices
 from triage.worklist import imaging, selectors
 from triage.worklist.filters import REVIEWED_CHOICES, WorklistQuerySerializer
 
@@ -65,7 +66,7 @@ class StudyViewerPage(LoginRequiredMixin, View):
                                                            "kind": "gradcam"}),
             "windows": {"lung": list(imaging.LUNG_WINDOW), "mediastinal": list(imaging.MEDIASTINAL_WINDOW)},
             "sliceProbabilities": {s.slice_index: s.covid_probability for s in slice_scores},
-            "keySlices": list(result.key_slice_indices) if result else [],
+            "keySlices": [{"index": k.index, "number": k.number} for k in key_slices(result=result)] if result else [],
             "overlays": data.overlays,
         }
         quantification = getattr(result, "quantification", None) if result else None

@@ -12,6 +12,7 @@
   var overlayBase = config.overlayUrl.replace(/\/overlays\/0\/gradcam\.png$/, "/overlays/");
   var overlaysBySlice = {};
   config.overlays.forEach(function (o) { (overlaysBySlice[o.slice_index] = overlaysBySlice[o.slice_index] || {})[o.kind] = o; });
+  var keyIndices = config.keySlices.map(function (k) { return k.index; });
   var state = { index: 0, wl: config.windows.lung[0], ww: config.windows.lung[1], gradcam: false, lesion: false, opacity: 0.5 };
 
   var stage = document.getElementById("stage");
@@ -115,7 +116,7 @@
   for (var i = 0; i < count; i++) {
     var tick = document.createElement("span");
     var p = config.sliceProbabilities[String(i)];
-    tick.className = "tick" + (config.keySlices.indexOf(i) >= 0 ? " key" : "");
+    tick.className = "tick" + (keyIndices.indexOf(i) >= 0 ? " key" : "");
     tick.style.height = (p === undefined ? 2 : Math.max(4, Math.round(p * 100))) + "%";
     tick.title = "Slice " + (i + 1) + (p === undefined ? "" : ": " + Math.round(p * 100) + " %");
     tick.dataset.index = String(i);
@@ -128,10 +129,10 @@
     show(Math.floor((event.clientX - rect.left) / rect.width * count));
   });
   var keyBox = document.getElementById("key-slices");
-  config.keySlices.slice().sort(function (a, b) { return a - b; }).forEach(function (k) {
+  config.keySlices.forEach(function (k) {  // in slice order, numbered by the server as the report numbers them
     var button = document.createElement("button");
-    button.type = "button"; button.textContent = "Key slice " + (k + 1); button.dataset.index = String(k);
-    button.addEventListener("click", function () { show(k); stage.focus(); });
+    button.type = "button"; button.textContent = "Key slice " + k.number; button.dataset.index = String(k.index);
+    button.addEventListener("click", function () { show(k.index); stage.focus(); });
     keyBox.appendChild(button);
   });
 
@@ -171,6 +172,6 @@
     heatLayer.style.opacity = lesionLayer.style.opacity = String(state.opacity);
   });
 
-  var firstKey = config.keySlices.length ? Math.min.apply(null, config.keySlices) : 0;
+  var firstKey = keyIndices.length ? keyIndices[0] : 0;
   show(firstKey);
 }());

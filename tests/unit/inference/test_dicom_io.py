@@ -113,3 +113,19 @@ def test_read_series__sorts_real_chest_series_and_preprocesses_it():
     assert volume.hu.min() < -900 and volume.hu.max() > 300
     study = preprocess_study(volume.hu, size_px=256)
     assert 0 < study.slice_indices.size <= volume.hu.shape[0]
+
+
+def test_read_series__with_positions_keeps_the_callers_order(tmp_path):
+    from inference.dicom_io import SORTED_BY_CALLER, read_series
+    from inference.phantom import write_phantom_series
+
+    write_phantom_series(tmp_path, slices=8, size_px=64, severity="none", seed=0)
+    paths = sorted(tmp_path.glob("*.dcm"))
+    sorted_volume = read_series(paths)
+    given = read_series(list(reversed(paths)), positions_mm=[float(p) for p in range(8)])
+    assert given.sort_method == SORTED_BY_CALLER and given.spacing_mm[0] == 1.0
+    assert list(given.slice_positions_mm) == [float(p) for p in range(8)]
+    resorted = read_series(list(reversed(paths)))
+    assert np.array_equal(resorted.hu, sorted_volume.hu)  # without positions the slices are sorted
+    with pytest.raises(ValueError, match="2 positions for 8 slices"):
+        read_series(paths, positions_mm=[0.0, 1.0])

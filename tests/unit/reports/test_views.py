@@ -50,3 +50,19 @@ def test_study_report_page__study_without_result_says_so_and_offers_no_signing(c
     assert "No AI result yet (study status: processing)." in html
     assert "Signing opens when the AI analysis of this study is ready." in html
     assert "/report/sign/" not in html and "No suggestion: this study has no AI result." in html
+
+
+def test_study_report_page__and_viewer_number_the_key_slice_alike(client, radiologist, hospital_a):
+    import json
+    import re
+
+    from tests.unit.reports.factories import make_ready_study
+
+    study = make_ready_study(hospital=hospital_a)  # key slice and overlays at index 12
+    client.force_login(radiologist)
+    report = client.get(f"/studies/{study.uuid}/report/").content.decode()
+    viewer = client.get(f"/studies/{study.uuid}/view/").content.decode()
+    config = json.loads(re.search(r'<script id="viewer-config"[^>]*>(.*?)</script>', viewer, re.S).group(1))
+    assert config["keySlices"] == [{"index": 12, "number": 13}]
+    assert "Slice 13 ·" in report and "Slice 12 ·" not in report
+    assert f"/overlays/12/gradcam.png" in report  # URLs keep the 0-based index

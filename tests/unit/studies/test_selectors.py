@@ -57,3 +57,20 @@ def test_upload_hospitals_for__only_hospitals_with_upload_role(hospital_a, hospi
     assert list(selectors.upload_hospitals_for(user=user)) == [hospital_a]
     Membership.objects.filter(user=user).delete()
     assert not selectors.upload_hospitals_for(user=user).exists()
+
+
+def test_ordered_slices__is_the_order_ingest_stored_feet_to_head(hospital_a, radiologist, phantom_series):
+    from tests.unit.studies.helpers import read_paths
+    from triage.studies.services import ingest_study
+
+    receive(hospital=hospital_a, user=radiologist, files=read_paths(phantom_series(slices=12)))
+    study = ingest_study(study_id=Study.objects.get().id).study
+    slices = list(selectors.ordered_slices(study=study))
+    z = [s.z_position_mm for s in slices]
+    assert len(slices) == 12 and z == sorted(z)
+    assert [s.instance_number for s in slices] == list(range(12, 0, -1))  # instance 1 is the most superior
+
+
+def test_ordered_slices__empty_before_a_series_is_selected(hospital_a, radiologist):
+    receive(hospital=hospital_a, user=radiologist, files=ct_series(slices=2))
+    assert list(selectors.ordered_slices(study=Study.objects.get())) == []
