@@ -13,12 +13,14 @@ import pydicom
 from PIL import Image
 
 from inference.dicom_io import slice_hu as dataset_hu
+from inference.explain.colormap import CONTROL_POINTS_HEX, colormap_lut
 from inference.preprocess import (LUNG_WINDOW_HU, MEDIASTINAL_WINDOW_HU, hu_to_window_uint8, window_bounds_hu,
                                   window_level_width)
 
 LUNG_WINDOW = window_level_width(LUNG_WINDOW_HU)  # (level_hu, width_hu) = (-600, 1500)
 MEDIASTINAL_WINDOW = window_level_width(MEDIASTINAL_WINDOW_HU)  # (40, 400)
 MAX_WIDTH_HU = 10_000.0
+HEATMAP_COLORMAP = "inferno"  # the map the server draws Grad-CAM overlays and their colour bar with
 
 
 def check_window(*, level_hu: float, width_hu: float) -> None:
@@ -53,3 +55,13 @@ def encode_png(image: np.ndarray) -> bytes:
 def render_slice_png(data: bytes, *, level_hu: float, width_hu: float) -> bytes:
     """Return the PNG of a DICOM slice shown with the given window."""
     return encode_png(window_to_uint8(slice_hu(data), level_hu=level_hu, width_hu=width_hu))
+
+
+def heatmap_colormap() -> dict:
+    """Return the heatmap colour map for the viewer's client-side re-blending: the 256-entry table and its stops.
+
+    The viewer colours the raw heatmap with exactly the table the server's overlays use
+    (:func:`inference.explain.colormap.colormap_lut`), and draws its colour bar from the stops.
+    """
+    return {"lut": colormap_lut(HEATMAP_COLORMAP).tolist(),
+            "stops": [f"#{code.lower()}" for code in CONTROL_POINTS_HEX[HEATMAP_COLORMAP]]}

@@ -13,6 +13,7 @@ from triage.reports.selectors import review_state_for
 from triage.results.models import ModelVersion
 from triage.results.selectors import key_slices
 from triage.worklist import imaging, selectors
+from triage.worklist.imaging import heatmap_colormap
 from triage.worklist.filters import REVIEWED_CHOICES, WorklistQuerySerializer
 
 POLL_INTERVAL_MS = 5000
@@ -68,6 +69,7 @@ class StudyViewerPage(LoginRequiredMixin, View):
             "sliceProbabilities": {s.slice_index: s.covid_probability for s in slice_scores},
             "keySlices": [{"index": k.index, "number": k.number} for k in key_slices(result=result)] if result else [],
             "overlays": data.overlays,
+            "colormap": heatmap_colormap(),
         }
         quantification = getattr(result, "quantification", None) if result else None
         return render(request, "viewer/viewer.html", {

@@ -25,12 +25,11 @@
   var level = document.getElementById("window-level");
   var width = document.getElementById("window-width");
 
-  // Inferno-like colour ramp, the same stops as the colour bar in viewer.css.
-  var STOPS = [[0, 0, 4], [66, 10, 104], [147, 38, 103], [221, 81, 58], [252, 165, 10], [252, 255, 164]];
-  function inferno(v) {
-    var x = v / 255 * (STOPS.length - 1), i = Math.min(STOPS.length - 2, Math.floor(x)), t = x - i;
-    return [0, 1, 2].map(function (c) { return Math.round(STOPS[i][c] + (STOPS[i + 1][c] - STOPS[i][c]) * t); });
-  }
+  // The server's heatmap colour map (256 RGB entries) and its stops for the colour bar: one map.
+  var COLOURS = config.colormap.lut;
+  function inferno(v) { return COLOURS[v]; }
+  var ramp = document.querySelector(".colour-bar .ramp");
+  if (ramp) { ramp.style.background = "linear-gradient(90deg, " + config.colormap.stops.join(", ") + ")"; }
 
   function sliceUrl(i) { return sliceBase + i + ".png?wl=" + encodeURIComponent(state.wl) + "&ww=" + encodeURIComponent(state.ww); }
   function overlayUrl(i, kind) { return overlayBase + i + "/" + kind + ".png"; }

@@ -47,3 +47,16 @@ def test_study_viewer_page__foreign_study_is_404(client, radiologist_b, viewer_s
     client.force_login(radiologist_b)
     assert client.get(f"/studies/{viewer_study.uuid}/view/").status_code == 404
     assert not AuditEvent.objects.filter(action="study.viewed").exists()
+
+
+def test_study_viewer_page__heatmap_colours_are_the_servers_map(client, radiologist, viewer_study):  # noqa: F811
+    import json
+    import re
+
+    from inference.explain.colormap import colormap_lut
+
+    client.force_login(radiologist)
+    html = client.get(f"/studies/{viewer_study.uuid}/view/").content.decode()
+    config = json.loads(re.search(r'<script id="viewer-config"[^>]*>(.*?)</script>', html, re.S).group(1))
+    assert config["colormap"]["lut"] == colormap_lut("inferno").tolist()
+    assert config["colormap"]["stops"][0] == "#000004" and len(config["colormap"]["stops"]) == 10
