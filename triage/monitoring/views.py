@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
-from triage.core.exceptions import DomainError, NotFound
+from triage.core.exceptions import DomainError
+from triage.core.pages import not_found_as_404
 from triage.monitoring import charts, selectors, services
 from triage.monitoring.exports import research_csv
 from triage.monitoring.models import DEFAULT_OPERATING_THRESHOLD
@@ -17,10 +18,8 @@ METRIC_ROWS = (("accuracy", "Accuracy"), ("sensitivity", "Sensitivity"), ("speci
 
 
 def _scope(request, hospital_uuid):
-    try:
+    with not_found_as_404():
         return selectors.dashboard_scope_get(user=request.user, hospital_uuid=hospital_uuid)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
 
 
 def _csv_response(text: str, filename: str) -> HttpResponse:

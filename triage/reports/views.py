@@ -1,11 +1,10 @@
 """The structured report page for clinicians: AI numbers, key images, sign-off, decisions, PCR."""
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.http import Http404
 from django.shortcuts import render
 from django.views import View
 
 from triage.accounts.permissions import DECISION_ROLES, PCR_ROLES, has_role
-from triage.core.exceptions import NotFound
+from triage.core.pages import not_found_as_404
 from triage.decisions import selectors as decision_selectors
 from triage.decisions.models import MAX_SEVERITY_TOTAL, DecisionKind, PcrOutcome
 from triage.reports.presentation import histogram_bars, lesion_percent, model_card_summary, zone_rows
@@ -18,10 +17,8 @@ HISTOGRAM_WIDTH, HISTOGRAM_HEIGHT = 320, 100
 
 class StudyReportPage(LoginRequiredMixin, View):
     def get(self, request, study_uuid):
-        try:
+        with not_found_as_404():
             study = access_study(user=request.user, study_uuid=study_uuid)
-        except NotFound as exc:
-            raise Http404(exc.message) from exc
         state = review_state_for(study=study, user=request.user)
         result = state.result
         quantification = getattr(result, "quantification", None)  # selected with the current result

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.views import View
 
 from triage.accounts.tenancy import hospitals_visible_to
-from triage.core.exceptions import NotFound
+from triage.core.pages import not_found_as_404
 from triage.reports.selectors import review_state_for
 from triage.results.models import ModelVersion
 from triage.results.selectors import key_slices
@@ -54,10 +53,8 @@ class StudyViewerPage(LoginRequiredMixin, View):
     """The study viewer: slices, windows, overlays, slice probabilities and the study's numbers."""
 
     def get(self, request, study_uuid):
-        try:
+        with not_found_as_404():
             data = selectors.viewer_data(user=request.user, study_uuid=study_uuid)
-        except NotFound as exc:
-            raise Http404(exc.message) from exc
         result = data.result
         slice_scores = list(result.slice_scores.all()) if result else []
         config = {
