@@ -16,3 +16,12 @@ def test_check_study_storage__reports_folder_that_cannot_be_created(settings, tm
 def test_check_study_storage__passes_for_writable_folder(study_storage):
     assert check_study_storage() == []
 
+
+
+def test_check_study_storage__reports_folder_that_is_not_writable(settings, tmp_path, monkeypatch):
+    import os
+
+    settings.STORAGES = settings.STORAGES | {"default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}}}
+    monkeypatch.setattr(os, "access", lambda path, mode: False)  # root may write anywhere; stand in for a read-only mount
+    assert [e.id for e in check_study_storage()] == ["studies.E002"]
