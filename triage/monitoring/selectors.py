@@ -111,6 +111,26 @@ def _iso_week(moment: datetime) -> str:
     return f"{year}-W{week:02d}"
 
 
+@dataclass(frozen=True)
+class _EvaluationRow:
+    """One study in an evaluation: its current AI result, the operating threshold, the signed label, PCR."""
+
+    probability: float
+    threshold: float
+    received_at: datetime
+    pcr: str | None  # current PCR result, None when none was recorded
+    radiologist_positive: bool | None  # signed report label is the model's positive class; None when unsigned
+
+    @property
+    def model_positive(self) -> bool:
+        return self.probability >= self.threshold
+
+    @property
+    def radiologist_code(self) -> int:
+        """Return 1/0 for a signed positive/negative label, -1 when unsigned (``evaluate``'s convention)."""
+        return -1 if self.radiologist_positive is None else int(self.radiologist_positive)
+
+
 def evaluation_for(*, user: User, hospitals: list[Hospital], n_boot: int = ev.N_BOOT,
                    now: datetime | None = None) -> ev.Evaluation:
     """Evaluate the current AI results and signed reports of ``hospitals`` against current PCR outcomes."""
@@ -126,26 +146,29 @@ def evaluation_for(*, user: User, hospitals: list[Hospital], n_boot: int = ev.N_
     rows = []
     for study_id, probability, version_id, hospital_id, received_at in results:
         label = labels.get(study_id)
-        radiologist = -1 if label is None else int(label.lower() == positive_classes.get(version_id))
-        rows.append((study_id, probability, thresholds[hospital_id], radiologist, received_at))
-    conclusive = [r for r in rows if pcr.get(r[0]) in (PcrOutcome.Result.POSITIVE, PcrOutcome.Result.NEGATIVE)]
+        rows.append(_EvaluationRow(
+            probability=probability, threshold=thresholds[hospital_id], received_at=received_at,
+            pcr=pcr.get(study_id),
+            radiologist_positive=None if label is None else label.lower() == positive_classes.get(version_id)))
+    conclusive = [r for r in rows if r.pcr in (PcrOutcome.Result.POSITIVE, PcrOutcome.Result.NEGATIVE)]
     evaluation = ev.evaluate(
-        pcr_positive=np.array([pcr[r[0]] == PcrOutcome.Result.POSITIVE for r in conclusive], dtype=np.int64),
-        probability=np.array([r[1] for r in conclusive], dtype=np.float64),
-        threshold=np.array([r[2] for r in conclusive], dtype=np.float64),
-        radiologist_positive=np.array([r[3] for r in conclusive], dtype=np.int64),
-        n_inconclusive=sum(1 for r in rows if pcr.get(r[0]) == PcrOutcome.Result.INCONCLUSIVE),
+        pcr_positive=np.array([r.pcr == PcrOutcome.Result.POSITIVE for r in conclusive], dtype=np.int64),
+        probability=np.array([r.probability for r in conclusive], dtype=np.float64),
+        threshold=np.array([r.threshold for r in conclusive], dtype=np.float64),
+        radiologist_positive=np.array([r.radiologist_code for r in conclusive], dtype=np.int64),
+        n_inconclusive=sum(1 for r in rows if r.pcr == PcrOutcome.Result.INCONCLUSIVE),
         n_boot=n_boot,
     )
-    signed = [r for r in rows if r[3] >= 0]
+    signed = [r for r in rows if r.radiologist_positive is not None]
     evaluation.n_kappa = len(signed)
     evaluation.kappa_model_radiologist = ev.model_radiologist_kappa(
-        np.array([r[1] >= r[2] for r in signed], dtype=np.int64), np.array([r[3] for r in signed], dtype=np.int64))
+        np.array([r.model_positive for r in signed], dtype=np.int64),
+        np.array([r.radiologist_code for r in signed], dtype=np.int64))
     since = now - timedelta(weeks=DRIFT_WEEKS)
-    recent = [r for r in rows if r[4] >= since]
-    evaluation.drift = ev.weekly_drift(np.array([_iso_week(r[4]) for r in recent], dtype=str),
-                                       np.array([r[1] for r in recent], dtype=np.float64),
-                                       np.array([r[2] for r in recent], dtype=np.float64))
+    recent = [r for r in rows if r.received_at >= since]
+    evaluation.drift = ev.weekly_drift(np.array([_iso_week(r.received_at) for r in recent], dtype=str),
+                                       np.array([r.probability for r in recent], dtype=np.float64),
+                                       np.array([r.threshold for r in recent], dtype=np.float64))
     return evaluation
 
 
