@@ -18,7 +18,7 @@ import numpy as np
 
 from inference.datasets import list_slice_dataset, load_model_inputs, read_split_paths
 from inference.metrics import METRIC_NAMES, binary_metrics, expected_calibration_error, reliability_curve, roc_curve
-from inference.pipeline import predict_slice_probabilities
+from inference.classify import predict_slice_probabilities
 from inference.plots import draw_unit_square_chart
 from inference.registry import WEIGHTS_ROOT, load_model
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 LIGHT_MODULES = ("inference", "inference.registry", "inference.preprocess", "inference.metrics", "inference.aggregate",
-                 "inference.dicom_io", "inference.datasets", "inference.pipeline", "inference.models", "inference.augment")
+                 "inference.dicom_io", "inference.datasets", "inference.classify", "inference.models", "inference.augment")
 
 
 def test_light_modules__import_without_tensorflow_keras_or_django():
