@@ -1,7 +1,7 @@
 """The research export, through its real endpoints: no PHI survives, pseudonyms are keyed and consistent.
 
 The PS3.15 profile itself (every DICOM tag, UID remapping inside files) is tested in
-tests/unit/studies/test_deidentify.py; this checks what actually leaves through the API and CSV.
+tests/unit/monitoring/test_deidentify.py; this checks what actually leaves through the API and CSV.
 """
 import csv
 import io

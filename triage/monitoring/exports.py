@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from triage.monitoring.evaluation import Comparison, Evaluation
+from triage.monitoring.deidentify import BurnedInAnnotationRefused, deidentify_bytes, deidentify_metadata, dummy_identifier
 from triage.results.models import Result
-from triage.studies.deidentify import deidentify_metadata, dummy_identifier
 from triage.studies.models import Study
 
 METRICS_CSV_HEADER = ("scope", "reader", "metric", "value", "ci95_low", "ci95_high", "n")
@@ -81,3 +84,34 @@ def research_csv(rows: list[dict]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
+
+
+@dataclass(frozen=True)
+class DicomExport:
+    """A zip of de-identified DICOM files and what went into it."""
+
+    zip_bytes: bytes
+    instances: int
+    refused: int  # instances with (0028,0301) Burned In Annotation = YES, left out
+
+
+def deidentified_dicom_zip(files: Iterable[bytes], *, key: bytes) -> DicomExport:
+    """De-identify each DICOM file (PS3.15 basic profile, :mod:`triage.monitoring.deidentify`) into one zip.
+
+    Entries are named ``<remapped StudyInstanceUID>/<remapped SOPInstanceUID>.dcm``, so the
+    studies of the research CSV (same key, same remapped UIDs) find their images.
+    """
+    import pydicom
+
+    buffer, instances, refused = io.BytesIO(), 0, 0
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for data in files:
+            try:
+                clean = deidentify_bytes(data, key=key)
+            except BurnedInAnnotationRefused:
+                refused += 1
+                continue
+            header = pydicom.dcmread(io.BytesIO(clean), stop_before_pixels=True)
+            archive.writestr(f"{header.StudyInstanceUID}/{header.SOPInstanceUID}.dcm", clean)
+            instances += 1
+    return DicomExport(buffer.getvalue(), instances, refused)

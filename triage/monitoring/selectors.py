@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -25,12 +26,14 @@ from triage.audit.services import record_event
 from triage.decisions.models import PcrOutcome
 from triage.monitoring import evaluation as ev
 from triage.monitoring.audit_actions import MonitoringAction
+from triage.monitoring.exports import DicomExport
 from triage.monitoring.models import DEFAULT_OPERATING_THRESHOLD, MonitoringSettings
 from triage.reports.selectors import annotate_review_state, latest_report_for
 from triage.results.models import ModelVersion
 from triage.results.selectors import current_result_for, current_results
+from triage.studies import storage
 from triage.studies.models import Study
-from triage.studies.selectors import studies_visible_to, study_get
+from triage.studies.selectors import ordered_slices, studies_visible_to, study_get
 
 POSITIVE_CLASS_FALLBACK = "covid"
 DRIFT_WEEKS = 26
@@ -274,3 +277,27 @@ def research_export_rows(*, user: User, hospitals: list[Hospital]) -> list[dict]
         record_event(actor=user, action=MonitoringAction.RESEARCH_EXPORTED, hospital=hospital,
                      extra={"rows": sum(1 for s in studies if s.hospital_id == hospital.id)})
     return rows
+
+
+def research_dicom_export(*, user: User, hospitals: list[Hospital]) -> DicomExport:
+    """Return the analysed images of the research export's studies as de-identified DICOM (a zip); audit it.
+
+    The studies are those of :func:`research_export_rows` (a current AI result), each with its
+    ordered slices, under the same key, so UIDs in the zip match the CSV's. Callers pass
+    hospitals from :func:`dashboard_hospital_get` / :func:`all_hospitals_get` (admins only).
+    """
+    from triage.monitoring.exports import deidentified_dicom_zip
+
+    studies = list(_studies(user=user, hospitals=hospitals).filter(results__is_current=True).order_by("id"))
+
+    def files() -> Iterator[bytes]:
+        for study in studies:
+            for instance in ordered_slices(study=study).only("storage_path"):
+                yield storage.read_content(instance.storage_path)
+
+    export = deidentified_dicom_zip(files(), key=research_key())
+    for hospital in hospitals:
+        record_event(actor=user, action=MonitoringAction.RESEARCH_EXPORTED, hospital=hospital,
+                     extra={"format": "dicom", "studies": sum(1 for s in studies if s.hospital_id == hospital.id),
+                            "instances": export.instances, "refused": export.refused})
+    return export

@@ -115,3 +115,14 @@ class ResearchExportPage(LoginRequiredMixin, View):
         rows = selectors.research_export_rows(user=request.user, hospitals=scope.hospitals)
         return _csv_response(research_csv(rows), f"research-{scope.slug}.csv")
 
+
+class ResearchDicomExportPage(LoginRequiredMixin, View):
+    """The research export's images: de-identified DICOM files of the same studies, in one zip."""
+
+    def get(self, request, hospital_uuid=None):
+        scope = _scope(request, hospital_uuid)
+        export = selectors.research_dicom_export(user=request.user, hospitals=scope.hospitals)
+        response = HttpResponse(export.zip_bytes, content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="research-{scope.slug}-dicom.zip"'
+        return response
+

@@ -133,3 +133,39 @@ def test_research_export_api__admin_only(hospital_a, admin_a, clinician, api_cli
     url = f"/api/monitoring/hospitals/{hospital_a.uuid}/research-export/"
     assert len(api_client_for(admin_a).get(url).json()) == 1
     assert api_client_for(clinician).get(url).status_code == 403
+
+
+def test_research_dicom_export__zip_of_deidentified_ordered_slices_for_admins_only(hospital_a, admin_a, clinician,
+                                                                                   client_for, study_storage):
+    import io
+    import zipfile
+
+    import numpy as np
+    import pydicom
+
+    from tests.unit.worklist.factories import ct_dicom, store_series
+    from triage.audit.models import AuditEvent
+
+    study = make_case(hospital=hospital_a, probability=0.9, patient_name="Doe^Jane")
+    uid = "1.2.826.0.1.3680043.10.999.1"
+    files = []
+    for z in (2.0, 0.0, 1.0):
+        ds = pydicom.dcmread(io.BytesIO(ct_dicom(np.zeros((4, 4), np.int16), z_mm=z, study_uid=uid)))
+        ds.PatientName, ds.PatientID = "Doe^Jane", "PAT-REAL-1"
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+        files.append(buffer.getvalue())
+    store_series(study=study, files=files)
+    response = client_for(admin_a).get(f"/monitoring/hospitals/{hospital_a.uuid}/research-dicom.zip")
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert len(archive.namelist()) == 3
+    for name in archive.namelist():
+        data = archive.read(name)
+        assert b"Doe" not in data and b"PAT-REAL-1" not in data and uid.encode() not in data
+        ds = pydicom.dcmread(io.BytesIO(data))
+        assert ds.PatientIdentityRemoved == "YES" and name.startswith(f"{ds.StudyInstanceUID}/")
+    event = AuditEvent.objects.get(action="monitoring.research_exported")
+    assert event.extra == {"format": "dicom", "studies": 1, "instances": 3, "refused": 0}
+    client_for(clinician)
+    assert client_for(clinician).get(f"/monitoring/hospitals/{hospital_a.uuid}/research-dicom.zip").status_code == 403

@@ -46,7 +46,6 @@ import copy
 import hashlib
 import hmac
 import io
-import secrets
 import uuid
 from collections.abc import Mapping
 from enum import Enum
@@ -235,11 +234,6 @@ OVERLAY_GROUPS = range(0x6000, 0x6020, 2)
 
 _TAG_ACTIONS: dict[BaseTag, Action] = {Tag(tag_for_keyword(kw)): action for kw, action in PROFILE_ACTIONS.items()}
 _KEYWORD_BY_FOLDED = {kw.replace("_", "").lower(): kw for kw in keyword_dict}
-
-
-def new_export_key() -> bytes:
-    """Return a fresh random 32-byte key for one export (keep it secret, or discard it)."""
-    return secrets.token_bytes(32)
 
 
 def _check_key(key: bytes) -> None:

@@ -9,7 +9,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import CTImageStorage, generate_uid
 
-from triage.studies.deidentify import (
+from triage.monitoring.deidentify import (
     BASIC_PROFILE_CODE,
     BurnedInAnnotationRefused,
     deidentify_bytes,
