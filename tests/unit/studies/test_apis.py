@@ -236,7 +236,8 @@ def test_study_upload_api__covid19_ny_sbu_axial_files_accepted(hospital_a, make_
 def test_study_upload_api__unauthenticated_is_rejected(hospital_a, api_client_for):
     response = api_client_for().post(URL, {"hospital": str(hospital_a.uuid),
                                            "files": [SimpleUploadedFile("a.dcm", b"x")]}, format="multipart")
-    assert response.status_code in (401, 403)
+    assert response.status_code == 401 and response["WWW-Authenticate"] == "Token"
+    assert not Study.objects.exists()
 
 
 def test_study_upload_api__over_size_is_refused_before_the_body_is_read(hospital_a, make_user, settings):
