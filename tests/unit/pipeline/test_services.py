@@ -6,13 +6,13 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from tests.corpus.make_bad_inputs import ct_series
-from tests.unit.results.test_services import fake_analysis
+from tests.unit.results.test_services import fake_analysis, make_study, model_version  # noqa: F401 (fixtures)
 from tests.unit.studies.helpers import incoming, read_paths, receive
 from triage.audit.models import AuditEvent
 from triage.pipeline import services, tasks
 from triage.pipeline.enqueue import PUBLISH_RETRY_POLICY
 from triage.results import services as result_services
-from triage.results.models import ModelVersion, Result
+from triage.results.models import Result
 from triage.results.services import store_analysis
 from triage.studies import services as study_services
 from triage.studies.exceptions import UnreadableSeries
@@ -29,20 +29,6 @@ def upload(hospital, user, files: dict[str, bytes]):
 def sent(task) -> mock.MagicMock:
     """Stand in for the broker: record what ``task`` would publish."""
     return mock.patch.object(task, "apply_async")
-
-
-@pytest.fixture
-def model_version(db):
-    return ModelVersion.objects.create(name="m", version="1", weights_sha256="a" * 64, class_names=["non-covid", "covid"],
-                                       input_size_px=224, is_active=True)
-
-
-@pytest.fixture
-def make_study(hospital_a):
-    def make(status: str = "processing", **fields) -> Study:
-        return Study.objects.create(hospital=hospital_a, study_instance_uid=f"1.2.{Study.objects.count() + 1}",
-                                    status=status, **fields)
-    return make
 
 
 # --- receive_upload ------------------------------------------------------------------------------
