@@ -3,7 +3,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from triage.core.apis import HealthApi
-from triage.accounts.views import home
+from triage.web import views as web_views
+from triage.web.report_page import StudyReportPage
 
 api_patterns = [
     path("health/", HealthApi.as_view(), name="health"),
@@ -21,14 +22,16 @@ api_patterns = [
 ]
 
 urlpatterns = [
-    path("", home, name="home"),
+    path("", web_views.home, name="home"),
+    path("hospital/", web_views.switch_hospital, name="switch-hospital"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include(api_patterns)),
     path("dicomweb/", include("triage.gateway.dicomweb_urls")),
     path("studies/", include("triage.studies.page_urls")),
-    path("", include("triage.reports.page_urls")),
+    path("studies/<uuid:study_uuid>/report/", StudyReportPage.as_view(), name="study-report"),
     path("", include("triage.decisions.page_urls")),
     path("", include("triage.worklist.page_urls")),
     path("", include("triage.monitoring.page_urls")),
+    path("", include("triage.accounts.page_urls")),
 ]

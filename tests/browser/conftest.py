@@ -49,13 +49,18 @@ def screenshot(page):
     return take
 
 
+def sign_in(page, base_url: str, username: str, password: str = TEST_PASSWORD) -> None:
+    """Sign in through the login form and wait until it has let the user in."""
+    page.goto(f"{base_url}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login/" not in url)
+
+
 @pytest.fixture
 def log_in(page, live_server):
     def do(user) -> None:
-        page.goto(f"{live_server.url}/login/")
-        page.fill("#id_username", user.username)
-        page.fill("#id_password", TEST_PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(lambda url: "/login/" not in url)
+        sign_in(page, live_server.url, user.username)
 
     return do

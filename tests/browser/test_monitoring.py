@@ -40,9 +40,13 @@ def test_dashboard__hospital_admin_sees_own_matrix_and_not_other_hospital(page, 
     log_in(seeded)
     page.goto(f"{live_server.url}/monitoring/")
     assert page.locator(".hospital-list a").all_inner_texts() == ["Hospital A"]
-    page.click("text=Hospital A")
+    page.click(".hospital-list >> text=Hospital A")
     assert _matrix(page) == {"tp": "2", "fp": "1", "fn": "1", "tn": "3"}
     assert "1 excluded" in page.inner_text("#accuracy")
+    # 3 PCR positives, 4 negatives: no point estimate or CI that looks certain
+    assert page.inner_text("#metrics-model td[data-metric=sensitivity]") == "too few cases (n = 3)"
+    assert page.inner_text("#metrics-model td[data-metric=accuracy]") == "too few cases (n = 3)"
+    assert page.inner_text("#kappa").startswith("too few cases")
     assert page.locator("svg.chart").count() >= 3
     screenshot("monitoring-hospital-a")
     response = page.goto(f"{live_server.url}/monitoring/hospitals/{hospital_b.uuid}/")
@@ -54,7 +58,7 @@ def test_dashboard__platform_admin_sees_both_hospitals_and_pooled_view(page, liv
     log_in(make_user(is_platform_admin=True))
     page.goto(f"{live_server.url}/monitoring/")
     assert set(page.locator(".hospital-list a").all_inner_texts()) == {"All hospitals", "Hospital A", "Hospital B"}
-    page.click("text=Hospital B")
+    page.click(".hospital-list >> text=Hospital B")
     assert _matrix(page) == {"tp": "1", "fp": "2", "fn": "0", "tn": "0"}
     page.goto(f"{live_server.url}/monitoring/all/")
     assert _matrix(page) == {"tp": "3", "fp": "3", "fn": "1", "tn": "3"}
@@ -86,7 +90,10 @@ def test_pcr_import__check_lists_errors_by_line_then_import_saves(page, live_ser
     assert rows.nth(0).inner_text().startswith("3")
     screenshot("monitoring-pcr-import-errors")
     page.set_input_files("#file", str(good))
-    page.click("button[value=import]")
+    page.click("button[value=check]")
+    assert "1 would be new" in page.inner_text("#import-report")
+    assert "good.csv" in page.inner_text("#checked-file")
+    page.click("button[value=import]")  # no second pick: the checked file is imported
     assert "1 new" in page.inner_text("#import-report")
     page.goto(f"{live_server.url}/monitoring/hospitals/{hospital_a.uuid}/")
     assert _matrix(page)["tp"] == "2" and "n = 8" in page.inner_text("#accuracy")

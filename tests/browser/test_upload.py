@@ -4,7 +4,7 @@ import pytest
 from tests.corpus.make_bad_inputs import bad_inputs
 from triage.accounts.models import Role
 from triage.studies import views
-from triage.studies.models import Instance
+from triage.studies.models import Instance, Study
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -25,3 +25,27 @@ def test_upload_page__uploads_in_batches_and_lists_each_file(page, log_in, live_
     assert "Modality (0008,0060) is MR; only CT is accepted." in row.inner_text()
     assert page.eval_on_selector("#upload-progress", "el => el.value") == 100
     assert Instance.objects.count() == 12
+
+    # Each study links to its viewer and report and shows its analysis state live.
+    study = Study.objects.get()
+    item = page.locator(f"#upload-studies li[data-study='{study.uuid}']")
+    assert item.locator("a", has_text="Study").get_attribute("href") == f"/studies/{study.uuid}/view/"
+    assert item.locator("a", has_text="Report").get_attribute("href") == f"/studies/{study.uuid}/report/"
+    page.wait_for_function(f"document.querySelector(\"li[data-study='{study.uuid}']\").dataset.status")
+    Study.objects.filter(pk=study.pk).update(status=Study.Status.READY)
+    page.wait_for_function(f"document.querySelector(\"li[data-study='{study.uuid}'] .study-state\").textContent === 'Ready'")
+    assert row.locator("a").count() == 0 and page.locator("#upload-results a", has_text="Open study").count() == 12
+
+
+def test_upload_page__asks_before_leaving_mid_upload(page, log_in, live_server, hospital_a, make_user, phantom_series):
+    log_in(make_user(hospital=hospital_a, role=Role.RADIOLOGIST))
+    page.goto(f"{live_server.url}/studies/upload/")
+    page.route("**/api/studies/", lambda route: None)  # the upload never finishes
+    page.get_by_label("Choose files…").set_input_files([str(p) for p in phantom_series(slices=8)])
+    page.get_by_role("button", name="Upload").click()
+    page.wait_for_function("document.getElementById('upload-submit').disabled")
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.dismiss()))
+    page.close(run_before_unload=True)
+    page.wait_for_timeout(300)
+    assert dialogs == ["beforeunload"]

@@ -51,37 +51,62 @@ def test_worklist_journey__order_viewer_scrolling_and_overlay(page, live_server,
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/studies/{ward['high'].uuid}/view/")
 
-    image = page.locator("#slice-image")
-    page.wait_for_function("document.getElementById('slice-image').naturalWidth > 0")
-    assert image.get_attribute("data-index") == "5"  # opens on the first key slice
+    def drawn(index: int, wl: int = -600, ww: int = 1500) -> None:
+        page.wait_for_function(f"(d => d.index === '{index}' && d.wl === '{wl}' && d.ww === '{ww}')"
+                               "(document.getElementById('slice-canvas').dataset)")
+
+    drawn(6)  # head first: opens on the most superior key slice (key slices 6 and 7 in 1-based numbers)
+    assert page.inner_text("#slice-label") == f"7 / {SLICES}"
+    assert [page.inner_text(f"#orient-{side}") for side in ("left", "right", "top", "bottom")] == ["R", "L", "A", "P"]
     page.locator("#stage").focus()
-    page.keyboard.press("ArrowDown")
-    assert image.get_attribute("data-index") == "6"
+    page.keyboard.press("ArrowDown")  # toward the feet
+    drawn(5)
     page.locator("#stage").hover()
     page.mouse.wheel(0, 120)
-    page.wait_for_function("document.getElementById('slice-image').dataset.index === '7'")
+    drawn(4)
     page.mouse.wheel(0, -120)
-    page.keyboard.press("ArrowUp")
-    page.wait_for_function("document.getElementById('slice-image').dataset.index === '5'")
-    assert "wl=-600&ww=1500" in image.get_attribute("src")
+    drawn(5)
 
     page.check("#toggle-gradcam")
     page.check("#toggle-lesion")
     page.wait_for_function("['heatmap-layer', 'lesion-layer'].every(id => document.getElementById(id).dataset.slice === '5')")
     assert page.locator("#heatmap-layer").is_visible() and page.locator("#lesion-layer").is_visible()
     page.click("text=Mediastinal (40/400)")
-    assert "wl=40&ww=400" in image.get_attribute("src")
+    drawn(5, 40, 400)
+    # The browser's windowing of the 16-bit slice equals the server's PNG of the same slice and window.
+    assert page.evaluate("""async () => {
+        const png = new Image();
+        png.src = '/api/studies/' + location.pathname.split('/')[2] + '/slices/5.png?wl=40&ww=400';
+        await png.decode();
+        const scratch = document.createElement('canvas');
+        scratch.width = png.naturalWidth; scratch.height = png.naturalHeight;
+        scratch.getContext('2d').drawImage(png, 0, 0);
+        const a = scratch.getContext('2d').getImageData(0, 0, scratch.width, scratch.height).data;
+        const shown = document.getElementById('slice-canvas');
+        const b = shown.getContext('2d').getImageData(0, 0, shown.width, shown.height).data;
+        return a.length === b.length && a.every((v, i) => v === b[i]);
+    }""")
     page.click("text=Lung (−600/1500)")
-    page.wait_for_function("document.getElementById('slice-image').complete")
+    drawn(5)
     assert page.locator("#num-probability").inner_text() == "93.0 %"
     screenshot("viewer")
 
-    page.keyboard.press("ArrowDown")  # slice 6 has no overlay: the layers hide
+    page.keyboard.press("ArrowUp")  # slice index 6 has no overlay: the layers hide
+    drawn(6)
     assert page.locator("#heatmap-layer").is_hidden()
+    assert page.locator("#slice-image").is_hidden()
 
+    page.select_option(f"#review-label-{ward['high'].uuid}", "normal")  # override the AI's covid19
     page.click("text=Sign report")  # the reports app's review panel, included by the viewer
     page.wait_for_function("document.querySelector('[data-signoff]').textContent.includes('Signed by')")
-    assert "covid19" in page.locator("[data-signoff]").inner_text()
+    assert "normal (AI: covid19" in page.locator("[data-signoff]").inner_text()
+    overdue = Study.objects.get(accession_number="ACC-OVERDUE")
+    assert page.inner_text("#next-study") == "Next study: ACC-OVERDUE →"  # the top of the unreviewed worklist
+    page.click("#next-study")
+    page.wait_for_url(f"**/studies/{overdue.uuid}/view/")
+
+    page.goto(f"{live_server.url}/worklist/?reviewed=true")
+    assert page.inner_text("#worklist-rows td.label") == "normal signed"  # the radiologist's label, not the AI's
 
 
 def test_worklist_live_update__new_ready_study_appears_without_reload(page, live_server, log_in, ward, monkeypatch):
@@ -104,3 +129,26 @@ def test_study_viewer__other_hospitals_user_gets_404(page, live_server, log_in, 
     assert response.status == 404
     slice_response = page.request.get(f"{live_server.url}/api/studies/{ward['high'].uuid}/slices/0.png")
     assert slice_response.status == 404
+
+
+def test_layout_at_1024_px__worklist_fits_and_viewer_controls_are_above_the_fold(page, live_server, log_in, ward):
+    page.set_viewport_size({"width": 1024, "height": 768})
+    log_in(ward["radiologist"])
+    page.goto(f"{live_server.url}/worklist/")
+    assert page.eval_on_selector(".table-wrap", "el => el.scrollWidth <= el.clientWidth")
+    page.goto(f"{live_server.url}/studies/{ward['high'].uuid}/view/")
+    for control in ("#toggle-gradcam", "#toggle-lesion", "#overlay-opacity", "#window-level"):
+        box = page.locator(control).bounding_box()
+        assert box["y"] + box["height"] <= 768, control
+    assert page.locator(".overlay-key .swatch").count() == 2  # a key for each lesion outline colour
+
+
+def test_viewer_png_path__server_windows_each_slice(page, live_server, log_in, ward):
+    log_in(ward["radiologist"])
+    page.goto(f"{live_server.url}/studies/{ward['high'].uuid}/view/?render=png")
+    page.wait_for_function("document.getElementById('slice-image').dataset.index === '6'")
+    assert "/slices/6.png?wl=-600&ww=1500" in page.get_attribute("#slice-image", "src")
+    page.keyboard.press("m")
+    page.wait_for_function("document.getElementById('slice-image').dataset.wl === '40'")
+    assert "/slices/6.png?wl=40&ww=400" in page.get_attribute("#slice-image", "src")
+    assert page.locator("#slice-canvas").is_hidden()

@@ -33,7 +33,8 @@ def fetch(url: str) -> tuple[int, bytes]:
 @pytest.mark.slow
 def test_run_command__serves_login_and_reports_healthy(tmp_path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"}}
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "DEBUG"}}
     env.update(TRIAGE_PORT=str(port), TRIAGE_VAR_DIR=str(tmp_path / "var"))
     log = open(tmp_path / "run.log", "wb")
     proc = subprocess.Popen(["bash", "triage/scripts/run.sh"], cwd=REPO_ROOT, env=env, stdout=log,
@@ -56,6 +57,10 @@ def test_run_command__serves_login_and_reports_healthy(tmp_path):
         assert health["broker"]["detail"] == "filesystem"
         status, page = fetch(f"{base}/login/")
         assert status == 200 and b'name="password"' in page
+        status, css = fetch(f"{base}/static/css/app.css")
+        assert status == 200 and b".topbar" in css  # served with DEBUG off (WhiteNoise)
+        status, missing = fetch(f"{base}/no-such-page/")
+        assert status == 404 and b'data-error="404"' in missing and b"URLconf" not in missing  # no debug page
         assert "platform.admin" in (tmp_path / "run.log").read_text()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

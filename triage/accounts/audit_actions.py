@@ -8,6 +8,7 @@ class AccountAction(models.TextChoices):
     HOSPITAL_CREATED = "hospital.created"
     HOSPITAL_UPDATED = "hospital.updated"
     USER_CREATED = "user.created"
+    USER_DEACTIVATED = "user.deactivated"
     MEMBERSHIP_GRANTED = "membership.granted"
     MEMBERSHIP_REVOKED = "membership.revoked"
     TOKEN_CREATED = "token.created"

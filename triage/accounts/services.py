@@ -10,11 +10,14 @@ from triage.accounts.authentication import hash_key
 from triage.accounts.models import ApiToken, Hospital, Membership, Role, User
 from triage.accounts.permissions import ADMIN_ROLES, MEMBER_ROLES, require_platform_admin, require_role
 from triage.audit.services import record_event
-from triage.core.exceptions import DomainError
+from triage.core.exceptions import DomainError, NotFound
 
 UNKNOWN_ROLE_MSG = "Unknown role {role!r}; expected one of: radiologist, clinician, admin."
 USERNAME_TAKEN_MSG = "A user with this username already exists."
 TOKEN_ALREADY_REVOKED_MSG = "This token is already revoked."
+DEACTIVATE_SELF_MSG = "You cannot deactivate your own account."
+DEACTIVATE_ELSEWHERE_MSG = ("This user also works at hospitals you do not administer; "
+                            "revoke their roles here, or ask a platform administrator.")
 
 
 def parse_role(value: str) -> Role:
@@ -87,6 +90,28 @@ def revoke_membership(*, actor: User, membership: Membership) -> None:
     record_event(actor=actor, action=AccountAction.MEMBERSHIP_REVOKED, hospital=membership.hospital,
                  target=membership, extra={"user": str(membership.user.uuid), "role": membership.role})
     membership.delete()
+
+
+@transaction.atomic
+def deactivate_user(*, actor: User, hospital: Hospital, user: User) -> User:
+    """Stop ``user`` from signing in (rows they wrote stay attributed); an admin of all their hospitals may."""
+    require_role(user=actor, hospital=hospital, roles=(Role.ADMIN,))
+    if not Membership.objects.filter(user=user, hospital=hospital).exists():
+        raise NotFound()
+    if user.pk == actor.pk:
+        raise DomainError(DEACTIVATE_SELF_MSG)
+    if not user.is_active:
+        return user
+    elsewhere = (Membership.objects.filter(user=user).exclude(hospital=hospital)
+                 .exclude(hospital__memberships__user=actor, hospital__memberships__role=Role.ADMIN))
+    if not actor.is_platform_admin and elsewhere.exists():
+        raise DomainError(DEACTIVATE_ELSEWHERE_MSG)
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    user.api_tokens.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+    record_event(actor=actor, action=AccountAction.USER_DEACTIVATED, hospital=hospital, target=user,
+                 extra={"is_active": {"old": True, "new": False}})
+    return user
 
 
 @transaction.atomic

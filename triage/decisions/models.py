@@ -10,9 +10,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from inference.quantify.scoring import MAX_TOTAL_SCORE
 from triage.core.immutable import ImmutableModel, immutable_queryset
 
-MAX_SEVERITY_TOTAL = 30  # six zones x 0–5 (inference.quantify.scoring.MAX_TOTAL_SCORE)
+MAX_SEVERITY_TOTAL = MAX_TOTAL_SCORE  # one maximum for rules, forms and every page
 
 
 class DecisionKind(models.TextChoices):

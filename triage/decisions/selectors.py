@@ -12,6 +12,7 @@ from triage.accounts.models import Hospital, User
 from triage.accounts.selectors import hospital_get
 from triage.decisions.models import Decision, DecisionRule, PcrOutcome
 from triage.decisions.rules import Suggestion, suggest_decision
+from triage.reports.selectors import latest_report_for
 from triage.results.selectors import current_result_for
 from triage.results.models import Quantification
 from triage.studies.models import Study
@@ -46,10 +47,15 @@ def decision_rule_get(*, user: User, hospital_uuid: UUID) -> DecisionRule:
 
 
 def suggestion_for(*, study: Study) -> Suggestion | None:
-    """Return the suggested decision from the study's current AI result, or ``None`` without one."""
+    """Return the suggested decision from the signed read (when there is one) or the current AI result."""
     result = current_result_for(study=study)
     if result is None:
         return None
     quantification = Quantification.objects.filter(result=result).only("severity_total").first()
+    report = latest_report_for(study=study)
+    positive_class = str((result.model_version.card or {}).get("positive_class", "")).lower()
+    signed_label = report.radiologist_label if report is not None else ""
     return suggest_decision(rule=decision_rule_for(hospital=study.hospital), covid_probability=result.covid_probability,
-                            severity_total=quantification.severity_total if quantification else None)
+                            severity_total=quantification.severity_total if quantification else None,
+                            signed_label=signed_label,
+                            signed_is_covid=bool(positive_class) and signed_label.lower() == positive_class)

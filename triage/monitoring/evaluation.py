@@ -22,6 +22,8 @@ N_BOOT = 10_000
 OPERATING_POINTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 RELIABILITY_BINS = 10
 MAX_ROC_POINTS = 200
+# Below this many cases in a PCR class a point estimate and its CI mislead ("100 % (100–100 %)" from 4 cases).
+MIN_CASES_PER_CLASS = 10
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,11 @@ class Comparison:
     fn: int
     tp: int
     metrics: dict[str, dict[str, Any]]
+
+    def supporting_cases(self, metric: str) -> int:
+        """Return the size of the smallest PCR class ``metric`` rests on (positives for sensitivity, ...)."""
+        positives, negatives = self.tp + self.fn, self.tn + self.fp
+        return {"sensitivity": positives, "specificity": negatives}.get(metric, min(positives, negatives))
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from triage.accounts.models import Hospital, User
-from triage.accounts.permissions import ADMIN_ROLES, hospitals_with_role, require_platform_admin, require_role
-from triage.accounts.selectors import hospital_get
+from triage.accounts.permissions import ADMIN_ROLES, hospitals_with_role, require_platform_admin
+from triage.accounts.selectors import administered_hospital_get
 from triage.accounts.tenancy import hospitals_visible_to
 from triage.audit.services import record_event
 from triage.decisions.models import PcrOutcome
@@ -53,9 +53,7 @@ def admin_hospitals_for(*, user: User) -> QuerySet[Hospital]:
 
 def dashboard_hospital_get(*, user: User, hospital_uuid: UUID) -> Hospital:
     """Return a hospital the user administers (404 when not visible, 403 when not admin there)."""
-    hospital = hospital_get(user=user, hospital_uuid=hospital_uuid)
-    require_role(user=user, hospital=hospital, roles=ADMIN_ROLES)
-    return hospital
+    return administered_hospital_get(user=user, hospital_uuid=hospital_uuid)
 
 
 def all_hospitals_get(*, user: User) -> list[Hospital]:

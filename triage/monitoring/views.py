@@ -10,11 +10,23 @@ from django.views import View
 from triage.core.exceptions import DomainError
 from triage.core.pages import not_found_as_404
 from triage.monitoring import charts, selectors, services
+from triage.monitoring import evaluation as ev
 from triage.monitoring.exports import research_csv
 from triage.monitoring.models import DEFAULT_OPERATING_THRESHOLD
 
 METRIC_ROWS = (("accuracy", "Accuracy"), ("sensitivity", "Sensitivity"), ("specificity", "Specificity"),
                ("ppv", "PPV"), ("npv", "NPV"), ("f1", "F1"), ("auc", "ROC-AUC"))
+
+
+def _metric_table(comparison: ev.Comparison) -> list[dict]:
+    """Rows of one reader's metric table; a metric resting on too few cases in a PCR class says so instead."""
+    rows = []
+    for key, label in METRIC_ROWS:
+        m = comparison.metrics.get(key) or {"value": None, "ci95": None}
+        n = comparison.supporting_cases(key)
+        rows.append({"key": key, "label": label, "value": m["value"], "ci95": m["ci95"], "n": n,
+                     "too_few": n < ev.MIN_CASES_PER_CLASS})
+    return rows
 
 
 def _scope(request, hospital_uuid):
@@ -43,10 +55,13 @@ class DashboardPage(LoginRequiredMixin, View):
         scope = _scope(request, hospital_uuid)
         evaluation = selectors.evaluation_for(user=request.user, hospitals=scope.hospitals)
         operations = selectors.operations_for(user=request.user, hospitals=scope.hospitals)
-        comparisons = [c for c in (evaluation.model, evaluation.radiologist) if c is not None]
+        comparisons = [(c, _metric_table(c)) for c in (evaluation.model, evaluation.radiologist) if c is not None]
+        model_auc = next((row for row in _metric_table(evaluation.model) if row["key"] == "auc"), None) \
+            if evaluation.model else None
         return render(request, "monitoring/dashboard.html", {
             "scope": scope, "evaluation": evaluation, "operations": operations,
-            "comparisons": comparisons, "metric_rows": METRIC_ROWS,
+            "comparisons": comparisons, "model_auc": model_auc,
+            "kappa_too_few": evaluation.n_kappa < ev.MIN_CASES_PER_CLASS, "min_cases": ev.MIN_CASES_PER_CLASS,
             "default_threshold": DEFAULT_OPERATING_THRESHOLD,
             "roc_chart": charts.unit_square_chart(evaluation.roc, title="ROC curve, model vs PCR",
                                                   x_label="1 − specificity", y_label="sensitivity"),
@@ -86,21 +101,26 @@ class PcrImportPage(LoginRequiredMixin, View):
     def post(self, request, hospital_uuid):
         scope = _scope(request, hospital_uuid)
         upload = request.FILES.get("file")
-        report, error = None, ""
-        if upload is None:
+        # After "Check" the page carries the checked file back (a browser cannot refill a file input), so
+        # "Import" needs no second pick. It is validated again on import like any upload.
+        data = upload.read() if upload is not None else request.POST.get("checked_csv", "").encode()
+        name = upload.name if upload is not None else request.POST.get("checked_name", "")
+        report, error, dry_run = None, "", request.POST.get("action") != "import"
+        if not data:
             error = "Choose a CSV file."
         else:
-            dry_run = request.POST.get("action") != "import"
             try:
                 report = services.import_pcr_outcomes(hospital=scope.hospital, actor=request.user,
-                                                      data=upload.read(), dry_run=dry_run).as_dict()
+                                                      data=data, dry_run=dry_run).as_dict()
             except services.errors.PcrImportHasErrors as exc:
                 report, error = exc.extra["report"], exc.message
             except DomainError as exc:
                 error = exc.message
+        checked = {"csv": data.decode("utf-8", errors="replace"), "name": name} \
+            if data and dry_run and report is not None else None
         status = 422 if error else 200
-        return render(request, "monitoring/pcr_import.html", {"scope": scope, "report": report, "error": error},
-                      status=status)
+        return render(request, "monitoring/pcr_import.html",
+                      {"scope": scope, "report": report, "error": error, "checked": checked}, status=status)
 
 
 class MetricsCsvPage(LoginRequiredMixin, View):

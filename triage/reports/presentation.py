@@ -2,6 +2,9 @@
 from dataclasses import dataclass
 from typing import Any
 
+from inference.quantify.scoring import MAX_TOTAL_SCORE
+
+TREND_WIDTH, TREND_HEIGHT = 240.0, 36.0
 ZONE_ORDER = ("right_upper", "right_middle", "right_lower", "left_upper", "left_middle", "left_lower")
 CARD_METRICS = ("sensitivity", "specificity", "roc_auc", "ppv", "npv")
 
@@ -70,3 +73,56 @@ def lesion_percent(quantification) -> dict[str, float]:
     """Return the lesion proportion of each lung and of both, in percent (stored as 0–1)."""
     return {"left": 100.0 * quantification.lesion_fraction_left, "right": 100.0 * quantification.lesion_fraction_right,
             "both": 100.0 * quantification.lesion_fraction_both}
+
+
+@dataclass(frozen=True)
+class TrendRow:
+    """One measure over the follow-up studies as an SVG polyline, with its points for dots and titles."""
+
+    name: str
+    points: list[dict]  # {"x", "y", "label", "current"} in chart pixels
+    path: str  # SVG path data; a study without a value breaks the line
+    maximum_label: str
+
+
+def trend_rows(series: list, *, measures: list[tuple[str, str, float, Any]], width: float = TREND_WIDTH,
+               height: float = TREND_HEIGHT) -> list[TrendRow]:
+    """Lay out follow-up points as one small chart per measure (x: study order, y: 0…maximum).
+
+    ``measures`` are ``(name, attribute, maximum, format)``: ``format(value) -> str`` labels a dot.
+    Studies without a value leave a gap in the line.
+    """
+    step = width / max(1, len(series) - 1)
+    rows = []
+    for name, attribute, maximum, fmt in measures:
+        points, segments, current = [], [], []
+        for i, point in enumerate(series):
+            value = getattr(point, attribute)
+            if value is None:
+                if current:
+                    segments.append(current)
+                current = []
+                continue
+            x, y = round(i * step, 1), round(height - height * min(value, maximum) / (maximum or 1), 1)
+            current.append(f"{x},{y}")
+            points.append({"x": x, "y": y, "label": f"{point.when:%Y-%m-%d}: {fmt(value)}",
+                           "current": point.is_this_study})
+        if current:
+            segments.append(current)
+        rows.append(TrendRow(name=name, points=points, maximum_label=fmt(maximum),
+                             path=" ".join("M " + " L ".join(segment) for segment in segments)))
+    return rows
+
+
+def follow_up_panel(series: list) -> dict | None:
+    """Return what the follow-up panel shows: the studies and a trend row per measure (``None``: no priors)."""
+    if not series:
+        return None
+    lesion_top = max([p.lesion_fraction_both for p in series if p.lesion_fraction_both is not None] + [0.01])
+    measures = [
+        ("COVID-19 probability", "covid_probability", 1.0, lambda v: f"{100 * v:.0f} %"),
+        ("Lesion, both lungs", "lesion_fraction_both", lesion_top, lambda v: f"{100 * v:.1f} %"),
+        ("Severity", "severity_total", float(MAX_TOTAL_SCORE), lambda v: f"{v:.0f} / {MAX_TOTAL_SCORE}"),
+    ]
+    return {"series": series, "trends": trend_rows(series, measures=measures),
+            "width": TREND_WIDTH, "height": TREND_HEIGHT}

@@ -5,6 +5,7 @@ For pages: :func:`review_state_for` (the review panel's ``report_state``). For l
 (the worklist shows reviewed / unreviewed from them without a query per row).
 """
 from dataclasses import dataclass, field
+from datetime import date
 
 from django.db.models import OuterRef, QuerySet, Subquery
 
@@ -12,7 +13,7 @@ from triage.accounts.models import User
 from triage.accounts.permissions import SIGN_ROLES, has_role
 from triage.reports.models import Report
 from triage.results.models import Result
-from triage.results.selectors import current_result_for
+from triage.results.selectors import current_result_for, current_results
 from triage.studies.models import Study
 
 
@@ -81,3 +82,46 @@ def annotate_review_state(queryset: QuerySet[Study]) -> QuerySet[Study]:
         reviewed_at=Subquery(reports.order_by("version").values("signed_at")[:1]),
         report_label=Subquery(reports.order_by("-version").values("radiologist_label")[:1]),
     )
+
+
+@dataclass(frozen=True)
+class FollowUpPoint:
+    """One study of the patient's series at this hospital, with its current AI numbers (``None``: not analysed)."""
+
+    study: Study
+    when: date
+    covid_probability: float | None
+    lesion_fraction_both: float | None
+    severity_total: int | None
+    is_this_study: bool
+
+
+def follow_up_series(*, user: User, study: Study) -> list[FollowUpPoint]:
+    """Return the patient's studies at the study's hospital, oldest first, this one included.
+
+    Linked by (0010,0020) *Patient ID* within one hospital (IDs are only unique per issuer, so never
+    across hospitals). Empty when the study has no patient ID or is the patient's only study. The
+    other studies' numbers are patient data shown to ``user``: they are audited as listed.
+    """
+    # Imported here: studies.selectors -> studies.services -> worklist.services -> this module.
+    from triage.studies.selectors import record_studies_listed, studies_visible_to
+
+    if not study.patient_id:
+        return []
+    studies = list(studies_visible_to(user=user).filter(hospital_id=study.hospital_id, patient_id=study.patient_id)
+                   .order_by("study_date", "received_at", "id")[:50])
+    if len(studies) < 2:
+        return []
+    results = {r.study_id: r for r in current_results(studies=studies).select_related("quantification")}
+    points = []
+    for other in studies:
+        result = results.get(other.id)
+        quantification = getattr(result, "quantification", None) if result else None
+        points.append(FollowUpPoint(
+            study=other, when=other.study_date or other.received_at.date(),
+            covid_probability=result.covid_probability if result else None,
+            lesion_fraction_both=quantification.lesion_fraction_both if quantification else None,
+            severity_total=quantification.severity_total if quantification else None,
+            is_this_study=other.pk == study.pk))
+    record_studies_listed(user=user, studies=[p.study for p in points if not p.is_this_study], via="follow_up")
+    return points

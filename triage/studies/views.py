@@ -1,4 +1,6 @@
 """Server-rendered study pages; the upload page posts to the JSON API from small JS."""
+from uuid import UUID
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
@@ -8,6 +10,9 @@ from triage.studies.uploads import MAX_FILE_BYTES
 
 UPLOAD_BATCH_FILES = 50
 UPLOAD_BATCH_BYTES = 64 * 1024**2
+STATE_POLL_MS = 2000
+# Stands in for a study's UUID in URL templates the page's JS fills in.
+URL_PLACEHOLDER = UUID(int=0)
 
 
 @login_required
@@ -18,4 +23,6 @@ def upload_page(request):
         "file_max_bytes": MAX_FILE_BYTES,
         "batch_files": UPLOAD_BATCH_FILES,
         "batch_bytes": UPLOAD_BATCH_BYTES,
+        "poll_ms": STATE_POLL_MS,
+        "placeholder": URL_PLACEHOLDER,
     })

@@ -139,6 +139,30 @@ class StudySliceApi(APIView):
             read_content(instance.storage_path), level_hu=level_hu, width_hu=width_hu))
 
 
+class StudySliceRawApi(APIView):
+    """One slice of the selected series as raw HU: little-endian int16, row-major (``X-Rows``, ``X-Columns``).
+
+    The viewer windows these samples on a canvas, so a window change needs no request. Scoped and
+    audited like the PNG slices (:func:`selectors.study_for_images`).
+    """
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request, study_uuid, index):
+        study = selectors.study_for_images(user=request.user, study_uuid=study_uuid)
+        instance = selectors.slice_instance(study=study, index=index)
+        etag = quote_etag(f"{instance.sha256[:24]}-i16")
+        cache_control = f"private, max-age={IMAGE_MAX_AGE_S}"
+        if _etag_matches(request, etag):
+            return _not_modified(etag, cache_control=cache_control)
+        samples, rows, columns = imaging.slice_int16_le(read_content(instance.storage_path))
+        response = HttpResponse(samples, content_type="application/octet-stream")
+        response["ETag"] = etag
+        response["Cache-Control"] = cache_control
+        response["X-Rows"], response["X-Columns"] = str(rows), str(columns)
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
 class StudyOverlayApi(APIView):
     """The current result's overlay PNG of a slice (``gradcam``, ``lesion``) or the raw ``heatmap``."""
 

@@ -1,8 +1,9 @@
-"""Render one stored CT slice as a windowed 8-bit PNG: DICOM → HU → window → PNG.
+"""Render one stored CT slice as a windowed 8-bit PNG (DICOM → HU → window → PNG), or hand its HU
+to the browser as raw 16-bit samples so the viewer windows on a canvas without a round trip.
 
 The DICOM and array steps are :mod:`inference` functions (the model sees slices through the
 same HU conversion and the same windowing); this module checks the viewer's window and
-encodes the PNG. The slice API reads the file through storage and calls :func:`render_slice_png`.
+encodes the PNG. The slice APIs read the file through storage and call :func:`render_slice_png` or :func:`slice_int16_le`.
 """
 from __future__ import annotations
 
@@ -65,3 +66,39 @@ def heatmap_colormap() -> dict:
     """
     return {"lut": colormap_lut(HEATMAP_COLORMAP).tolist(),
             "stops": [f"#{code.lower()}" for code in CONTROL_POINTS_HEX[HEATMAP_COLORMAP]]}
+
+
+INT16_MIN_HU, INT16_MAX_HU = -32768, 32767
+
+
+def slice_int16_le(data: bytes) -> tuple[bytes, int, int]:
+    """Return a DICOM slice's HU as little-endian int16 samples, row-major, with (rows, columns).
+
+    HU outside the int16 range (never seen in CT, −1024…+3071 typical) are clipped; values are
+    rounded to whole HU, the precision of CT's stored values with slope 1.
+    """
+    hu = slice_hu(data)
+    samples = np.clip(np.rint(hu), INT16_MIN_HU, INT16_MAX_HU).astype("<i2")
+    return samples.tobytes(), int(hu.shape[0]), int(hu.shape[1])
+
+
+AXIS_LETTERS = (("R", "L"), ("A", "P"), ("F", "H"))  # patient x, y, z: (negative, positive) direction
+
+
+def _direction_letter(cosines: np.ndarray) -> str:
+    axis = int(np.argmax(np.abs(cosines)))
+    return AXIS_LETTERS[axis][int(cosines[axis] > 0)]
+
+
+def orientation_labels(image_orientation_patient: list[float] | None) -> dict[str, str]:
+    """Return the patient direction at each screen edge from (0020,0037) *Image Orientation (Patient)*.
+
+    The row cosines point along increasing columns (screen right), the column cosines along
+    increasing rows (screen down); a standard axial slice gives ``R`` left, ``L`` right, ``A`` top,
+    ``P`` bottom. Without orientation: no labels (``{}``) rather than a guess.
+    """
+    if not image_orientation_patient or len(image_orientation_patient) != 6:
+        return {}
+    row, column = np.asarray(image_orientation_patient[:3], float), np.asarray(image_orientation_patient[3:], float)
+    return {"right": _direction_letter(row), "left": _direction_letter(-row),
+            "bottom": _direction_letter(column), "top": _direction_letter(-column)}

@@ -25,6 +25,7 @@ class WorklistEntry(models.Model):
     severity_total = models.PositiveSmallIntegerField(null=True)
     reviewed = models.BooleanField(default=False, help_text="A radiologist signed the report.")
     reviewed_at = models.DateTimeField(null=True)
+    radiologist_label = models.CharField(max_length=32, blank=True, help_text="The latest signed report's label.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -20,15 +20,16 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from django.core.cache import cache
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from triage.accounts.models import User
 from triage.accounts.tenancy import hospitals_visible_to
+from triage.core.dates import within_days
 from triage.core.exceptions import NotFound
 from triage.results.models import Overlay, Result
 from triage.results.selectors import current_result_for, current_results
@@ -170,13 +171,10 @@ def _filtered(*, filters: WorklistFilters, caps: _Caps) -> QuerySet[WorklistEntr
         qs = qs.filter(predicted_label=filters.label)
     if filters.reviewed is not None:
         qs = qs.filter(reviewed=filters.reviewed)
-    tz = timezone.get_current_timezone()
-    if filters.received_from:
-        qs = qs.filter(received_at__gte=datetime.combine(filters.received_from, time.min, tzinfo=tz))
-    if filters.received_to:
-        qs = qs.filter(received_at__lt=datetime.combine(filters.received_to + timedelta(days=1), time.min, tzinfo=tz))
+    qs = qs.filter(within_days("received_at", first=filters.received_from, last=filters.received_to))
     if filters.search:
-        qs = qs.filter(Q(accession_number=filters.search) | Q(patient_id=filters.search))
+        # Prefix, any case: what a reader types from a request slip ("acc-12" finds "ACC-1234").
+        qs = qs.filter(Q(accession_number__istartswith=filters.search) | Q(patient_id__istartswith=filters.search))
     return qs
 
 
@@ -238,6 +236,7 @@ class ViewerData:
     result: Result | None
     slice_count: int
     overlays: list[dict]
+    image_orientation_patient: list[float] | None = None  # (0020,0037) of the shown series
 
 
 def viewer_data(*, user: User, study_uuid: UUID) -> ViewerData:
@@ -248,8 +247,10 @@ def viewer_data(*, user: User, study_uuid: UUID) -> ViewerData:
     if result is not None:
         overlays = list(Overlay.objects.filter(result=result).order_by("slice_index", "kind")
                         .values("slice_index", "kind", "width_px", "height_px"))
-    return ViewerData(study=study, result=result, slice_count=ordered_slices(study=study).count(),
-                      overlays=overlays)
+    instances = ordered_slices(study=study)
+    return ViewerData(study=study, result=result, slice_count=instances.count(), overlays=overlays,
+                      image_orientation_patient=instances.values_list(
+                          "series__image_orientation_patient", flat=True).first())
 
 
 def study_for_images(*, user: User, study_uuid: UUID) -> Study:
@@ -280,3 +281,22 @@ def overlay_get(*, study: Study, index: int, kind: str) -> Overlay:
     if overlay is None:
         raise NotFound(OVERLAY_NOT_FOUND_MSG)
     return overlay
+
+
+def waiting_counts(*, user: User) -> dict[int, int]:
+    """Return ``{hospital_id: unreviewed studies}`` for the hospitals the user sees (no patient data: not audited)."""
+    hospital_ids = hospitals_visible_to(user=user).values("id")
+    rows = (WorklistEntry.objects.filter(hospital_id__in=hospital_ids, reviewed=False)
+            .values("hospital_id").annotate(n=Count("id")).values_list("hospital_id", "n"))
+    return dict(rows)
+
+
+def next_unreviewed_study(*, user: User, after: Study, hospital_uuid: UUID | None = None) -> Study | None:
+    """Return the study at the top of the user's unreviewed worklist other than ``after`` ("next study")."""
+    page = worklist_page(user=user, filters=WorklistFilters(hospital_uuid=hospital_uuid, reviewed=False), page_size=2)
+    return next((row.study for row in page.rows if row.study.pk != after.pk), None)
+
+
+def slice_z_positions(*, study: Study) -> list[float | None]:
+    """Return the (0020,0032) z of each slice of the selected series, in slice order (for matching priors)."""
+    return list(ordered_slices(study=study).values_list("z_position_mm", flat=True))

@@ -27,10 +27,9 @@ if TYPE_CHECKING:
     from django.db.models import QuerySet
 
 
-def _review_state(*, study: Study) -> tuple[bool, datetime | None]:
-    """Return (reviewed, first signature time) from the reports app's review-state annotation."""
-    reviewed_at = annotate_review_state(Study.objects.filter(pk=study.pk)).values_list("reviewed_at", flat=True)[0]
-    return reviewed_at is not None, reviewed_at
+def _review_state(*, study: Study) -> tuple[datetime | None, str | None]:
+    """Return (first signature time, latest signed label) from the reports app's review-state annotation."""
+    return annotate_review_state(Study.objects.filter(pk=study.pk)).values_list("reviewed_at", "report_label")[0]
 
 
 def bump_worklist_version(*, hospital_id: int) -> None:
@@ -53,7 +52,7 @@ def refresh_worklist_entry(*, study: Study) -> WorklistEntry:
     if result is not None:
         quantification = (Quantification.objects.filter(result_id=result.id)
                           .only("lesion_fraction_both", "severity_total").first())
-    reviewed, reviewed_at = _review_state(study=study)
+    reviewed_at, radiologist_label = _review_state(study=study)
     entry, _ = WorklistEntry.objects.update_or_create(
         study_id=study.id,
         defaults={
@@ -67,8 +66,9 @@ def refresh_worklist_entry(*, study: Study) -> WorklistEntry:
             "predicted_label": result.predicted_label if result else "",
             "lesion_fraction_both": quantification.lesion_fraction_both if quantification else None,
             "severity_total": quantification.severity_total if quantification else None,
-            "reviewed": reviewed,
+            "reviewed": reviewed_at is not None,
             "reviewed_at": reviewed_at,
+            "radiologist_label": radiologist_label or "",
         },
     )
     bump_worklist_version(hospital_id=study.hospital_id)

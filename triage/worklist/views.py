@@ -9,6 +9,10 @@ from django.views import View
 from triage.accounts.tenancy import hospitals_visible_to
 from triage.core.pages import not_found_as_404
 from triage.reports.selectors import review_state_for
+
+
+from triage.reports.presentation import follow_up_panel
+from triage.reports.selectors import follow_up_series, review_state_for
 from triage.results.models import ModelVersion
 from triage.results.selectors import key_slices
 from triage.worklist import imaging, selectors
@@ -16,6 +20,8 @@ from triage.worklist.imaging import heatmap_colormap
 from triage.worklist.filters import REVIEWED_CHOICES, WorklistQuerySerializer
 
 POLL_INTERVAL_MS = 5000
+# Set by the navigation's hospital switcher (triage.web); read here so the list opens narrowed to it.
+CURRENT_HOSPITAL_SESSION_KEY = "current_hospital_uuid"
 
 
 def _known_labels() -> list[str]:
@@ -25,18 +31,36 @@ def _known_labels() -> list[str]:
     return sorted(labels)
 
 
+def _with_current_hospital(request) -> dict:
+    """Return the non-blank query parameters, narrowed to the navigation's current hospital unless
+    the form chose one (a blank ``hospital`` is the explicit "All my hospitals")."""
+    chosen_in_form = "hospital" in request.GET
+    params = {name: value for name, value in request.GET.items() if value != ""}  # blank = not given
+    chosen = request.session.get(CURRENT_HOSPITAL_SESSION_KEY)
+    if not chosen_in_form and chosen:
+        params["hospital"] = chosen
+    return params
+
+
 class WorklistPage(LoginRequiredMixin, View):
     """The worklist; ``?partial=rows`` answers only the table body (used by live refresh)."""
 
+    title = "Worklist"
+    link_to = "viewer"
+    default_reviewed = "false"  # the radiologist's to-do list
+
     def get(self, request):
-        query = WorklistQuerySerializer(data=request.GET)
+        params = _with_current_hospital(request)
+        params.setdefault("reviewed", self.default_reviewed)
+        query = WorklistQuerySerializer(data=params)
         errors = {}
         if not query.is_valid():
             errors = query.errors
             query = WorklistQuerySerializer(data={})
             query.is_valid(raise_exception=True)
         page = selectors.worklist_page(user=request.user, **query.selector_kwargs())
-        context = {"page": page, "query": query.validated_data, "params": request.GET, "errors": errors}
+        context = {"page": page, "query": query.validated_data, "params": params, "errors": errors,
+                   "link_to": self.link_to}
         if request.GET.get("partial") == "rows":
             return render(request, "worklist/_rows.html", context)
         context.update({
@@ -45,8 +69,17 @@ class WorklistPage(LoginRequiredMixin, View):
             "labels": _known_labels(),
             "reviewed_choices": REVIEWED_CHOICES,
             "poll_interval_ms": POLL_INTERVAL_MS,
+            "list_title": self.title,
         })
         return render(request, "worklist/worklist.html", context)
+
+
+class ReportListPage(WorklistPage):
+    """The clinician's list: every study, signed or not, each linking to its structured report."""
+
+    title = "Reports"
+    link_to = "report"
+    default_reviewed = "all"
 
 
 class StudyViewerPage(LoginRequiredMixin, View):
@@ -67,11 +100,29 @@ class StudyViewerPage(LoginRequiredMixin, View):
             "keySlices": [{"index": k.index, "number": k.number} for k in key_slices(result=result)] if result else [],
             "overlays": data.overlays,
             "colormap": heatmap_colormap(),
+
+
+            # ?render=png: the server-windowed PNG path (fallback, and the benchmark's baseline).
+            "render": "png" if request.GET.get("render") == "png" else "raw",
+            "orientation": imaging.orientation_labels(data.image_orientation_patient),
         }
+        # Opens head first on the most superior key slice (else the top of the stack).
+        config["firstIndex"] = max(k["index"] for k in config["keySlices"]) if config["keySlices"] else max(0, data.slice_count - 1)
+        series = follow_up_series(user=request.user, study=data.study)
+        config["zPositions"] = selectors.slice_z_positions(study=data.study)
+        config["priors"] = [{
+            "uuid": str(p.study.uuid), "label": f"{p.when:%Y-%m-%d} {p.study.accession_number}".strip(),
+            "sliceUrl": reverse("study-slice", kwargs={"study_uuid": p.study.uuid, "index": 0}),
+            "zPositions": selectors.slice_z_positions(study=p.study),
+        } for p in series if not p.is_this_study]
         quantification = getattr(result, "quantification", None) if result else None
         return render(request, "viewer/viewer.html", {
             "study": data.study, "result": result, "quantification": quantification,
             "slice_count": data.slice_count, "viewer_config": config,
+            "follow_up": follow_up_panel(series),
             # The reports app's review panel (confirm/override and sign) reads these two.
             "report_state": review_state_for(study=data.study, user=request.user),
+            "next_study": selectors.next_unreviewed_study(
+                user=request.user, after=data.study,
+                hospital_uuid=_with_current_hospital(request).get("hospital")),
         })

@@ -97,6 +97,21 @@
     return batches;
   }
 
+  const urlFor = (template, uuid) => template.replace(PLACEHOLDER, uuid);
+  const PLACEHOLDER = "00000000-0000-0000-0000-000000000000";
+  const studyList = document.getElementById("upload-studies");
+  const STATES = { received: "Received", queued: "Queued for analysis", processing: "Analysing",
+                   ready: "Ready", failed: "Failed" };
+  const FINAL = new Set(["ready", "failed"]);
+  const pollMs = parseInt(studyList.dataset.pollMs, 10) || 2000;
+
+  function studyLink(uuid, text) {
+    const link = document.createElement("a");
+    link.href = urlFor(studyList.dataset.viewerUrl, uuid);
+    link.textContent = text;
+    return link;
+  }
+
   function addRow(name, status, reason, study) {
     const row = tbody.insertRow();
     row.insertCell().textContent = name;
@@ -104,9 +119,60 @@
     cell.textContent = status;
     cell.className = "result-" + status;
     row.insertCell().textContent = reason || "";
-    row.insertCell().textContent = study ? study.slice(0, 8) : "";
+    const studyCell = row.insertCell();
+    if (study) studyCell.appendChild(studyLink(study, "Open study"));
     table.hidden = false;
   }
+
+  // One line per study the upload touched, with its analysis state polled live (queued -> ready).
+  function showStudies(uuids) {
+    studyList.textContent = "";
+    uuids.forEach((uuid) => {
+      const item = document.createElement("li");
+      item.dataset.study = uuid;
+      item.appendChild(studyLink(uuid, "Study"));
+      const state = document.createElement("span");
+      state.className = "study-state";
+      state.textContent = "…";
+      item.append(" ", state, " ");
+      const report = document.createElement("a");
+      report.href = urlFor(studyList.dataset.reportUrl, uuid);
+      report.textContent = "Report";
+      item.appendChild(report);
+      studyList.appendChild(item);
+    });
+    studyList.hidden = !uuids.length;
+    poll(uuids);
+  }
+
+  function poll(uuids) {
+    const pending = uuids.filter((uuid) => {
+      const item = studyList.querySelector(`li[data-study="${uuid}"]`);
+      return item && !FINAL.has(item.dataset.status);
+    });
+    if (!pending.length) return;
+    Promise.all(pending.map((uuid) => fetch(urlFor(studyList.dataset.detailUrl, uuid),
+      { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((r) => (r.ok ? r.json() : null)).catch(() => null)
+      .then((study) => {
+        if (!study) return;
+        const item = studyList.querySelector(`li[data-study="${uuid}"]`);
+        item.dataset.status = study.status;
+        item.querySelector("a").textContent = "Study " + (study.accession_number || uuid.slice(0, 8));
+        const state = item.querySelector(".study-state");
+        state.textContent = STATES[study.status] || study.status;
+        state.className = "study-state state-" + study.status;
+        if (study.status === "failed" && study.failure_reason) state.title = study.failure_reason;
+      }))).then(() => setTimeout(() => poll(uuids), pollMs));
+  }
+
+  // Leaving mid-upload would cut the study short: ask first.
+  let uploading = false;
+  window.addEventListener("beforeunload", (event) => {
+    if (!uploading) return;
+    event.preventDefault();
+    event.returnValue = "";
+  });
 
   function sendBatch(batch, sentBefore, totalBytes) {
     return new Promise((resolve) => {
@@ -151,6 +217,7 @@
     event.preventDefault();
     if (!chosen.length) return;
     submit.disabled = true;
+    uploading = true;
     tbody.textContent = "";
     note.hidden = true;
     const totalBytes = chosen.reduce((sum, e) => sum + e.file.size, 0) || 1;
@@ -167,8 +234,10 @@
       result.studies.forEach((s) => studies.add(s));
       if (result.note) { note.textContent = result.note; note.hidden = false; }
     }
+    uploading = false;
     progress.value = 100;
     statusText.textContent = "Done";
+    showStudies(Array.from(studies));
     summary.textContent = `${counts.accepted} accepted, ${counts.duplicate} duplicate, ${counts.rejected} rejected; ` +
       `${studies.size} stud${studies.size === 1 ? "y" : "ies"}.`;
     submit.disabled = false;

@@ -39,3 +39,22 @@ def test_decision_rule__defaults_match_documented_values():
     rule = DecisionRule()
     assert (rule.care_probability_threshold, rule.test_probability_threshold, rule.care_severity_threshold,
             rule.critical_severity_threshold) == (0.80, 0.30, 8, 18)
+
+
+@pytest.mark.parametrize("probability, severity, signed, is_covid, expected", [
+    (0.95, 0, "normal", False, DecisionKind.DISCHARGE),          # the signed read overrides a high probability
+    (0.95, 9, "pneumonia", False, DecisionKind.CARE_MEDICATION),  # severity rules still apply
+    (0.05, 0, "covid19", True, DecisionKind.CARE_MEDICATION),     # a signed COVID-19 read counts as certain
+    (0.05, 18, "normal", False, DecisionKind.CARE_CRITICAL),
+])
+def test_suggest_decision__signed_read_replaces_the_probability(probability, severity, signed, is_covid, expected):
+    suggestion = suggest_decision(rule=RULE, covid_probability=probability, severity_total=severity,
+                                  signed_label=signed, signed_is_covid=is_covid)
+    assert suggestion.kind == expected
+
+
+def test_suggest_decision__says_when_the_signed_read_decided():
+    assert suggest_decision(rule=RULE, covid_probability=0.95, severity_total=0, signed_label="normal").reason == (
+        "Suggested because the radiologist signed normal and severity score 0 < 8.")
+    assert suggest_decision(rule=RULE, covid_probability=0.1, severity_total=0, signed_label="covid19",
+                            signed_is_covid=True).reason == "Suggested because the radiologist signed covid19."

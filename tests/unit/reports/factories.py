@@ -24,7 +24,7 @@ def model_version() -> ModelVersion:
                   "card": {"test_metrics": {"n": 120, "threshold": 0.5,
                                             "sensitivity": {"value": 0.9, "ci95": [0.82, 0.96]},
                                             "specificity": {"value": 0.85, "ci95": [0.76, 0.92]}},
-                           "limitations": "Trained on public data from few sites."}},
+                           "positive_class": "covid", "limitations": "Trained on public data from few sites."}},
     )
     return version
 

@@ -94,7 +94,8 @@ def store_series(*, study: Study, files: list[bytes]) -> Series:
     """Store DICOM files as the study's selected series, with z positions from (0020,0032)."""
     first = pydicom.dcmread(io.BytesIO(files[0]), stop_before_pixels=True)
     series = Series.objects.create(study=study, series_instance_uid=generate_uid(), modality="CT", rows=first.Rows,
-                                   columns=first.Columns, is_selected=True, slice_count=len(files))
+                                   columns=first.Columns, is_selected=True, slice_count=len(files),
+                                   image_orientation_patient=[float(v) for v in first.ImageOrientationPatient])
     for number, data in enumerate(files, start=1):
         header = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
         digest = storage.sha256_of(data)

@@ -115,6 +115,26 @@ def test_study_slice_api__audits_once_per_window_not_per_slice(radiologist, view
     assert AuditEvent.objects.filter(action="study.viewed", object_id=str(viewer_study.uuid)).count() == 1
 
 
+def test_study_slice_raw_api__serves_hu_as_little_endian_int16_and_audits_once(radiologist, viewer_study,
+                                                                              api_client_for):
+    client = api_client_for(radiologist)
+    responses = [client.get(f"/api/studies/{viewer_study.uuid}/slices/{i}.i16") for i in range(4)]
+    assert [r.status_code for r in responses] == [200] * 4
+    response = responses[2]
+    assert response["Content-Type"] == "application/octet-stream" and response["X-Content-Type-Options"] == "nosniff"
+    assert (response["X-Rows"], response["X-Columns"]) == (str(SIZE), str(SIZE))
+    samples = np.frombuffer(response.content, dtype="<i2").reshape(SIZE, SIZE)
+    assert set(samples.ravel().tolist()) == {-400}  # slice 2 (z = 20 mm) holds HU -400, as its PNG says
+    assert AuditEvent.objects.filter(action="study.viewed", object_id=str(viewer_study.uuid)).count() == 1
+    assert client.get(f"/api/studies/{viewer_study.uuid}/slices/2.i16",
+                      HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
+    assert client.get(f"/api/studies/{viewer_study.uuid}/slices/4.i16").status_code == 404
+
+
+def test_study_slice_raw_api__other_hospital_gets_404(radiologist_b, viewer_study, api_client_for):
+    assert api_client_for(radiologist_b).get(f"/api/studies/{viewer_study.uuid}/slices/0.i16").status_code == 404
+
+
 def test_study_overlay_api__serves_overlay_and_raw_heatmap(radiologist, viewer_study, api_client_for):
     client = api_client_for(radiologist)
     overlay = client.get(f"/api/studies/{viewer_study.uuid}/overlays/1/gradcam.png")

@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from tests.unit.worklist.factories import ct_dicom
+from triage.worklist import imaging
 from triage.worklist.imaging import render_slice_png, slice_hu, window_to_uint8
 
 
@@ -53,3 +54,21 @@ def test_lung_window__viewer_default_is_the_window_the_model_sees():
     level, width = LUNG_WINDOW
     assert np.array_equal(window_to_uint8(hu, level_hu=level, width_hu=width),
                           hu_to_window_uint8(hu, hu_min=LUNG_WINDOW_HU[0], hu_max=LUNG_WINDOW_HU[1]))
+
+
+@pytest.mark.parametrize("orientation, expected", [
+    ([1, 0, 0, 0, 1, 0], {"left": "R", "right": "L", "top": "A", "bottom": "P"}),   # standard axial
+    ([-1, 0, 0, 0, -1, 0], {"left": "L", "right": "R", "top": "P", "bottom": "A"}),  # rotated 180°
+    ([1, 0, 0, 0, 0, -1], {"left": "R", "right": "L", "top": "H", "bottom": "F"}),   # coronal
+    (None, {}),
+])
+def test_orientation_labels__edges_follow_the_direction_cosines(orientation, expected):
+    assert imaging.orientation_labels(orientation) == expected
+
+
+def test_slice_int16_le__rounds_hu_and_clips_to_int16():
+    stored = np.array([[0, 512, 1000], [-100, 20000, 30000]], dtype=np.int16)
+    samples, rows, columns = imaging.slice_int16_le(ct_dicom(stored, slope=2.0, intercept=-1024.0))
+    hu = np.frombuffer(samples, dtype="<i2").reshape(rows, columns)
+    expected = np.clip(stored.astype(np.int64) * 2 - 1024, -32768, 32767)  # 30000 · 2 − 1024 clips to 32767
+    assert (rows, columns) == (2, 3) and hu.tolist() == expected.tolist()

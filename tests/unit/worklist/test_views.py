@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from tests.unit.worklist.factories import make_study
 from tests.unit.worklist.test_apis import viewer_study  # noqa: F401 (fixture)
+from inference.quantify.scoring import MAX_TOTAL_SCORE
 from triage.audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +40,7 @@ def test_study_viewer_page__shows_numbers_and_audits_the_view(client, radiologis
     response = client.get(f"/studies/{viewer_study.uuid}/view/")
     html = response.content.decode()
     assert response.status_code == 200
-    assert "80.0 %" in html and "7 / 25" in html and 'id="viewer-config"' in html
+    assert "80.0 %" in html and f"7 / {MAX_TOTAL_SCORE}" in html and 'id="viewer-config"' in html
     assert AuditEvent.objects.filter(action="study.viewed", object_id=str(viewer_study.uuid)).count() == 1
 
 

@@ -6,11 +6,6 @@ DASH = "—"
 
 
 @register.filter
-def metric(metrics: dict, name: str) -> dict:
-    return metrics.get(name) or {"value": None, "ci95": None}
-
-
-@register.filter
 def pct(value, digits: int = 1) -> str:
     return DASH if value is None else f"{100 * value:.{int(digits)}f} %"
 

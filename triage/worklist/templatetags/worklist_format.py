@@ -1,5 +1,10 @@
-"""Display helpers for worklist and viewer templates: percent from fractions, durations."""
+"""Display helpers for worklist, viewer and report templates: percent from fractions, severity, durations."""
 from django import template
+
+from inference.explain.render import OUTLINE_RGB
+from inference.quantify.lesions import CONSOLIDATION, GGO
+from inference.quantify.scoring import MAX_TOTAL_SCORE
+from triage.worklist.imaging import heatmap_colormap
 
 register = template.Library()
 
@@ -23,3 +28,19 @@ def duration_minutes(minutes) -> str:
         return f"{hours} h {rest:02d} min"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h"
+
+
+@register.filter
+def severity(total, maximum=None) -> str:
+    """Show a severity total as "score / max"; the max is the result's own or the scoring's (never a literal)."""
+    if total is None or total == "":
+        return "–"
+    return f"{int(total)} / {int(maximum or MAX_TOTAL_SCORE)}"
+
+
+@register.inclusion_tag("worklist/_overlay_key.html")
+def overlay_key() -> dict:
+    """Render the key of both overlays from the colours the renderer uses (one colour map)."""
+    names = {GGO: "Ground-glass opacity", CONSOLIDATION: "Consolidation"}
+    return {"ramp": "linear-gradient(90deg, " + ", ".join(heatmap_colormap()["stops"]) + ")", "outlines": [{"name": names[label], "rgb": ", ".join(str(c) for c in rgb)}
+                         for label, rgb in OUTLINE_RGB.items()]}

@@ -1,4 +1,8 @@
-"""The structured report page for clinicians: AI numbers, key images, sign-off, decisions, PCR."""
+"""The structured report page for clinicians: AI numbers, key images, sign-off, decisions, PCR.
+
+It composes the reports, decisions and results apps, so it lives in the web shell above them
+(the decisions app reads the signed report for its suggestion, so reports cannot import decisions).
+"""
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import render
 from django.views import View
@@ -6,9 +10,10 @@ from django.views import View
 from triage.accounts.permissions import DECISION_ROLES, PCR_ROLES, has_role
 from triage.core.pages import not_found_as_404
 from triage.decisions import selectors as decision_selectors
-from triage.decisions.models import MAX_SEVERITY_TOTAL, DecisionKind, PcrOutcome
-from triage.reports.presentation import histogram_bars, lesion_percent, model_card_summary, zone_rows
-from triage.reports.selectors import review_state_for
+from triage.decisions.models import DecisionKind, PcrOutcome
+from triage.reports.presentation import (follow_up_panel, histogram_bars, lesion_percent, model_card_summary,
+                                        zone_rows)
+from triage.reports.selectors import follow_up_series, review_state_for
 from triage.results.selectors import key_slices
 from triage.studies.selectors import access_study
 
@@ -34,7 +39,6 @@ class StudyReportPage(LoginRequiredMixin, View):
             "histogram_last": histogram[-1] if histogram else None,
             "lesion_percent": lesion_percent(quantification) if quantification else None,
             "lung_total_ml": (quantification.lung_left_ml + quantification.lung_right_ml) if quantification else None,
-            "severity_max": MAX_SEVERITY_TOTAL,
             "histogram_size": {"width": HISTOGRAM_WIDTH, "height": HISTOGRAM_HEIGHT},
             "zones": zone_rows(quantification.zones) if quantification else [],
             "key_images": key_slices(result=result) if result else [],
@@ -47,5 +51,6 @@ class StudyReportPage(LoginRequiredMixin, View):
             "pcr_results": PcrOutcome.Result.choices,
             "can_decide": has_role(user=user, hospital=study.hospital, roles=DECISION_ROLES),
             "can_record_pcr": has_role(user=user, hospital=study.hospital, roles=PCR_ROLES),
+            "follow_up": follow_up_panel(follow_up_series(user=user, study=study)),
         }
         return render(request, "reports/report.html", context)

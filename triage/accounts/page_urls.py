@@ -1,0 +1,12 @@
+"""Administration page routes (mounted at the site root)."""
+from django.urls import path
+
+from triage.accounts import views
+
+urlpatterns = [
+    path("administration/", views.AdministrationIndexPage.as_view(), name="admin-index"),
+    path("administration/tokens/", views.TokenPage.as_view(), name="admin-tokens"),
+    path("administration/hospitals/<uuid:hospital_uuid>/", views.HospitalAdministrationPage.as_view(),
+         name="admin-hospital"),
+    path("administration/hospitals/<uuid:hospital_uuid>/audit/", views.AuditLogPage.as_view(), name="admin-audit"),
+]
