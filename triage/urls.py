@@ -34,4 +34,5 @@ urlpatterns = [
     path("", include("triage.worklist.page_urls")),
     path("", include("triage.monitoring.page_urls")),
     path("", include("triage.accounts.page_urls")),
+    path("", include("triage.gateway.page_urls")),
 ]

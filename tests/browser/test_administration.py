@@ -8,6 +8,7 @@ from django.utils import timezone
 from tests.unit.worklist.factories import make_study
 from triage.accounts.models import ApiToken, Membership, Role, User
 from triage.audit.models import AuditEvent
+from triage.gateway.models import DicomNode
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -106,3 +107,19 @@ def test_audit_log__filters_by_who_action_object_and_date_and_exports_csv(page, 
     page.fill("#id_until", "2000-01-01")
     page.click("form.audit-filters button")
     assert "must not be after" in page.inner_text("form.audit-filters .error")
+
+
+def test_dicom_nodes__admin_adds_and_deactivates_a_sender(page, live_server, log_in, hospital_a, make_user):
+    log_in(make_user(hospital=hospital_a, role=Role.ADMIN))
+    page.goto(f"{live_server.url}/administration/hospitals/{hospital_a.uuid}/")
+    page.click("text=DICOM nodes")
+    page.fill("#node-ae", "CT_NORTH_1")
+    page.click("#node-form button")
+    assert "Accepting" in page.inner_text("tr[data-ae=CT_NORTH_1]")
+    page.fill("#node-ae", "CT_NORTH_1")
+    page.click("#node-form button")
+    assert page.locator("main .notice.error").count() == 1  # the title is taken: a named error, nothing lost
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("tr[data-ae=CT_NORTH_1] button:has-text('Deactivate')")
+    assert "Deactivated" in page.inner_text("tr[data-ae=CT_NORTH_1]")
+    assert not DicomNode.objects.get(ae_title="CT_NORTH_1").is_active

@@ -10,7 +10,8 @@ from django.db.models import QuerySet
 from django.urls import reverse
 
 from triage.accounts.models import Hospital, Membership, Role, User
-from triage.accounts.permissions import ADMIN_ROLES, MEMBER_ROLES, UPLOAD_ROLES, acts_as_platform_admin
+from triage.accounts.permissions import (ADMIN_ROLES, MEMBER_ROLES, UPLOAD_ROLES, acts_as_platform_admin,
+                                        hospitals_with_role)
 from triage.accounts.tenancy import hospitals_visible_to
 from triage.worklist.views import CURRENT_HOSPITAL_SESSION_KEY as SESSION_HOSPITAL_KEY
 
@@ -56,6 +57,9 @@ def nav_items(*, user: User, hospital: Hospital | None) -> list[NavItem]:
     if roles & set(UPLOAD_ROLES):
         items.append(NavItem("Upload", reverse("study-upload"), "studies/upload"))
     if roles & set(ADMIN_ROLES):
+        if hospital is None:  # an admin of one hospital goes straight to it
+            administered = list(hospitals_with_role(user=user, roles=ADMIN_ROLES)[:2])
+            hospital = administered[0] if len(administered) == 1 else None
         monitoring = (reverse("monitoring-hospital", kwargs={"hospital_uuid": hospital.uuid}) if hospital
                       else reverse("monitoring-index"))
         items.append(NavItem("Monitoring", monitoring, "monitoring"))
