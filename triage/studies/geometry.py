@@ -129,3 +129,47 @@ def order_slices(stack: Sequence[SliceGeometry]) -> OrderedStack:
         spacing_between_slices_mm=spacing,
         ordered_by=ordered_by,
     )
+
+
+GAP_FACTOR = 1.5  # a step this many times the series' spacing means slices are missing
+
+
+@dataclass(frozen=True)
+class StackGap:
+    """Slices missing inside an ordered stack: after 1-based slice ``after_slice``, about ``missing`` of them."""
+
+    after_slice: int
+    missing: int
+    gap_mm: float | None = None
+    instance_numbers: tuple[int, int] | None = None  # the first and last missing (0020,0013), when that is how we know
+
+
+def stack_gaps(z_positions_mm: Sequence[float | None], instance_numbers: Sequence[int | None], *,
+               spacing_mm: float | None = None) -> list[StackGap]:
+    """Find holes in a stack ordered along z: a step over ``GAP_FACTOR`` × the spacing, or a jump in the
+    (0020,0013) *Instance Number* run (which also catches a missing slice when positions are absent).
+
+    ``spacing_mm`` defaults to the median step. Returns one gap per hole, in slice order; ``[]`` when whole.
+    """
+    steps = [b - a for a, b in zip(z_positions_mm, z_positions_mm[1:]) if a is not None and b is not None]
+    positive = [s for s in steps if s > 1e-3]
+    spacing = spacing_mm or (float(np.median(positive)) if positive else None)
+    numbers_run = all(n is not None for n in instance_numbers) and len(set(instance_numbers)) == len(instance_numbers)
+    gaps = []
+    for i in range(len(z_positions_mm) - 1):
+        a, b = z_positions_mm[i], z_positions_mm[i + 1]
+        step = None if a is None or b is None else b - a
+        by_z = spacing is not None and step is not None and step > GAP_FACTOR * spacing
+        jump = abs(instance_numbers[i + 1] - instance_numbers[i]) if numbers_run else 1
+        if by_z:
+            gaps.append(StackGap(after_slice=i + 1, missing=max(1, round(step / spacing) - 1), gap_mm=round(step, 2),
+                                 instance_numbers=_missing_numbers(instance_numbers, i) if jump > 1 else None))
+        elif jump > 1 and (step is None or spacing is None):
+            gaps.append(StackGap(after_slice=i + 1, missing=jump - 1,
+                                 instance_numbers=_missing_numbers(instance_numbers, i)))
+    return gaps
+
+
+def _missing_numbers(numbers: Sequence[int | None], i: int) -> tuple[int, int]:
+    low, high = sorted((numbers[i], numbers[i + 1]))
+    return low + 1, high - 1

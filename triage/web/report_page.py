@@ -16,6 +16,7 @@ from triage.reports.presentation import (follow_up_panel, histogram_bars, lesion
 from triage.reports.selectors import follow_up_series, review_state_for
 from triage.results.selectors import key_slices
 from triage.studies.selectors import access_study
+from triage.worklist.selectors import stack_gaps_for
 
 HISTOGRAM_WIDTH, HISTOGRAM_HEIGHT = 320, 100
 
@@ -52,5 +53,6 @@ class StudyReportPage(LoginRequiredMixin, View):
             "can_decide": has_role(user=user, hospital=study.hospital, roles=DECISION_ROLES),
             "can_record_pcr": has_role(user=user, hospital=study.hospital, roles=PCR_ROLES),
             "follow_up": follow_up_panel(follow_up_series(user=user, study=study)),
+            "stack_gaps": stack_gaps_for(study=study),
         }
         return render(request, "reports/report.html", context)

@@ -120,6 +120,7 @@ class StudyViewerPage(LoginRequiredMixin, View):
             "study": data.study, "result": result, "quantification": quantification,
             "slice_count": data.slice_count, "viewer_config": config,
             "follow_up": follow_up_panel(series),
+            "stack_gaps": selectors.stack_gaps_for(study=data.study),
             # The reports app's review panel (confirm/override and sign) reads these two.
             "report_state": review_state_for(study=data.study, user=request.user),
             "next_study": selectors.next_unreviewed_study(

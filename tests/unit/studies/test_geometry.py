@@ -56,3 +56,17 @@ def test_order_slices__falls_back_to_instance_number():
     ordered = order_slices(make_slices(4, thickness=3.0, positions=False)[::-1])
     assert ordered.ordered_by == "instance_number"
     assert ordered.instance_ids == (0, 1, 2, 3) and ordered.spacing_between_slices_mm == 3.0
+
+
+def test_stack_gaps__finds_missing_slices_by_position_and_by_instance_number():
+    from triage.studies.geometry import StackGap, stack_gaps
+
+    whole = [float(z) for z in range(0, 50, 5)]
+    assert stack_gaps(whole, list(range(1, 11))) == []
+    holed = whole[:4] + whole[7:]  # slices at 20, 25, 30 mm (InstanceNumbers 5-7) are missing
+    numbers = [1, 2, 3, 4, 8, 9, 10]
+    assert stack_gaps(holed, numbers) == [StackGap(after_slice=4, missing=3, gap_mm=20.0, instance_numbers=(5, 7))]
+    # Without positions the InstanceNumber run still tells
+    assert stack_gaps([None] * 7, numbers) == [StackGap(after_slice=4, missing=3, instance_numbers=(5, 7))]
+    # A renumbered but contiguous stack is whole
+    assert stack_gaps(whole, [n * 2 for n in range(10)]) == []

@@ -101,7 +101,8 @@ def store_series(*, study: Study, files: list[bytes]) -> Series:
         digest = storage.sha256_of(data)
         path, _ = storage.store_content(hospital_uuid=study.hospital.uuid, data=data, sha256=digest)
         Instance.objects.create(series=series, sop_instance_uid=header.SOPInstanceUID, storage_path=path,
-                                sha256=digest, size_bytes=len(data), instance_number=number,
+                                sha256=digest, size_bytes=len(data),
+                                instance_number=int(header.get("InstanceNumber", number)),
                                 z_position_mm=float(header.ImagePositionPatient[2]))
     Study.objects.filter(pk=study.pk).update(selected_series=series)
     study.refresh_from_db()

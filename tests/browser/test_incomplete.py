@@ -1,0 +1,36 @@
+"""A series with missing slices in a real browser: flagged on viewer and report, signing asks first."""
+import numpy as np
+import pytest
+from django.utils import timezone
+
+from tests.unit.worklist.factories import add_result, ct_dicom, make_study, store_series
+from triage.accounts.models import Role
+from triage.reports.models import Report
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_incomplete_series__flagged_and_signing_asks_for_confirmation(page, live_server, log_in, hospital_a,
+                                                                      make_user, study_storage):
+    study = make_study(hospital=hospital_a, received_at=timezone.now(), accession="ACC-HOLE")
+    kept = [z for z in range(12) if z not in (5, 6, 7)]  # slices 6-8 (z 5-7 mm) never arrived
+    store_series(study=study, files=[ct_dicom(np.full((64, 64), 1000, np.int16), z_mm=float(z), number=z + 1)
+                                     for z in kept])
+    add_result(study=study, probability=0.6, slice_probabilities=[0.6] * len(kept))
+    log_in(make_user(hospital=hospital_a, role=Role.RADIOLOGIST))
+    page.goto(f"{live_server.url}/studies/{study.uuid}/view/")
+    notice = page.inner_text("[data-incomplete]")
+    assert "about 3 slices missing after slice 5 (a 4.0 mm step), Instance Numbers 6–8" in notice
+
+    dialogs = []
+    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.click("text=Sign report")
+    page.wait_for_timeout(300)
+    assert dialogs and "incomplete" in dialogs[0] and not Report.objects.filter(study=study).exists()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("text=Sign report")
+    page.wait_for_function("document.querySelector('[data-signoff]').textContent.includes('Signed by')")
+    assert Report.objects.filter(study=study).count() == 1
+
+    page.goto(f"{live_server.url}/studies/{study.uuid}/report/")
+    assert "Incomplete series" in page.inner_text("[data-incomplete]")
