@@ -1,4 +1,4 @@
-"""A series with missing slices in a real browser: flagged on viewer and report, signing asks first."""
+"""A series with missing slices in a real browser: flagged on worklist, viewer and report; signing asks first."""
 import numpy as np
 import pytest
 from django.utils import timezone
@@ -6,6 +6,7 @@ from django.utils import timezone
 from tests.unit.worklist.factories import add_result, ct_dicom, make_study, store_series
 from triage.accounts.models import Role
 from triage.reports.models import Report
+from triage.worklist.services import refresh_worklist_entry
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -17,7 +18,10 @@ def test_incomplete_series__flagged_and_signing_asks_for_confirmation(page, live
     store_series(study=study, files=[ct_dicom(np.full((64, 64), 1000, np.int16), z_mm=float(z), number=z + 1)
                                      for z in kept])
     add_result(study=study, probability=0.6, slice_probabilities=[0.6] * len(kept))
+    refresh_worklist_entry(study=study)
     log_in(make_user(hospital=hospital_a, role=Role.RADIOLOGIST))
+    page.goto(f"{live_server.url}/worklist/")
+    assert page.inner_text("#worklist-rows .incomplete") == "Incomplete: 3 missing"
     page.goto(f"{live_server.url}/studies/{study.uuid}/view/")
     notice = page.inner_text("[data-incomplete]")
     assert "about 3 slices missing after slice 5 (a 4.0 mm step), Instance Numbers 6–8" in notice

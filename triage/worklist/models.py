@@ -26,6 +26,8 @@ class WorklistEntry(models.Model):
     reviewed = models.BooleanField(default=False, help_text="A radiologist signed the report.")
     reviewed_at = models.DateTimeField(null=True)
     radiologist_label = models.CharField(max_length=32, blank=True, help_text="The latest signed report's label.")
+    missing_slices = models.PositiveIntegerField(default=0, help_text="Slices missing from the shown series "
+                                                 "(triage.studies.geometry.stack_gaps); 0 = looks whole.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

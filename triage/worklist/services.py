@@ -22,6 +22,7 @@ from triage.results.models import Quantification, Result
 from triage.results.selectors import current_results
 from triage.studies.models import Study
 from triage.worklist.models import WorklistEntry, WorklistVersion
+from triage.worklist.selectors import stack_gaps_for
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -46,7 +47,7 @@ def refresh_worklist_entry(*, study: Study) -> WorklistEntry:
     conditional ``update()``) gets the committed state. Creates the row when missing.
     """
     study = Study.objects.only("id", "hospital_id", "status", "received_at", "accession_number",
-                               "patient_id").get(pk=study.pk)
+                               "patient_id", "selected_series_id").get(pk=study.pk)
     result = current_results(studies=[study]).only("id", "covid_probability", "predicted_label").first()
     quantification = None
     if result is not None:
@@ -69,6 +70,7 @@ def refresh_worklist_entry(*, study: Study) -> WorklistEntry:
             "reviewed": reviewed_at is not None,
             "reviewed_at": reviewed_at,
             "radiologist_label": radiologist_label or "",
+            "missing_slices": sum(gap.missing for gap in stack_gaps_for(study=study)),
         },
     )
     bump_worklist_version(hospital_id=study.hospital_id)
