@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
@@ -20,7 +20,8 @@ from django.views import View
 from triage.accounts import selectors, services
 from triage.accounts.models import Role
 from triage.accounts.permissions import ADMIN_ROLES, hospitals_with_role
-from triage.core.exceptions import DomainError, NotFound
+from triage.core.exceptions import DomainError
+from triage.core.pages import not_found_as_404
 
 
 def _error_text(exc: Exception) -> str:
@@ -41,10 +42,8 @@ class HospitalAdministrationPage(LoginRequiredMixin, View):
     """Users and roles at one hospital, and its settings; each form posts an ``action``."""
 
     def _hospital(self, request, hospital_uuid):
-        try:
+        with not_found_as_404():
             return selectors.administered_hospital_get(user=request.user, hospital_uuid=hospital_uuid)
-        except NotFound as exc:
-            raise Http404(exc.message) from exc
 
     def get(self, request, hospital_uuid):
         hospital = self._hospital(request, hospital_uuid)
@@ -147,10 +146,8 @@ class AuditLogPage(LoginRequiredMixin, View):
     """One hospital's audit log; ``?format=csv`` downloads the filtered rows."""
 
     def get(self, request, hospital_uuid):
-        try:
+        with not_found_as_404():
             hospital = selectors.administered_hospital_get(user=request.user, hospital_uuid=hospital_uuid)
-        except NotFound as exc:
-            raise Http404(exc.message) from exc
         form = AuditFilterForm(request.GET or None)
         events = selectors.audit_event_list(user=request.user, hospital=hospital,
                                   filters=form.filters() if form.is_bound else None)

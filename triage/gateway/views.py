@@ -6,21 +6,19 @@ is nothing to C-ECHO; the page says so rather than offering a test that cannot r
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views import View
 
 from triage.accounts.selectors import administered_hospital_get
-from triage.core.exceptions import DomainError, NotFound
+from triage.core.exceptions import DomainError
+from triage.core.pages import not_found_as_404
 from triage.gateway import selectors, services
 
 
 class DicomNodePage(LoginRequiredMixin, View):
     def _hospital(self, request, hospital_uuid):
-        try:
+        with not_found_as_404():
             return administered_hospital_get(user=request.user, hospital_uuid=hospital_uuid)
-        except NotFound as exc:
-            raise Http404(exc.message) from exc
 
     def get(self, request, hospital_uuid):
         hospital = self._hospital(request, hospital_uuid)
