@@ -2,12 +2,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from triage.core.apis import HealthApi
+from triage.core.apis import HealthApi, HealthLiveApi, HealthReadyApi
 from triage.web import views as web_views
 from triage.web.report_page import StudyReportPage
 
 api_patterns = [
     path("health/", HealthApi.as_view(), name="health"),
+    path("health/ready/", HealthReadyApi.as_view(), name="health-ready"),
+    path("health/live/", HealthLiveApi.as_view(), name="health-live"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("triage.accounts.urls")),

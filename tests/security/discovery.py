@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
-PUBLIC_PATHS = {"/login/", "/api/health/"}
+PUBLIC_PATHS = {"/login/", "/api/health/", "/api/health/ready/", "/api/health/live/"}
 METHODS = ("get", "post", "put", "patch", "delete")
 CONVERTER = re.compile(r"<(?:\w+:)?(\w+)>")
 PARAM = re.compile(r"{(\w+)}")

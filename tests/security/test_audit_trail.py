@@ -21,6 +21,7 @@ NO_PATIENT_DATA = None
 READS = {
     "/": NO_PATIENT_DATA,  # the user's own memberships
     "/login/": NO_PATIENT_DATA, "/logout/": NO_PATIENT_DATA, "/api/health/": NO_PATIENT_DATA,
+    "/api/health/ready/": NO_PATIENT_DATA, "/api/health/live/": NO_PATIENT_DATA,
     "/api/docs/": NO_PATIENT_DATA, "/api/schema/": NO_PATIENT_DATA, "/api/me/": NO_PATIENT_DATA,
     "/api/hospitals/": NO_PATIENT_DATA, "/api/hospitals/{hospital_uuid}/": NO_PATIENT_DATA,
     "/api/hospitals/{hospital_uuid}/members/": NO_PATIENT_DATA,  # staff, no patients

@@ -4,7 +4,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from triage.core.health import system_health
+from triage.core.health import ComponentHealth, readiness_health, system_health
 
 
 class ComponentSerializer(serializers.Serializer):
@@ -12,8 +12,15 @@ class ComponentSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
+def health_response(components: dict[str, ComponentHealth]) -> Response:
+    """Return the components' states, with 503 when any is down."""
+    body = {name: c.as_dict() for name, c in components.items()}
+    body["ok"] = all(c.ok for c in components.values())
+    return Response(body, status=200 if body["ok"] else 503)
+
+
 class HealthApi(APIView):
-    """Report database, broker and worker status; no patient data, so no login needed."""
+    """Report database, broker, study storage and worker status; no patient data, so no login needed."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -22,11 +29,38 @@ class HealthApi(APIView):
         ok = serializers.BooleanField()
         database = ComponentSerializer()
         broker = ComponentSerializer()
+        storage = ComponentSerializer()
         worker = ComponentSerializer()
 
     @extend_schema(responses={200: OutputSerializer, 503: OutputSerializer})
     def get(self, request):
-        components = system_health()
-        body = {name: c.as_dict() for name, c in components.items()}
-        body["ok"] = all(c.ok for c in components.values())
-        return Response(body, status=200 if body["ok"] else 503)
+        return health_response(system_health())
+
+
+class HealthReadyApi(APIView):
+    """Report whether this web process can answer (its database is reachable); the readiness probe."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class OutputSerializer(serializers.Serializer):
+        ok = serializers.BooleanField()
+        database = ComponentSerializer()
+
+    @extend_schema(responses={200: OutputSerializer, 503: OutputSerializer})
+    def get(self, request):
+        return health_response(readiness_health())
+
+
+class HealthLiveApi(APIView):
+    """Answer 200 while the process serves requests, touching nothing else; the liveness probe."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class OutputSerializer(serializers.Serializer):
+        ok = serializers.BooleanField()
+
+    @extend_schema(responses={200: OutputSerializer})
+    def get(self, request):
+        return Response({"ok": True})

@@ -6,10 +6,14 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from triage.core.exceptions import DomainError
+from triage.core.exceptions import DomainError, StorageOffline
+
+STORAGE_OFFLINE_MSG = "The image store is not reachable; nothing was changed. Try again in a minute."
 
 
 def handle_api_exception(exc, context):
+    if isinstance(exc, StorageOffline):
+        return Response({"message": STORAGE_OFFLINE_MSG, "extra": {}}, status=503, headers={"Retry-After": "60"})
     if isinstance(exc, DomainError):
         return Response({"message": exc.message, "extra": exc.extra}, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):

@@ -31,3 +31,7 @@ class ServiceUnavailable(DomainError):
     """A dependency (broker, storage) is down; the caller may retry later."""
 
     status_code = 503
+
+
+class StorageOffline(OSError):
+    """The study file store (disk or S3) did not answer; transient, so tasks retry and uploads get 503."""

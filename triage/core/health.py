@@ -52,5 +52,23 @@ def worker_health(*, timeout_s: float = 1.5) -> ComponentHealth:
     return ComponentHealth(ok=True, detail=f"{len(replies)} worker(s)")
 
 
+def storage_health() -> ComponentHealth:
+    from triage.studies.storage import storage_health as study_storage_health
+
+    ok, detail = study_storage_health()
+    return ComponentHealth(ok=ok, detail=detail)
+
+
 def system_health() -> dict[str, ComponentHealth]:
-    return {"database": database_health(), "broker": broker_health(), "worker": worker_health()}
+    return {"database": database_health(), "broker": broker_health(), "storage": storage_health(),
+            "worker": worker_health()}
+
+
+def readiness_health() -> dict[str, ComponentHealth]:
+    """Return what a web process cannot answer anything without: the database.
+
+    A broker, store or worker outage is shown by :func:`system_health` instead: the pods stay
+    in service (worklists and reports still load; uploads answer 503 themselves), and KEDA may
+    have scaled the gpu workers to zero meanwhile.
+    """
+    return {"database": database_health()}
