@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -225,3 +226,40 @@ def redis_server():
     server = RedisServer(os.environ["TEST_REDIS_PORT"], os.environ["TEST_SERVICES_DIR"])
     yield server
     server.start()  # harmless when it already runs: a second server on the port exits at once
+
+
+# --- Object storage (S3) -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """The suite's SeaweedFS (started by tests/run.sh); fault tests stop and start it."""
+    from tests.s3server import S3Server
+
+    if "TEST_S3_DIR" not in os.environ:
+        pytest.skip("needs the SeaweedFS started by tests/run.sh")
+    return S3Server(Path(os.environ["TEST_S3_DIR"]))
+
+
+def s3_settings(server, bucket: str) -> dict[str, str]:
+    """Return the ``TRIAGE_S3`` settings (and environment) that select ``bucket`` on ``server``."""
+    from tests.s3server import ACCESS_KEY, SECRET_KEY
+
+    return {"bucket": bucket, "endpoint_url": server.endpoint, "region": "us-east-1",
+            "access_key": ACCESS_KEY, "secret_key": SECRET_KEY}
+
+
+@pytest.fixture
+def s3_bucket(s3_server, settings):
+    """Point study storage at a fresh bucket of the suite's S3 store; return the bucket name."""
+    bucket = s3_server.create_bucket(f"test-{uuid.uuid4().hex[:16]}")
+    settings.TRIAGE_S3 = s3_settings(s3_server, bucket)
+    return bucket
+
+
+@pytest.fixture(params=["filesystem", "s3"])
+def any_study_store(request, study_storage):
+    """Run the test once on local disk and once on the S3 store; return the backend's name."""
+    if request.param == "s3":
+        request.getfixturevalue("s3_bucket")
+    return request.param

@@ -30,6 +30,7 @@ redis_port="$(free_port)"
 stop_services() {
   as_postgres "$pg_bin/pg_ctl" -D "$pg_data" -m immediate stop >/dev/null 2>&1 || true
   redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true
+  [ -z "${TEST_S3_DIR:-}" ] || $py -m tests.s3server stop "$TEST_S3_DIR" >/dev/null 2>&1 || true
   rm -rf "$services_dir"
 }
 trap stop_services EXIT
@@ -41,13 +42,15 @@ as_postgres "$pg_bin/pg_ctl" -D "$pg_data" -l "$pg_data/server.log" -w start \
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
   --dir "$services_dir" --logfile "$services_dir/redis.log" --pidfile "$services_dir/redis.pid"
 
+# SeaweedFS as the S3 store (tests/s3server.py): the storage tests run against it and local disk.
+eval "$($py -m tests.s3server start "$services_dir/s3")"
 export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/triage"
 export CELERY_BROKER_URL="redis://127.0.0.1:$redis_port/0"
 export CELERY_RESULT_BACKEND="redis://127.0.0.1:$redis_port/1"
 export TEST_REDIS_PORT="$redis_port" TEST_PG_PORT="$pg_port" TEST_PG_DATA="$pg_data" TEST_PG_BIN="$pg_bin"
 export TEST_SERVICES_DIR="$services_dir"
 export TRIAGE_VAR_DIR="$services_dir/var"
-echo "PostgreSQL on 127.0.0.1:$pg_port, Redis on 127.0.0.1:$redis_port"
+echo "PostgreSQL on 127.0.0.1:$pg_port, Redis on 127.0.0.1:$redis_port, S3 on $TEST_S3_ENDPOINT"
 
 set +e
 $py -m pytest "$@"

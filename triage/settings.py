@@ -166,6 +166,16 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# In production study files go to an S3-compatible store instead (selected by the bucket),
+# so web and workers share no disk; triage/studies/storage.py reads this.
+TRIAGE_S3 = {
+    "bucket": os.environ.get("TRIAGE_S3_BUCKET", ""),
+    "endpoint_url": os.environ.get("TRIAGE_S3_ENDPOINT", ""),  # empty: AWS itself
+    "region": os.environ.get("TRIAGE_S3_REGION", "us-east-1"),
+    # Empty: boto3's own chain (instance role, AWS_* variables).
+    "access_key": os.environ.get("TRIAGE_S3_ACCESS_KEY", ""),
+    "secret_key": os.environ.get("TRIAGE_S3_SECRET_KEY", ""),
+}
 UPLOAD_MAX_BYTES = int(os.environ.get("TRIAGE_UPLOAD_MAX_BYTES", str(2 * 1024**3)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2

@@ -14,7 +14,14 @@ SERVICES = COMPOSE["services"]
 
 
 def test_compose__has_the_production_services():
-    assert set(SERVICES) == {"postgres", "redis", "web", "worker-ingest", "worker-gpu", "beat"}
+    assert set(SERVICES) == {"postgres", "redis", "s3", "web", "worker-ingest", "worker-gpu", "beat"}
+
+
+def test_compose__web_and_workers_share_no_volume_and_store_studies_in_s3():
+    for name in ("web", "worker-ingest", "worker-gpu", "beat"):
+        assert not SERVICES[name].get("volumes"), f"{name} mounts a volume"
+        assert SERVICES[name]["environment"]["TRIAGE_S3_ENDPOINT"].startswith("http://s3:")
+    assert SERVICES["web"]["depends_on"]["s3"]["condition"] == "service_healthy"
 
 
 def test_compose__every_service_but_beat_has_a_healthcheck():

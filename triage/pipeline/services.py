@@ -23,6 +23,7 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from triage.accounts.models import Hospital, User
+from triage.core.exceptions import StorageOffline
 from triage.pipeline.enqueue import enqueue_analysis, enqueue_ingest
 from triage.results import selectors as result_selectors
 from triage.results import services as result_services
@@ -110,7 +111,7 @@ def analyse_study(*, study_id: int) -> Result | None:
         return None
     try:
         return _analyse_claimed(study=study)
-    except OperationalError:
+    except (OperationalError, StorageOffline):
         study_services.release_claim_after_transient_error(study_id=study_id, lease_until=study.lease_until)
         raise
 

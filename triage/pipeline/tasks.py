@@ -7,7 +7,9 @@ from celery import Task, shared_task
 from django.db.utils import OperationalError as DatabaseOperationalError
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
-TRANSIENT_ERRORS = (DatabaseOperationalError, BrokerOperationalError)
+from triage.core.exceptions import StorageOffline
+
+TRANSIENT_ERRORS = (DatabaseOperationalError, BrokerOperationalError, StorageOffline)
 
 
 class FailStudyOnError(Task):

@@ -32,7 +32,7 @@ from django.utils import timezone
 from triage.accounts.models import Hospital, User
 from triage.accounts.permissions import ADMIN_ROLES, UPLOAD_ROLES, require_role
 from triage.audit.services import record_event
-from triage.core.exceptions import DomainError
+from triage.core.exceptions import DomainError, StorageOffline
 from triage.core.signals import study_changed
 from triage.studies import storage
 from triage.studies.audit_actions import StudyAction
@@ -401,6 +401,8 @@ def _decode_instance(instance: Instance) -> tuple[SliceGeometry | None, str]:
             raise ValueError(f"pixel array shape {pixels.shape}")
     except FileNotFoundError:
         return None, "The stored file is missing."
+    except StorageOffline:
+        raise  # the store is down, the file is fine: the task retries
     except RejectedFile as exc:
         return None, str(exc)
     except BaseException as exc:  # pydicom/numpy raise many types on corrupt pixel data; Rust decoders panic
@@ -443,7 +445,7 @@ def ingest_study(*, study_id: int, now: datetime | None = None) -> IngestOutcome
         return IngestOutcome(AfterIngest.NOTHING)
     try:
         return _ingest_claimed(study_id=study_id)
-    except OperationalError:
+    except (OperationalError, StorageOffline):
         release_claim_after_transient_error(study_id=study_id, lease_until=lease_until)
         raise
 

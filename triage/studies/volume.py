@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from triage.core.exceptions import StorageOffline
 from triage.studies import storage
 from triage.studies.dicom_headers import is_decoder_failure
 from triage.studies.exceptions import NO_SELECTED_SERIES_MSG, UNREADABLE_SERIES_MSG, UnreadableSeries
@@ -29,6 +30,8 @@ def read_selected_volume(*, study: Study) -> Volume:
     try:
         return read_series([dcmread(DicomBytesIO(storage.read_content(i.storage_path))) for i in instances],
                            positions_mm=[i.z_position_mm for i in instances])
+    except StorageOffline:
+        raise  # the store is down, the files are fine: the task retries
     except BaseException as exc:  # pydicom and the pixel decoders raise many types on corrupt data
         if not is_decoder_failure(exc):
             raise
