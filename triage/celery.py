@@ -19,6 +19,9 @@ app.conf.update(
     # A task whose worker died is re-queued instead of acknowledged as failed.
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
+    # A new pool process loads TensorFlow and the model before it reports up (TRIAGE_PRELOAD_MODEL);
+    # with Celery's 4 s default a replacement for a killed process is itself killed, again and again.
+    worker_proc_alive_timeout=float(os.environ.get("CELERY_WORKER_PROC_ALIVE_TIMEOUT", "120")),
     task_serializer="json",
     result_serializer="json",
     accept_content=["json"],

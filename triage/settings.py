@@ -234,8 +234,9 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE = {
     # Studies left in "received" by a broker outage or a killed worker go back on the ingest queue.
     "studies-requeue-stuck-received": {"task": "studies.requeue_stuck_studies", "schedule": 300.0},
-    # Studies whose analysis message was lost, or whose worker died (lease expired), go back on the gpu queue.
-    "results-requeue-stuck-analyses": {"task": "results.requeue_stuck_analyses", "schedule": 60.0},
+    # Studies whose analysis message was lost, or whose worker died (its 30 s lease not renewed),
+    # go back on the gpu queue: a crash delays a study by lease + this interval at most.
+    "results-requeue-stuck-analyses": {"task": "results.requeue_stuck_analyses", "schedule": 20.0},
     # Worklist rows a service forgot to refresh are rewritten (safety net; normally nothing to do).
     "worklist-sync-entries": {"task": "worklist.sync_entries", "schedule": 60.0},
 }

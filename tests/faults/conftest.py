@@ -15,7 +15,7 @@ TERMINAL = ("ready", "failed")
 
 @pytest.fixture
 def worker_lease_seconds() -> str:
-    """The worker's TRIAGE_INFERENCE_LEASE_SECONDS: short, so a dead worker's claim ends in seconds."""
+    """The worker's TRIAGE_CLAIM_LEASE_SECONDS: shorter than production, so a dead worker's claim ends sooner."""
     return "20"
 
 
@@ -28,7 +28,7 @@ def fault_worker(transactional_db, study_storage, tmp_path, worker_lease_seconds
         pytest.skip("needs Redis: run the suite through tests/run.sh")
     env = _worker_env(connection.settings_dict["NAME"])
     env["TRIAGE_STORAGE_ROOT"] = str(study_storage)
-    env["TRIAGE_INFERENCE_LEASE_SECONDS"] = worker_lease_seconds
+    env["TRIAGE_CLAIM_LEASE_SECONDS"] = worker_lease_seconds
     drop_broker_connections()  # an earlier test may have restarted Redis under our pooled ones
     worker = WorkerProcess(env, tmp_path / "worker.log")
     worker.start()

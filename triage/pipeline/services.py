@@ -14,7 +14,6 @@ outer commit otherwise, so a message never names a row that is not committed.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
@@ -32,6 +31,7 @@ from triage.results.models import ModelVersion, Result
 from triage.studies import selectors as study_selectors
 from triage.studies import services as study_services
 from triage.studies.exceptions import IllegalStudyTransition
+from triage.studies.leases import CLAIM_LEASE, LeaseHeartbeat
 from triage.studies.models import Study
 from triage.studies.services import AfterIngest, UploadReport
 from triage.studies.uploads import IncomingFile
@@ -42,9 +42,6 @@ logger = logging.getLogger(__name__)
 Status = Study.Status
 
 QUEUE_DOWN_NOTE = "Stored. The processing queue is unavailable; processing starts automatically when it is back."
-# Longer than the slowest study on a busy CPU worker; after it expires another worker may
-# take the study over (a killed worker's claim ends this way).
-INFERENCE_LEASE = timedelta(seconds=int(os.environ.get("TRIAGE_INFERENCE_LEASE_SECONDS", "1800")))
 STUCK_RECEIVED_AFTER = timedelta(minutes=10)
 STUCK_QUEUED_AFTER = timedelta(minutes=10)
 # The step that moves a study on from each status the sweep looks at.
@@ -103,16 +100,18 @@ def analyse_study(*, study_id: int) -> Result | None:
     outside any transaction; the result rows and the move to ``ready`` are one atomic block.
     After a transient database error the claim is given back, so the task's retry takes it at once.
     """
-    study = study_services.claim_study_for_processing(study_id=study_id, lease=INFERENCE_LEASE)
+    study = study_services.claim_study_for_processing(study_id=study_id, lease=CLAIM_LEASE)
     if study is None:
         held_until = study_selectors.processing_lease_until(study_id=study_id)
         if held_until is not None:
             raise StudyLeaseHeld(retry_after_s=max(int((held_until - timezone.now()).total_seconds()) + 1, 1))
         return None
+    heartbeat = LeaseHeartbeat(study_id=study_id, lease_until=study.lease_until)
     try:
-        return _analyse_claimed(study=study)
+        with heartbeat:  # a short lease, renewed while this worker lives (triage/studies/leases.py)
+            return _analyse_claimed(study=study)
     except (OperationalError, StorageOffline):
-        study_services.release_claim_after_transient_error(study_id=study_id, lease_until=study.lease_until)
+        study_services.release_claim_after_transient_error(study_id=study_id, lease_until=heartbeat.lease_until)
         raise
 
 

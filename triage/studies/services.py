@@ -39,13 +39,13 @@ from triage.studies.audit_actions import StudyAction
 from triage.studies.dicom_headers import CTHeader, RejectedFile, is_decoder_failure, read_ct_header, read_dataset
 from triage.studies.exceptions import (IllegalStudyTransition, NoUsableSeries, StorageFull, StorageUnavailable,
                                      StudyNotFound)
+from triage.studies.leases import CLAIM_LEASE, LeaseHeartbeat
 from triage.studies.geometry import MIN_SLICES, SliceGeometry, order_slices, select_stack, slice_geometry
 from triage.studies.models import Instance, Series, Study
 from triage.studies.uploads import IncomingFile, expand_upload
 
 logger = logging.getLogger(__name__)
 
-INGEST_LEASE = timedelta(minutes=15)
 SIZE_MISMATCH_MSG = "Image size {rows}x{columns} differs from the rest of its series ({series_rows}x{series_columns})."
 DUPLICATE_MSG = "Already received (same SOP Instance UID in this study)."
 CORRUPT_PIXELS_MSG = "Pixel data cannot be decoded ({error})."
@@ -438,15 +438,17 @@ def ingest_study(*, study_id: int, now: datetime | None = None) -> IngestOutcome
     If instances arrived while it ran, the claim is released and the outcome asks to ingest again.
     """
     now = now or timezone.now()
-    lease_until = now + INGEST_LEASE
+    lease_until = now + CLAIM_LEASE
     claimable = Q(status=Status.RECEIVED) & (Q(lease_until__isnull=True) | Q(lease_until__lt=now))
     if not Study.objects.filter(claimable, id=study_id).update(lease_until=lease_until):
         logger.info("studies.ingest_skipped", extra={"study_id": study_id})
         return IngestOutcome(AfterIngest.NOTHING)
+    heartbeat = LeaseHeartbeat(study_id=study_id, lease_until=lease_until)
     try:
-        return _ingest_claimed(study_id=study_id)
+        with heartbeat:  # a short lease, renewed while this worker lives (triage/studies/leases.py)
+            return _ingest_claimed(study_id=study_id)
     except (OperationalError, StorageOffline):
-        release_claim_after_transient_error(study_id=study_id, lease_until=lease_until)
+        release_claim_after_transient_error(study_id=study_id, lease_until=heartbeat.lease_until)
         raise
 
 

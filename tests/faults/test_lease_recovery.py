@@ -1,0 +1,77 @@
+"""SIGKILL of the pool process mid-analysis, with the production lease settings.
+
+The worker is held mid-analysis deterministically (one stored slice replaced by a FIFO, so its
+read blocks), its heartbeat is seen renewing the claim, then the pool process is SIGKILLed as
+an OOM kill would. Beat's stuck-study sweep runs at its production interval. The study must be
+``ready`` with exactly one Result within 90 s of the kill; the test prints the recovery time.
+"""
+import os
+import signal
+import time
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from django.conf import settings
+
+from tests.conftest import WorkerProcess, _worker_env
+from tests.faults.conftest import wait_until
+from tests.integration.helpers import reads_block
+from tests.unit.studies.helpers import read_paths, receive
+from triage.results.models import Result
+from triage.studies import services
+from triage.studies.leases import CLAIM_LEASE
+from triage.studies.models import Instance, Study
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+RECOVERY_LIMIT_S = 90.0
+
+
+def pool_children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def test_analyse_study__sigkill_mid_analysis_is_ready_once_within_90_s(transactional_db, study_storage, tmp_path,
+                                                                     hospital_a, radiologist, phantom_series):
+    from django.db import connection
+
+    from triage.results.services import requeue_stuck_analyses
+
+    if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis"):
+        pytest.skip("needs Redis: run the suite through tests/run.sh")
+    env = _worker_env(connection.settings_dict["NAME"]) | {"TRIAGE_STORAGE_ROOT": str(study_storage)}
+    for name in ("TRIAGE_CLAIM_LEASE_SECONDS", "TRIAGE_HEARTBEAT_SECONDS"):
+        env.pop(name, None)  # the production defaults
+    sweep_every_s = settings.CELERY_BEAT_SCHEDULE["results-requeue-stuck-analyses"]["schedule"]
+    receive(hospital=hospital_a, user=radiologist, files=read_paths(phantom_series(slices=16)))
+    with mock.patch.object(services, "enqueue_analysis"):  # queued, but no message yet
+        study = services.ingest_study(study_id=Study.objects.get().id)
+    worker = WorkerProcess(env, tmp_path / "worker.log")
+    worker.start()
+    try:
+        with reads_block(Instance.objects.filter(series_id=study.selected_series_id).order_by("z_position_mm")[5]):
+            assert services.enqueue_analysis(study_id=study.id)
+            claimed = wait_until(lambda: Study.objects.filter(id=study.id, status="processing")
+                                 .values_list("lease_until", flat=True).first(), timeout_s=90)
+            # Held on the FIFO, the worker's heartbeat keeps moving its claim forward.
+            wait_until(lambda: Study.objects.get(id=study.id).lease_until > claimed, timeout_s=3 * CLAIM_LEASE.seconds)
+            (child,) = pool_children(worker.proc.pid)
+            os.kill(child, signal.SIGKILL)
+            killed_at = time.monotonic()
+        assert not Result.objects.exists()
+        next_sweep = [killed_at + sweep_every_s]
+
+        def beat():
+            if time.monotonic() >= next_sweep[0]:
+                next_sweep[0] += sweep_every_s
+                requeue_stuck_analyses()
+
+        wait_until(lambda: Study.objects.filter(id=study.id, status="ready").exists(), timeout_s=RECOVERY_LIMIT_S,
+                   interval_s=0.25, on_tick=beat)
+        recovered_s = time.monotonic() - killed_at
+    finally:
+        worker.stop()
+    print(f"\nrecovery after SIGKILL: {recovered_s:.1f} s (lease {CLAIM_LEASE.seconds} s, sweep every {sweep_every_s:.0f} s)")
+    assert recovered_s < RECOVERY_LIMIT_S
+    assert Result.objects.filter(study_id=study.id).count() == 1
+    assert Result.objects.filter(study_id=study.id, is_current=True).count() == 1
