@@ -2,6 +2,7 @@
 import itertools
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -117,23 +118,24 @@ def _worker_env(database_name: str) -> dict[str, str]:
 class WorkerProcess:
     """A real ``celery worker`` subprocess consuming both queues against the test database."""
 
-    def __init__(self, env: dict[str, str], log_path: Path):
-        self.env, self.log_path, self.proc = env, log_path, None
+    def __init__(self, env: dict[str, str], log_path: Path, *, queues: str = "ingest,gpu", name: str = "test"):
+        self.env, self.log_path, self.proc, self.queues = env, log_path, None, queues
+        self.hostname = f"{name}-{os.getpid()}@{socket.gethostname()}"
 
     def start(self, *, timeout_s: float = 90.0) -> None:
         from triage.celery import app
 
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "triage", "worker", "--queues", "ingest,gpu",
-             "--concurrency", "1", "--loglevel", "INFO", "--hostname", f"test-{os.getpid()}@%h"],
+            [sys.executable, "-m", "celery", "-A", "triage", "worker", "--queues", self.queues,
+             "--concurrency", "1", "--loglevel", "INFO", "--hostname", self.hostname],
             cwd=REPO_ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited early; log: {self.log_path.read_text()[-3000:]}")
-            if app.control.inspect(timeout=1.0).ping():
+            if app.control.inspect(timeout=1.0, destination=[self.hostname]).ping():
                 return
         raise RuntimeError(f"worker did not answer within {timeout_s}s; log: {self.log_path.read_text()[-3000:]}")
 

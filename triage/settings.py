@@ -233,7 +233,8 @@ else:
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE = {
     # Studies left in "received" by a broker outage or a killed worker go back on the ingest queue.
-    "studies-requeue-stuck-received": {"task": "studies.requeue_stuck_studies", "schedule": 300.0},
+    # An ingest whose worker died (claim not renewed for 30 s) is re-sent by the next run.
+    "studies-requeue-stuck-received": {"task": "studies.requeue_stuck_studies", "schedule": 60.0},
     # Studies whose analysis message was lost, or whose worker died (its 30 s lease not renewed),
     # go back on the gpu queue: a crash delays a study by lease + this interval at most.
     "results-requeue-stuck-analyses": {"task": "results.requeue_stuck_analyses", "schedule": 20.0},

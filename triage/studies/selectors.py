@@ -85,10 +85,17 @@ def ordered_slices(*, study: Study) -> QuerySet[Instance]:
 # --- System reads of the pipeline (no user: workers and sweeps) ------------------------------
 
 def stuck_study_ids(*, status: str, older_than: timedelta, now: datetime, limit: int = 500) -> list[int]:
-    """Return ids of studies in ``status`` unchanged for ``older_than``, with no new instance and no live lease."""
+    """Return ids of studies in ``status`` unchanged for ``older_than``, with no new instance and no live lease.
+
+    A study whose claim expired is returned at once, without the ``older_than`` grace (which
+    lets a study still receiving instances settle): a worker began on it, so it was complete,
+    and then died without renewing its lease (triage/studies/leases.py).
+    """
     cutoff = now - older_than
-    stuck = (Study.objects.filter(status=status, status_changed_at__lt=cutoff)
-             .filter(Q(last_instance_received_at__isnull=True) | Q(last_instance_received_at__lt=cutoff))
+    settled = Q(status_changed_at__lt=cutoff) & (Q(last_instance_received_at__isnull=True)
+                                                 | Q(last_instance_received_at__lt=cutoff))
+    abandoned = Q(lease_until__lt=now)
+    stuck = (Study.objects.filter(status=status).filter(settled | abandoned)
              .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
              .order_by("status_changed_at").values_list("id", flat=True)[:limit])
     return list(stuck)

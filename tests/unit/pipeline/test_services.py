@@ -219,6 +219,16 @@ def test_requeue_stuck_studies__re_enqueues_old_received_only(hospital_a, radiol
     fake[Status.RECEIVED].assert_called_once_with(study_id=study.id)
 
 
+def test_requeue_stuck_studies__re_enqueues_a_dead_workers_ingest_claim_without_the_grace(hospital_a, radiologist):
+    receive(hospital=hospital_a, user=radiologist, files=ct_series(slices=2))
+    study = Study.objects.get()
+    now = timezone.now()
+    Study.objects.filter(id=study.id).update(lease_until=now + timedelta(seconds=30))  # a worker's claim
+    with mock.patch.object(services, "SWEEP_ENQUEUERS", {Status.RECEIVED: mock.Mock(return_value=True)}):
+        assert services.requeue_stuck_studies(now=now) == []  # renewed lease: the worker lives
+        assert services.requeue_stuck_studies(now=now + timedelta(seconds=31)) == [study.id]
+
+
 def test_requeue_stuck_studies__skips_a_study_still_receiving_instances(hospital_a, radiologist):
     receive(hospital=hospital_a, user=radiologist, files=ct_series(slices=2))
     now = timezone.now()
