@@ -19,11 +19,15 @@ def health_response(components: dict[str, ComponentHealth]) -> Response:
     return Response(body, status=200 if body["ok"] else 503)
 
 
-class HealthApi(APIView):
-    """Report database, broker, study storage and worker status; no patient data, so no login needed."""
+class PublicApi(APIView):
+    """An API without patient data, open to anyone (health probes)."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
+
+
+class HealthApi(PublicApi):
+    """Report database, broker, study storage and worker status; no patient data, so no login needed."""
 
     class OutputSerializer(serializers.Serializer):
         ok = serializers.BooleanField()
@@ -37,11 +41,8 @@ class HealthApi(APIView):
         return health_response(system_health())
 
 
-class HealthReadyApi(APIView):
+class HealthReadyApi(PublicApi):
     """Report whether this web process can answer (its database is reachable); the readiness probe."""
-
-    permission_classes = [AllowAny]
-    authentication_classes: list = []
 
     class OutputSerializer(serializers.Serializer):
         ok = serializers.BooleanField()
@@ -52,11 +53,8 @@ class HealthReadyApi(APIView):
         return health_response(readiness_health())
 
 
-class HealthLiveApi(APIView):
+class HealthLiveApi(PublicApi):
     """Answer 200 while the process serves requests, touching nothing else; the liveness probe."""
-
-    permission_classes = [AllowAny]
-    authentication_classes: list = []
 
     class OutputSerializer(serializers.Serializer):
         ok = serializers.BooleanField()

@@ -25,67 +25,57 @@ METADATA = {
                    "namespace": {"type": "string"}, "labels": {"type": "object", "additionalProperties": {"type": "string"}}},
     "required": ["name"],
 }
-SCALED_OBJECT = {
-    "type": "object",
+
+
+def resource_schema(kind: str, spec: dict) -> dict:
+    """Return the schema of a ``keda.sh/v1alpha1`` resource of ``kind`` with ``spec``; nothing else allowed."""
+    return {
+        "type": "object",
+        "properties": {"apiVersion": {"const": "keda.sh/v1alpha1"}, "kind": {"const": kind}, "metadata": METADATA,
+                       "spec": {**spec, "type": "object", "additionalProperties": False}},
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "additionalProperties": False,
+    }
+
+
+SCALED_OBJECT = resource_schema("ScaledObject", {
     "properties": {
-        "apiVersion": {"const": "keda.sh/v1alpha1"},
-        "kind": {"const": "ScaledObject"},
-        "metadata": METADATA,
-        "spec": {
+        "scaleTargetRef": {
             "type": "object",
-            "properties": {
-                "scaleTargetRef": {
-                    "type": "object",
-                    "properties": {"name": {"type": "string"}, "kind": {"type": "string"},
-                                   "apiVersion": {"type": "string"}, "envSourceContainerName": {"type": "string"}},
-                    "required": ["name"], "additionalProperties": False,
+            "properties": {"name": {"type": "string"}, "kind": {"type": "string"},
+                           "apiVersion": {"type": "string"}, "envSourceContainerName": {"type": "string"}},
+            "required": ["name"], "additionalProperties": False,
+        },
+        "minReplicaCount": {"type": "integer", "minimum": 0},
+        "maxReplicaCount": {"type": "integer", "minimum": 1},
+        "pollingInterval": {"type": "integer", "minimum": 1},
+        "cooldownPeriod": {"type": "integer", "minimum": 0},
+        "triggers": {
+            "type": "array", "minItems": 1,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "type": {"const": "redis"},  # the only scaler we use; others would need their schema here
+                    "name": {"type": "string"},
+                    "metadata": REDIS_LIST_METADATA,
+                    "authenticationRef": {"type": "object", "properties": {"name": {"type": "string"}},
+                                          "required": ["name"], "additionalProperties": False},
                 },
-                "minReplicaCount": {"type": "integer", "minimum": 0},
-                "maxReplicaCount": {"type": "integer", "minimum": 1},
-                "pollingInterval": {"type": "integer", "minimum": 1},
-                "cooldownPeriod": {"type": "integer", "minimum": 0},
-                "triggers": {
-                    "type": "array", "minItems": 1,
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "type": {"const": "redis"},  # the only scaler we use; others would need their schema here
-                            "name": {"type": "string"},
-                            "metadata": REDIS_LIST_METADATA,
-                            "authenticationRef": {"type": "object", "properties": {"name": {"type": "string"}},
-                                                  "required": ["name"], "additionalProperties": False},
-                        },
-                        "required": ["type", "metadata"], "additionalProperties": False,
-                    },
-                },
+                "required": ["type", "metadata"], "additionalProperties": False,
             },
-            "required": ["scaleTargetRef", "triggers"],
-            "additionalProperties": False,
         },
     },
-    "required": ["apiVersion", "kind", "metadata", "spec"],
-    "additionalProperties": False,
-}
-TRIGGER_AUTHENTICATION = {
-    "type": "object",
+    "required": ["scaleTargetRef", "triggers"],
+})
+TRIGGER_AUTHENTICATION = resource_schema("TriggerAuthentication", {
     "properties": {
-        "apiVersion": {"const": "keda.sh/v1alpha1"},
-        "kind": {"const": "TriggerAuthentication"},
-        "metadata": METADATA,
-        "spec": {
-            "type": "object",
-            "properties": {
-                "secretTargetRef": {
-                    "type": "array", "minItems": 1,
-                    "items": {"type": "object",
-                              "properties": {"parameter": {"type": "string"}, "name": {"type": "string"}, "key": {"type": "string"}},
-                              "required": ["parameter", "name", "key"], "additionalProperties": False},
-                },
-            },
-            "additionalProperties": False,
+        "secretTargetRef": {
+            "type": "array", "minItems": 1,
+            "items": {"type": "object",
+                      "properties": {"parameter": {"type": "string"}, "name": {"type": "string"}, "key": {"type": "string"}},
+                      "required": ["parameter", "name", "key"], "additionalProperties": False},
         },
     },
-    "required": ["apiVersion", "kind", "metadata", "spec"],
-    "additionalProperties": False,
-}
+    "required": ["secretTargetRef"],
+})
 SCHEMAS = {"ScaledObject": SCALED_OBJECT, "TriggerAuthentication": TRIGGER_AUTHENTICATION}
