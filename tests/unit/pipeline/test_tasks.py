@@ -47,6 +47,17 @@ def test_ingest_study_task__retries_on_database_operational_error():
     assert isinstance(retry.call_args.kwargs["exc"], OperationalError)
 
 
+@pytest.mark.parametrize("task_name", ["ingest_study", "analyse_study"])
+def test_study_tasks__retry_when_the_study_store_is_offline(task_name):
+    from triage.core.exceptions import StorageOffline
+
+    task = getattr(tasks, task_name)
+    with mock.patch(f"triage.pipeline.services.{task_name}", side_effect=StorageOffline("S3 unreachable")):
+        with mock.patch.object(task, "retry", side_effect=RuntimeError("retry")) as retry:
+            task.apply(kwargs={"study_id": 1})
+    assert isinstance(retry.call_args.kwargs["exc"], StorageOffline)
+
+
 def test_analyse_study_task__lease_held_retries_when_the_lease_ends():
     from triage.pipeline.services import StudyLeaseHeld
 
