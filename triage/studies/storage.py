@@ -134,8 +134,21 @@ class S3Store:
 
     def put(self, key: str, source: BinaryIO, *, size: int) -> bool:
         from boto3.s3.transfer import TransferConfig
+        from botocore.exceptions import ClientError
 
-        if self._size_of(key) == size:
+        if size <= S3_PART_BYTES:
+            # One conditional PUT: of two uploads of the same content racing, exactly one writes,
+            # so the other's undo (after a later failure) can never delete a file still in use.
+            try:
+                with self._offline_on_transport_errors():
+                    self.client.put_object(Bucket=self.bucket, Key=key, Body=source, ContentLength=size,
+                                           IfNoneMatch="*")
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "PreconditionFailed":
+                    raise
+                return False
+            return True
+        if self._size_of(key) == size:  # multipart uploads take no condition: look first
             return False
         with self._offline_on_transport_errors():
             self.client.upload_fileobj(source, self.bucket, key, Config=TransferConfig(
