@@ -9,7 +9,6 @@ import os
 import signal
 import time
 from pathlib import Path
-from unittest import mock
 
 import pytest
 from django.conf import settings
@@ -19,6 +18,7 @@ from tests.faults.conftest import wait_until
 from tests.integration.helpers import reads_block
 from tests.unit.studies.helpers import read_paths, receive
 from triage.results.models import Result
+from triage.pipeline.enqueue import enqueue_analysis
 from triage.studies import services
 from triage.studies.leases import CLAIM_LEASE
 from triage.studies.models import Instance, Study
@@ -35,7 +35,7 @@ def test_analyse_study__sigkill_mid_analysis_is_ready_once_within_90_s(transacti
                                                                      hospital_a, radiologist, phantom_series):
     from django.db import connection
 
-    from triage.results.services import requeue_stuck_analyses
+    from triage.pipeline.services import requeue_stuck_analyses
 
     if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis"):
         pytest.skip("needs Redis: run the suite through tests/run.sh")
@@ -44,13 +44,12 @@ def test_analyse_study__sigkill_mid_analysis_is_ready_once_within_90_s(transacti
         env.pop(name, None)  # the production defaults
     sweep_every_s = settings.CELERY_BEAT_SCHEDULE["results-requeue-stuck-analyses"]["schedule"]
     receive(hospital=hospital_a, user=radiologist, files=read_paths(phantom_series(slices=16)))
-    with mock.patch.object(services, "enqueue_analysis"):  # queued, but no message yet
-        study = services.ingest_study(study_id=Study.objects.get().id)
+    study = services.ingest_study(study_id=Study.objects.get().id).study  # the ingest step: queued, no message yet
     worker = WorkerProcess(env, tmp_path / "worker.log")
     worker.start()
     try:
         with reads_block(Instance.objects.filter(series_id=study.selected_series_id).order_by("z_position_mm")[5]):
-            assert services.enqueue_analysis(study_id=study.id)
+            assert enqueue_analysis(study_id=study.id)
             claimed = wait_until(lambda: Study.objects.filter(id=study.id, status="processing")
                                  .values_list("lease_until", flat=True).first(), timeout_s=90)
             # Held on the FIFO, the worker's heartbeat keeps moving its claim forward.

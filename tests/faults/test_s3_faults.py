@@ -77,13 +77,13 @@ def queued_study(hospital, user, phantom_series) -> Study:
     from triage.studies.services import ingest_study
 
     receive(hospital=hospital, user=user, files=read_paths(phantom_series(slices=12)))
-    return ingest_study(study_id=Study.objects.get().id)
+    return ingest_study(study_id=Study.objects.get().id).study  # the ingest step only: nothing enqueued
 
 
 @pytest.mark.django_db
 def test_analyse_study__s3_down_mid_read_releases_the_claim_then_succeeds_after_restart(
         s3_bucket, s3_server, s3_down_after, hospital_a, radiologist, phantom_series):
-    from triage.results.services import analyse_study
+    from triage.pipeline.services import analyse_study
 
     study = queued_study(hospital_a, radiologist, phantom_series)
     s3_down_after("read_content", calls=3)  # dies while the volume is being read
@@ -100,7 +100,7 @@ def test_analyse_study__s3_down_mid_read_releases_the_claim_then_succeeds_after_
 
 def test_analysis_task__s3_outage_is_retried_by_the_worker_until_the_store_returns(
         transactional_db, s3_bucket, s3_server, hospital_a, radiologist, phantom_series, tmp_path, settings):
-    from triage.studies.services import enqueue_analysis
+    from triage.pipeline.enqueue import enqueue_analysis
 
     if not connection.settings_dict["ENGINE"].endswith("postgresql"):
         pytest.skip("needs PostgreSQL and Redis: run the suite through tests/run.sh")
