@@ -12,8 +12,8 @@ Why these defaults (both from the environment, in seconds):
   interval (beat runs the stuck-study sweep every 20 s) before another worker takes it.
 - ``TRIAGE_HEARTBEAT_SECONDS=5``: six renewals per lease, so a live worker keeps its claim
   through a database hiccup of up to ~25 s (a renewal that fails is simply tried again at the
-  next beat); a worker whose renewals all fail for a whole lease loses the claim, and its
-  conditional writes (``_transition`` checks the state) then no longer win.
+  next beat). A worker whose renewals all fail for a whole lease loses the claim; if another
+  worker then takes the study over, the key on ``(study, model_version)`` still keeps one Result.
 
 A renewal is conditional on the lease still being the one this worker set, so a claim taken
 over by another worker is never extended by the old one: the heartbeat notices and stops.
