@@ -1,4 +1,5 @@
-"""Check the three things the platform cannot work without: database, broker, workers."""
+"""Check what the platform cannot work without: database, broker, workers, and the checks apps register."""
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connection
@@ -52,15 +53,19 @@ def worker_health(*, timeout_s: float = 1.5) -> ComponentHealth:
     return ComponentHealth(ok=True, detail=f"{len(replies)} worker(s)")
 
 
-def storage_health() -> ComponentHealth:
-    from triage.studies.storage import storage_health as study_storage_health
+# Components owned by other apps (the study store) register here from their AppConfig.ready(),
+# so core, which every app imports, imports none of them.
+_registered_checks: dict[str, Callable[[], tuple[bool, str]]] = {}
 
-    ok, detail = study_storage_health()
-    return ComponentHealth(ok=ok, detail=detail)
+
+def register_health_check(name: str, check: Callable[[], tuple[bool, str]]) -> None:
+    """Add a component to :func:`system_health`; ``check`` returns (ok, detail)."""
+    _registered_checks[name] = check
 
 
 def system_health() -> dict[str, ComponentHealth]:
-    return {"database": database_health(), "broker": broker_health(), "storage": storage_health(),
+    registered = {name: ComponentHealth(*check()) for name, check in _registered_checks.items()}
+    return {"database": database_health(), "broker": broker_health(), **registered,
             "worker": worker_health()}
 
 
