@@ -4,7 +4,8 @@
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-EXTRAS=test bash triage/scripts/bootstrap.sh postgresql redis-server chromium
+EXTRAS=test bash triage/scripts/bootstrap.sh postgresql redis-server chromium \
+  dcmtk orthanc orthanc-dicomweb dicom3tools  # DICOM peers of the gateway tests
 
 py=.venv/bin/python
 free_port() { $py -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }

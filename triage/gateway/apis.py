@@ -6,11 +6,15 @@ STOW-RS rules (``POST /dicomweb/studies`` and ``POST /dicomweb/studies/{StudyIns
   none or an invalid token → 401.
 - The hospital is the token's bound hospital; a token not bound to one → 400; the token's user
   must hold a radiologist, clinician or admin role there → otherwise 403.
+- The body may come with ``Content-Length`` or ``Transfer-Encoding: chunked`` (see
+  :mod:`triage.gateway.http_body`).
 - ``Content-Type: multipart/related; type="application/dicom"; boundary=…`` (``type`` may be
   omitted; any other type → 415). A body over ``settings.UPLOAD_MAX_BYTES`` → 413.
 - The answer is DICOM JSON (``application/dicom+json``) with ReferencedSOPSequence (0008,1199)
   and FailedSOPSequence (0008,1198) + FailureReason (0008,1197): HTTP 200 when all parts were
-  stored, 202 when some failed, 409 when all failed.
+  stored, 202 when some failed, 409 when all failed. Each failed item also carries the reason as
+  text in ErrorComment (0000,0902), and the response has one ``Warning: 299`` value per distinct
+  reason (RFC 9111 5.5), so a sender that logs only headers still learns why.
 """
 import mmap
 
@@ -27,6 +31,7 @@ from triage.accounts.authentication import ApiTokenAuthentication
 from triage.gateway import dicomweb, selectors, services
 from triage.core.exceptions import DomainError
 from triage.gateway.exceptions import NO_PARTS_MSG, UnsupportedMediaType
+from triage.gateway.http_body import request_body
 from triage.gateway.multipart import BodyTooLarge, boundary_of, map_file, spool_body
 from triage.studies.exceptions import UploadTooLarge
 
@@ -94,22 +99,25 @@ class StudyStoreApi(APIView):
         limit = settings.UPLOAD_MAX_BYTES
         if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
             raise UploadTooLarge(limit_bytes=limit)
-        if request.stream is None:
-            raise DomainError(NO_PARTS_MSG)
         try:
-            spool = spool_body(request.stream, max_bytes=limit)
+            spool = spool_body(request_body(request._request), max_bytes=limit)
         except BodyTooLarge:
             raise UploadTooLarge(limit_bytes=limit) from None
         with spool:
             body = map_file(spool)
+            if not body:
+                raise DomainError(NO_PARTS_MSG)
             try:
                 outcomes = services.store_stow_instances(user=request.user, hospital=hospital, body=body,
                                                          boundary=boundary, study_instance_uid=study_instance_uid)
             finally:
                 if isinstance(body, mmap.mmap):
                     body.close()
-        return Response(dicomweb.stow_response(outcomes), status=dicomweb.stow_http_status(outcomes),
-                        content_type=dicomweb.DICOM_JSON_MEDIA_TYPE)
+        response = Response(dicomweb.stow_response(outcomes), status=dicomweb.stow_http_status(outcomes),
+                            content_type=dicomweb.DICOM_JSON_MEDIA_TYPE)
+        if warning := dicomweb.stow_warning(outcomes):
+            response["Warning"] = warning
+        return response
 
     @staticmethod
     def _boundary(content_type: str) -> str:

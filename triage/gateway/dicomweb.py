@@ -26,6 +26,8 @@ DATA_SET_DOES_NOT_MATCH_SOP_CLASS = 0xA900
 CANNOT_UNDERSTAND = 0xC000
 PROCESSING_FAILURE = 0x0110
 DICOM_JSON_MEDIA_TYPE = "application/dicom+json"
+MAX_ERROR_COMMENT_CHARS = 64  # VR LO
+MAX_WARNINGS = 20
 
 _CANNOT_UNDERSTAND = (dicom_headers.NOT_DICOM_MSG, dicom_headers.TRUNCATED_MSG, uploads.BAD_ZIP_MSG,
                       uploads.NESTED_ZIP_MSG)
@@ -72,6 +74,7 @@ def _reference(outcome: InstanceOutcome) -> Dataset:
     item.ReferencedSOPInstanceUID = outcome.sop_instance_uid or None  # (0008,1155)
     if outcome.failure_reason is not None:
         item.FailureReason = outcome.failure_reason  # (0008,1197)
+        item.ErrorComment = outcome.message[:MAX_ERROR_COMMENT_CHARS] or None  # (0000,0902), LO
     return item
 
 
@@ -93,3 +96,22 @@ def stow_http_status(outcomes: list[InstanceOutcome]) -> int:
     if failed == 0:
         return 200
     return 409 if failed == len(outcomes) else 202
+
+
+def stow_warning(outcomes: list[InstanceOutcome]) -> str:
+    """Return a ``Warning`` header value: one ``299 - "<reason>"`` per distinct failure reason, or ``""``.
+
+    Each value names the FailureReason and how many instances failed so; the text is the
+    full reason (ErrorComment holds at most 64 characters of it).
+    """
+    counts: dict[tuple[int, str], int] = {}
+    for outcome in outcomes:
+        if not outcome.stored:
+            key = (outcome.failure_reason, outcome.message or "No reason given.")
+            counts[key] = counts.get(key, 0) + 1
+    values = []
+    for (code, message), count in list(counts.items())[:MAX_WARNINGS]:
+        text = f"{count} instance{'s' if count > 1 else ''} failed with 0x{code:04X}: {message}"
+        quoted = text.replace("\\", "\\\\").replace('"', '\\"').encode("latin-1", "replace").decode("latin-1")
+        values.append(f'299 - "{quoted}"')
+    return ", ".join(values)

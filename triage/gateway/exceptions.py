@@ -5,6 +5,7 @@ TOKEN_NOT_BOUND_MSG = ("DICOMweb needs an API token bound to one hospital (Autho
                        "this token is not bound to a hospital. Create a token for the hospital that sends.")
 UNSUPPORTED_MEDIA_TYPE_MSG = 'STOW-RS accepts only Content-Type: multipart/related; type="application/dicom".'
 MALFORMED_MULTIPART_MSG = "The multipart/related body is malformed: {detail}."
+MALFORMED_CHUNKED_MSG = "The chunked request body is malformed: {detail}."
 NO_PARTS_MSG = "The multipart/related body holds no parts."
 AE_TITLE_TAKEN_MSG = "This AE title is already registered (AE titles are unique across hospitals)."
 
@@ -24,3 +25,8 @@ class UnsupportedMediaType(DomainError):
 class MalformedMultipart(DomainError):
     def __init__(self, detail: str):
         super().__init__(MALFORMED_MULTIPART_MSG.format(detail=detail))
+
+
+class MalformedChunkedBody(DomainError):
+    def __init__(self, detail: str):
+        super().__init__(MALFORMED_CHUNKED_MSG.format(detail=detail))

@@ -71,14 +71,19 @@ def spool_body(stream: BinaryIO, *, max_bytes: int) -> BinaryIO:
 
 
 def _parse_headers(raw: bytes) -> dict[str, str]:
-    headers = {}
+    headers: dict[str, str] = {}
+    name = ""
     for line in raw.decode("latin-1").split("\r\n"):
         if not line:
+            continue
+        if line[0] in " \t" and name:  # a folded header line continues the previous field (RFC 5322 3.2.2)
+            headers[name] = f"{headers[name]} {line.strip()}".strip()
             continue
         name, sep, value = line.partition(":")
         if not sep:
             raise MalformedMultipart("a part header line has no colon")
-        headers[name.strip().lower()] = value.strip()
+        name = name.strip().lower()
+        headers[name] = value.strip()
     return headers
 
 

@@ -35,3 +35,21 @@ def test_stow_response__lists_stored_and_failed_instances_as_dicom_json():
 @pytest.mark.parametrize("failures, status", [((None, None), 200), ((None, 0xA900), 202), ((0xC000, 0xA900), 409)])
 def test_stow_http_status__200_all_stored_202_some_failed_409_all_failed(failures, status):
     assert stow_http_status([InstanceOutcome("1.2", f"1.2.{i}", f) for i, f in enumerate(failures)]) == status
+
+
+def test_stow_warning__one_value_per_distinct_reason_with_its_count():
+    outcomes = [InstanceOutcome("1.2", "1.3", 0xA900, "Required tag SOPInstanceUID (0008,0018) is missing."),
+                InstanceOutcome("1.2", "1.4", 0xA900, "Required tag SOPInstanceUID (0008,0018) is missing."),
+                InstanceOutcome("", "", 0xC000, 'Not a "DICOM" file.'),
+                InstanceOutcome("1.2", "1.5")]
+
+    assert dicomweb.stow_warning(outcomes) == (
+        '299 - "2 instances failed with 0xA900: Required tag SOPInstanceUID (0008,0018) is missing.", '
+        '299 - "1 instance failed with 0xC000: Not a \\"DICOM\\" file."')
+    assert dicomweb.stow_warning(outcomes[3:]) == ""
+
+
+def test_stow_response__failed_item_carries_the_reason_as_error_comment():
+    body = dicomweb.stow_response([InstanceOutcome("1.2", "1.3", 0xA900, "Modality (0008,0060) is MR.")])
+
+    assert body["00081198"]["Value"][0]["00000902"] == {"vr": "LO", "Value": ["Modality (0008,0060) is MR."]}

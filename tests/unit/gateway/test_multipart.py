@@ -50,3 +50,36 @@ def test_spool_body__caps_the_body_size():
     assert spool_body(io.BytesIO(b"x" * 10), max_bytes=10).read() == b"x" * 10
     with pytest.raises(BodyTooLarge):
         spool_body(io.BytesIO(b"x" * 11), max_bytes=10)
+
+
+def _dicomweb_client_framing(contents: list[bytes]) -> tuple[bytes, str]:
+    from dicomweb_client.api import DICOMwebClient
+
+    content_type = f'multipart/related; type="application/dicom"; boundary={BOUNDARY}'
+    return DICOMwebClient._encode_multipart_message(contents, content_type), BOUNDARY
+
+
+@pytest.mark.parametrize("framing", [
+    "dicomweb-client",  # a leading CRLF, no CRLF after the close delimiter
+    "transport-padding",  # spaces and tabs after a delimiter (RFC 2046 5.1.1)
+    "folded-header",  # a part header continued on the next line
+    "quoted-boundary",  # a boundary with characters that need quoting
+])
+def test_iter_parts__accepts_valid_framings(framing):
+    contents = [b"\x00first", b"second\r\n"]
+    boundary = BOUNDARY
+    if framing == "dicomweb-client":
+        body, boundary = _dicomweb_client_framing(contents)
+    elif framing == "transport-padding":
+        body = body_of(*contents).replace(BOUNDARY.encode() + b"\r\n", BOUNDARY.encode() + b" \t \r\n")
+    elif framing == "folded-header":
+        body = body_of(*contents, headers=b"Content-Type:\r\n  application/dicom\r\n")
+    else:
+        boundary = "a b:c=d'(e)"
+        body = body_of(*contents).replace(BOUNDARY.encode(), boundary.encode())
+        assert boundary_of(f'multipart/related; boundary="{boundary}"') == boundary
+
+    parts = list(iter_parts(body, boundary=boundary))
+
+    assert [body[p.start:p.end] for p in parts] == contents
+    assert {p.content_type for p in parts} == {"application/dicom"}
