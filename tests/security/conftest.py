@@ -100,7 +100,10 @@ def _tenant(*, hospital, code: str, make_user) -> Tenant:
     node = gateway_services.create_dicom_node(actor=admin, hospital=hospital, ae_title=f"CT_{code.upper()}")
     params = {"hospital_uuid": hospital.uuid, "study_uuid": study.uuid, "membership_uuid": member.uuid,
               "token_uuid": token.uuid, "node_uuid": node.uuid, "study_instance_uid": study.study_instance_uid,
-              "index": KEY_SLICE, "kind": Overlay.Kind.GRADCAM}
+              "index": KEY_SLICE, "kind": Overlay.Kind.GRADCAM,
+              "series_instance_uid": study.selected_series.series_instance_uid,
+              "sop_instance_uid": study.selected_series.instances.order_by("id").first().sop_instance_uid,
+              "frames": 1}
     markers = {*markers, str(hospital.uuid), str(member.uuid), str(token.uuid), str(node.uuid), token.key_prefix,
                *(str(u.uuid) for u in (admin, radiologist, clinician, member.user))}
     return Tenant(hospital=hospital, admin=admin, radiologist=radiologist, clinician=clinician, study=study,

@@ -53,6 +53,15 @@ READS = {
     "/api/monitoring/hospitals/{hospital_uuid}/research-export/": "monitoring.research_exported",
     "/monitoring/all/research.csv": "monitoring.research_exported",
     "/monitoring/hospitals/{hospital_uuid}/research.csv": "monitoring.research_exported",
+    # DICOMweb (docs/dicomweb.md): searches list studies, retrievals view them.
+    **{f"/dicomweb/{path}": "study.listed" for path in (
+        "studies", "series", "instances", "studies/{study_instance_uid}/series",
+        "studies/{study_instance_uid}/instances",
+        "studies/{study_instance_uid}/series/{series_instance_uid}/instances")},
+    **{f"/dicomweb/studies/{{study_instance_uid}}{path}": "study.viewed" for path in (
+        "", "/metadata", "/series/{series_instance_uid}", "/series/{series_instance_uid}/metadata",
+        *(f"/series/{{series_instance_uid}}/instances/{{sop_instance_uid}}{tail}"
+          for tail in ("", "/metadata", "/rendered", "/frames/{frames}", "/frames/{frames}/rendered")))},
 }
 READERS = ("radiologist", "admin", "platform_admin")  # first one answered 200 is checked
 

@@ -19,21 +19,28 @@ STOW-RS rules (``POST /dicomweb/studies`` and ``POST /dicomweb/studies/{StudyIns
 import mmap
 
 from django.conf import settings
+from django.http import HttpResponse, HttpResponseNotAllowed, StreamingHttpResponse
+from django.urls import reverse
+from django.utils.cache import patch_cache_control
 from django.utils.http import parse_header_parameters
+from django.views.decorators.csrf import csrf_exempt
+from pydicom.uid import ExplicitVRLittleEndian
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from triage.accounts import selectors as account_selectors
 from triage.accounts.authentication import ApiTokenAuthentication
-from triage.gateway import dicomweb, selectors, services
+from triage.gateway import dicomweb, qido, selectors, services, wado
 from triage.core.exceptions import DomainError
 from triage.gateway.exceptions import NO_PARTS_MSG, UnsupportedMediaType
 from triage.gateway.http_body import request_body
 from triage.gateway.multipart import BodyTooLarge, boundary_of, map_file, spool_body
 from triage.studies.exceptions import UploadTooLarge
+from triage.studies.storage import read_content
 
 
 class DicomNodeOutputSerializer(serializers.Serializer):
@@ -135,3 +142,149 @@ class StudyInstancesStoreApi(StudyStoreApi):
     @extend_schema(operation_id="dicomweb_study_store", request=None, responses=STOW_RESPONSES)
     def post(self, request, study_instance_uid: str):
         return super().post(request, study_instance_uid=study_instance_uid)
+
+
+# --- DICOMweb read side: QIDO-RS and WADO-RS (PS3.18 10.4, 10.6) ---------------------------
+#
+# Authentication: an API token (bound to a hospital: that hospital only) or a session (the
+# user's hospitals). Selectors scope and audit every read (see triage.gateway.selectors).
+
+class FirstRenderer(BaseContentNegotiation):
+    """DRF negotiation that never refuses: these views negotiate DICOM media types themselves."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class DicomwebReadApi(APIView):
+    renderer_classes = [DicomJsonRenderer, JSONRenderer]
+    content_negotiation_class = FirstRenderer
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        patch_cache_control(response, private=True, no_cache=True)  # patient data: never in shared caches
+        if warning := getattr(request, "qido_warning", ""):
+            response["Warning"] = warning
+        return response
+
+    @staticmethod
+    def study_url(request, *ids: str) -> str:
+        names = ("studies", "series", "instances")
+        path = "/".join(f"{name}/{uid}" for name, uid in zip(names, ids))
+        return request.build_absolute_uri(f"{reverse('dicomweb-qido-studies')}/{path.removeprefix('studies/')}")
+
+
+class DicomwebSearchApi(DicomwebReadApi):
+    level = ""
+
+    @extend_schema(request=None, responses={200: OpenApiResponse(description="DICOM JSON array (PS3.18 10.6.3)")})
+    def get(self, request, study_instance_uid: str | None = None, series_instance_uid: str | None = None):
+        query = qido.parse_query(_pairs(request), level=self.level)
+        if query.ignored:
+            request.qido_warning = qido.ignored_warning(query.ignored)
+        rows = selectors.qido_search(user=request.user, query=query, study_instance_uid=study_instance_uid,
+                                     series_instance_uid=series_instance_uid)
+        answers = [qido.answer_dataset(row.header, query=query, computed=row.computed,
+                                       retrieve_url=self.study_url(request, *row.ids.values())) for row in rows]
+        return Response(answers, content_type=dicomweb.DICOM_JSON_MEDIA_TYPE)
+
+
+def _pairs(request) -> list[tuple[str, str]]:
+    return [(name, value) for name, values in request.query_params.lists() for value in values]
+
+
+class StudySearchApi(DicomwebSearchApi):
+    level = qido.STUDY
+
+
+class SeriesSearchApi(DicomwebSearchApi):
+    level = qido.SERIES
+
+
+class InstanceSearchApi(DicomwebSearchApi):
+    level = qido.INSTANCE
+
+
+WADO_MULTIPART = OpenApiResponse(description="multipart/related body (PS3.18 10.4)")
+
+
+class InstancesRetrieveApi(DicomwebReadApi):
+    """WADO-RS of a study, a series or one instance as ``multipart/related; type="application/dicom"``."""
+
+    @extend_schema(request=None, responses={200: WADO_MULTIPART})
+    def get(self, request, study_instance_uid: str, series_instance_uid: str | None = None,
+            sop_instance_uid: str | None = None):
+        transfer_syntax = wado.negotiate(request.headers.get("Accept", ""), media_type=wado.DICOM)
+        instances = selectors.wado_instances(user=request.user, study_instance_uid=study_instance_uid,
+                                             series_instance_uid=series_instance_uid, sop_instance_uid=sop_instance_uid)
+        wado.instance_in(read_content(instances[0].storage_path), transfer_syntax=transfer_syntax)  # 406 up front
+        part_type = wado.DICOM if transfer_syntax == wado.ANY_TRANSFER_SYNTAX else (
+            f"{wado.DICOM}; transfer-syntax={transfer_syntax}")
+        boundary = wado.new_boundary()
+        parts = (wado.instance_in(read_content(i.storage_path), transfer_syntax=transfer_syntax) for i in instances)
+        return StreamingHttpResponse(
+            wado.multipart_body(parts, boundary=boundary, part_type=part_type),
+            content_type=f'multipart/related; type="{wado.DICOM}"; boundary={boundary}')
+
+
+class MetadataRetrieveApi(DicomwebReadApi):
+    """WADO-RS metadata of a study, a series or one instance: a DICOM JSON array, one item per instance."""
+
+    @extend_schema(request=None, responses={200: OpenApiResponse(description="DICOM JSON array")})
+    def get(self, request, study_instance_uid: str, series_instance_uid: str | None = None,
+            sop_instance_uid: str | None = None):
+        instances = selectors.wado_instances(user=request.user, study_instance_uid=study_instance_uid,
+                                             series_instance_uid=series_instance_uid, sop_instance_uid=sop_instance_uid)
+        answers = []
+        for instance in instances:
+            ids = (instance.series.study.study_instance_uid, instance.series.series_instance_uid,
+                   instance.sop_instance_uid)
+            answers.append(wado.metadata(selectors.read_header(instance),
+                                         bulk_data_uri=f"{self.study_url(request, *ids)}/frames/1"))
+        return Response(answers, content_type=dicomweb.DICOM_JSON_MEDIA_TYPE)
+
+
+class FramesRetrieveApi(DicomwebReadApi):
+    """WADO-RS frames of an instance: native pixel bytes, ``multipart/related; type="application/octet-stream"``."""
+
+    @extend_schema(request=None, responses={200: WADO_MULTIPART})
+    def get(self, request, study_instance_uid: str, series_instance_uid: str, sop_instance_uid: str, frames: str):
+        transfer_syntax = wado.negotiate(request.headers.get("Accept", ""), media_type=wado.OCTET_STREAM)
+        if transfer_syntax not in (wado.ANY_TRANSFER_SYNTAX, ExplicitVRLittleEndian):
+            raise wado.NotAcceptable(accept=request.headers.get("Accept", ""),
+                                     offer=f"transfer-syntax={ExplicitVRLittleEndian} or *")
+        [instance] = selectors.wado_instances(user=request.user, study_instance_uid=study_instance_uid,
+                                              series_instance_uid=series_instance_uid,
+                                              sop_instance_uid=sop_instance_uid)
+        data = wado.frame_data(read_content(instance.storage_path), frames=frames)
+        boundary = wado.new_boundary()
+        part_type = f"{wado.OCTET_STREAM}; transfer-syntax={ExplicitVRLittleEndian}"
+        return HttpResponse(b"".join(wado.multipart_body(data, boundary=boundary, part_type=part_type)),
+                            content_type=f'multipart/related; type="{wado.OCTET_STREAM}"; '
+                                         f'transfer-syntax={ExplicitVRLittleEndian}; boundary={boundary}')
+
+
+class RenderedRetrieveApi(DicomwebReadApi):
+    """WADO-RS rendered instance or frame (frame 1 of a CT slice): ``image/png`` or ``image/jpeg``."""
+
+    @extend_schema(request=None, responses={(200, "image/png"): OpenApiResponse(description="Rendered image")})
+    def get(self, request, study_instance_uid: str, series_instance_uid: str, sop_instance_uid: str,
+            frames: str = "1"):
+        media_type = wado.negotiate_rendered(request.headers.get("Accept", ""))
+        [instance] = selectors.wado_instances(user=request.user, study_instance_uid=study_instance_uid,
+                                              series_instance_uid=series_instance_uid,
+                                              sop_instance_uid=sop_instance_uid)
+        wado.parse_frames(frames, frames=1)
+        image = wado.rendered(read_content(instance.storage_path), media_type=media_type,
+                              window=request.query_params.get("window"))
+        return HttpResponse(image, content_type=media_type)
+
+
+def by_method(**views):
+    """Route one DICOMweb path to one view per HTTP method (STOW-RS and QIDO/WADO share paths)."""
+    def view(request, *args, **kwargs):
+        handler = views.get(request.method)
+        if handler is None:
+            return HttpResponseNotAllowed(list(views))
+        return handler(request, *args, **kwargs)
+    return csrf_exempt(view)

@@ -83,8 +83,13 @@ def stow_response(outcomes: list[InstanceOutcome]) -> dict:
     response = Dataset()
     response.FailedSOPSequence = DicomSequence([_reference(o) for o in outcomes if not o.stored])
     response.ReferencedSOPSequence = DicomSequence([_reference(o) for o in outcomes if o.stored])
-    body = response.to_json_dict()
-    for attribute in body.values():  # PS3.18 F.2.5: an empty value has no "Value" member
+    return dicom_json(response)
+
+
+def dicom_json(dataset: Dataset, **options) -> dict:
+    """Return ``dataset`` as DICOM JSON (PS3.18 F.2), where an empty attribute has no "Value" member."""
+    body = dataset.to_json_dict(**options)
+    for attribute in body.values():
         if attribute.get("Value") == []:
             del attribute["Value"]
     return body
