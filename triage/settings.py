@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "triage.worklist",
     "triage.pipeline",
     "triage.gateway",
+    "triage.exports",
     "triage.monitoring",
 ]
 

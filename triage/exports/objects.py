@@ -1,0 +1,108 @@
+"""Gather a study's current result, masks and key images, and build its DICOM objects (a read: writes nothing).
+
+The worker does not keep the lung and lesion masks, only the numbers (``Quantification``), so
+the masks are regenerated here from the stored series with :func:`inference.quantify.quantify_volume`,
+the same function and data the analysis used. The SR reports the stored numbers (what the
+platform shows); the SEG holds the regenerated masks.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import pydicom
+from PIL import Image
+from pydicom.dataset import Dataset
+
+from triage.core.exceptions import DomainError
+from triage.exports import dicom_objects
+from triage.reports.models import Report
+from triage.reports.selectors import latest_report_for
+from triage.results.models import Overlay, Result
+from triage.studies.models import Instance, Study
+from triage.studies.storage import read_content
+
+NO_RESULT_MSG = "The study has no current AI result to export."
+NO_SERIES_MSG = "The study has no selected series to export results for."
+
+
+@dataclass(frozen=True)
+class ResultObjects:
+    """The DICOM objects of one result, in the order a PACS should receive them (SEG before the SR)."""
+
+    datasets: list[Dataset]
+    revision: int
+
+    @property
+    def sop_instance_uids(self) -> list[str]:
+        return [str(ds.SOPInstanceUID) for ds in self.datasets]
+
+
+def review_status(report: Report | None) -> str:
+    """Return ``unreviewed``, ``confirmed`` or ``overridden`` from the latest signed report."""
+    if report is None:
+        return "unreviewed"
+    return "confirmed" if report.verdict == Report.Verdict.CONFIRMED else "overridden"
+
+
+def _summary(result: Result, report: Report | None) -> dicom_objects.ResultSummary:
+    q = result.quantification
+    return dicom_objects.ResultSummary(
+        model_name=result.model_version.name, model_version=result.model_version.version,
+        covid_probability=result.covid_probability, predicted_label=result.predicted_label,
+        lung_ml={"left": q.lung_left_ml, "right": q.lung_right_ml},
+        lesion_fraction={"left": q.lesion_fraction_left, "right": q.lesion_fraction_right},
+        lesion_ml_by_lung=_lesions_by_lung(q),
+        lesion_hu_mean=q.lesion_hu_mean, severity_total=q.severity_total,
+        review_status=review_status(report), revision=report.version if report else 0)
+
+
+def _lesions_by_lung(q) -> dict[str, dict[str, float]]:
+    by_lung = (q.report or {}).get("lesion_ml_by_lung")
+    if by_lung:
+        return {side: {k: float(by_lung[side][k]) for k in ("ggo", "consolidation")} for side in ("left", "right")}
+    # Older rows keep totals only: split them by each lung's share of the lesion volume.
+    shares = {"left": q.lesion_fraction_left * q.lung_left_ml, "right": q.lesion_fraction_right * q.lung_right_ml}
+    total = sum(shares.values()) or 1.0
+    return {side: {"ggo": q.lesion_ggo_ml * share / total, "consolidation": q.lesion_consolidation_ml * share / total}
+            for side, share in shares.items()}
+
+
+def _source_datasets(study: Study) -> list[Dataset]:
+    from inference.dicom_io import sort_slices
+
+    if study.selected_series_id is None:
+        raise DomainError(NO_SERIES_MSG)
+    instances = Instance.objects.filter(series_id=study.selected_series_id, decode_error="")
+    datasets = [pydicom.dcmread(io.BytesIO(read_content(i.storage_path))) for i in instances]
+    return sort_slices(datasets)[0]
+
+
+def _rgb(png: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(bytes(png))) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def build_result_objects(*, study: Study) -> ResultObjects:
+    """Build the SEG, the SR and the Grad-CAM key images of the study's current result."""
+    from inference.dicom_io import read_series
+    from inference.quantify import quantify_volume
+
+    result = (Result.objects.filter(study=study, is_current=True)
+              .select_related("model_version", "quantification").first())
+    if result is None or not hasattr(result, "quantification"):
+        raise DomainError(NO_RESULT_MSG)
+    report = latest_report_for(study=study)
+    summary = _summary(result, report)
+    source = _source_datasets(study)
+    volume = read_series(source)
+    masks = quantify_volume(volume.hu, spacing_mm=volume.spacing_mm, orientation=volume.orientation,
+                            superior_first=volume.superior_first)
+    seg = dicom_objects.segmentation(source, left_lung=masks.lungs.left, right_lung=masks.lungs.right,
+                                     lesion_labels=masks.lesion_labels, summary=summary)
+    sr = dicom_objects.structured_report(source, seg=seg, summary=summary)
+    overlays = Overlay.objects.filter(result=result, kind=Overlay.Kind.GRADCAM).order_by("slice_index")
+    images = [(o.slice_index, _rgb(o.png)) for o in overlays if o.slice_index < len(source)]
+    key_images = dicom_objects.key_images(source, images=images, summary=summary)
+    return ResultObjects(datasets=[seg, sr, *key_images], revision=summary.revision)
