@@ -265,3 +265,18 @@ def any_study_store(request, study_storage):
     if request.param == "s3":
         request.getfixturevalue("s3_bucket")
     return request.param
+
+
+# --- Peers: a real Orthanc as the hospital's PACS ------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def orthanc(tmp_path_factory):
+    """One Orthanc for the session (free loopback ports, a temp config); tests clear it before use."""
+    from tests import orthanc as peer
+
+    if reason := peer.missing():
+        pytest.skip(reason)
+    server = peer.start(tmp_path_factory.mktemp("orthanc"))
+    yield server
+    server.stop()

@@ -241,6 +241,8 @@ CELERY_BEAT_SCHEDULE = {
     "results-requeue-stuck-analyses": {"task": "results.requeue_stuck_analyses", "schedule": 20.0},
     # Worklist rows a service forgot to refresh are rewritten (safety net; normally nothing to do).
     "worklist-sync-entries": {"task": "worklist.sync_entries", "schedule": 60.0},
+    # Results due for a hospital's export destinations, and exports whose backoff has passed, are sent.
+    "exports-send-due": {"task": "exports.send_due", "schedule": 30.0},
 }
 
 # --- Security --------------------------------------------------------------------------

@@ -20,6 +20,7 @@ api_patterns = [
     path("", include("triage.decisions.urls")),
     path("", include("triage.worklist.urls")),
     path("", include("triage.gateway.urls")),
+    path("", include("triage.exports.urls")),
     path("", include("triage.monitoring.urls")),
 ]
 

@@ -21,6 +21,8 @@ from tests.unit.worklist.factories import add_overlay, add_result, ct_dicom, sto
 from triage.accounts import services as account_services
 from triage.accounts.models import Role
 from triage.decisions import services as decision_services
+from triage.exports import services as export_services
+from triage.exports.models import ExportJob
 from triage.gateway import services as gateway_services
 from triage.results.models import Overlay
 from triage.studies.models import Study
@@ -98,13 +100,18 @@ def _tenant(*, hospital, code: str, make_user) -> Tenant:
     member = account_services.grant_membership(actor=None, hospital=hospital, user=make_user(), role="clinician")
     token, key = account_services.create_api_token(actor=radiologist, name=f"pacs-{code}", hospital=hospital)
     node = gateway_services.create_dicom_node(actor=admin, hospital=hospital, ae_title=f"CT_{code.upper()}")
+    destination = export_services.create_destination(actor=admin, hospital=hospital, name=f"PACS {code}",
+                                                     kind="stow", send_on="signed", url="http://127.0.0.1:9/dw",
+                                                     password=f"secret-{code}-4471")
+    job = ExportJob.objects.create(destination=destination, study=study, revision=1, status="failed",
+                                   last_error="peer down")
     params = {"hospital_uuid": hospital.uuid, "study_uuid": study.uuid, "membership_uuid": member.uuid,
               "token_uuid": token.uuid, "node_uuid": node.uuid, "study_instance_uid": study.study_instance_uid,
               "index": KEY_SLICE, "kind": Overlay.Kind.GRADCAM,
               "series_instance_uid": study.selected_series.series_instance_uid,
               "sop_instance_uid": study.selected_series.instances.order_by("id").first().sop_instance_uid,
-              "frames": 1}
-    markers = {*markers, str(hospital.uuid), str(member.uuid), str(token.uuid), str(node.uuid), token.key_prefix,
+              "frames": 1, "destination_uuid": destination.uuid, "job_uuid": job.uuid}
+    markers = {*markers, f"secret-{code}-4471", str(destination.uuid), str(job.uuid), str(hospital.uuid), str(member.uuid), str(token.uuid), str(node.uuid), token.key_prefix,
                *(str(u.uuid) for u in (admin, radiologist, clinician, member.user))}
     return Tenant(hospital=hospital, admin=admin, radiologist=radiologist, clinician=clinician, study=study,
                   token_key=key, params=params, markers=markers)
