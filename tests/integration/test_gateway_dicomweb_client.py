@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(autouse=True)
 def _no_broker(monkeypatch):
     """Ingest tasks are not under test here: do not publish them (the live server runs in-process)."""
-    monkeypatch.setattr("triage.studies.services.enqueue_ingest", lambda *, study_id: True)
+    monkeypatch.setattr("triage.pipeline.services.enqueue_ingest", lambda *, study_id: True)
 
 
 @pytest.fixture
@@ -63,12 +63,12 @@ def gunicorn_url(transactional_db, tmp_path):
                              "--workers", "1", "--timeout", "60"], cwd=REPO_ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            requests.get(f"{url}/health/", timeout=1)
+            requests.get(f"{url}/api/health/", timeout=5)
             break
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or still importing the app
             if proc.poll() is not None:
                 raise RuntimeError((tmp_path / "gunicorn.log").read_text()[-3000:])
             time.sleep(0.2)

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(autouse=True)
 def _no_broker(monkeypatch, settings, tmp_path):
-    monkeypatch.setattr("triage.studies.services.enqueue_ingest", lambda *, study_id: True)
+    monkeypatch.setattr("triage.pipeline.services.enqueue_ingest", lambda *, study_id: True)
     settings.STORAGES = settings.STORAGES | {"default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path / "s")}}}
 

@@ -20,6 +20,7 @@ from triage.exports import dicom_objects
 from triage.reports.models import Report
 from triage.reports.selectors import latest_report_for
 from triage.results.models import Overlay, Result
+from triage.results.selectors import current_result_for
 from triage.studies.models import Instance, Study
 from triage.studies.storage import read_content
 
@@ -89,8 +90,7 @@ def build_result_objects(*, study: Study) -> ResultObjects:
     from inference.dicom_io import read_series
     from inference.quantify import quantify_volume
 
-    result = (Result.objects.filter(study=study, is_current=True)
-              .select_related("model_version", "quantification").first())
+    result = current_result_for(study=study)
     if result is None or not hasattr(result, "quantification"):
         raise DomainError(NO_RESULT_MSG)
     report = latest_report_for(study=study)

@@ -3,8 +3,8 @@ from uuid import UUID
 
 from django.db.models import QuerySet
 
-from triage.accounts.models import Hospital, Role, User
-from triage.accounts.permissions import require_role
+from triage.accounts.models import Hospital, User
+from triage.accounts.permissions import ADMIN_ROLES, require_role
 from triage.accounts.tenancy import scope_to_user
 from triage.audit.services import record_event
 from triage.core.exceptions import NotFound
@@ -14,7 +14,7 @@ from triage.studies.selectors import study_get
 
 
 def destination_list(*, user: User, hospital: Hospital) -> QuerySet[Destination]:
-    require_role(user=user, hospital=hospital, roles=(Role.ADMIN,))
+    require_role(user=user, hospital=hospital, roles=ADMIN_ROLES)
     return Destination.objects.filter(hospital=hospital).select_related("hospital").order_by("name")
 
 
@@ -28,7 +28,7 @@ def destination_get(*, user: User, hospital: Hospital, destination_uuid: UUID) -
 def export_log(*, user: User, study_uuid: UUID) -> QuerySet[ExportJob]:
     """Return every export of a study, newest first (its hospital's admins); audit the read."""
     study = study_get(user=user, study_uuid=study_uuid)
-    require_role(user=user, hospital=study.hospital, roles=(Role.ADMIN,))
+    require_role(user=user, hospital=study.hospital, roles=ADMIN_ROLES)
     record_event(actor=user, action=ExportAction.LOG_VIEWED, hospital=study.hospital, target=study)
     return ExportJob.objects.filter(study=study).select_related("destination", "study").order_by("-created_at", "-id")
 

@@ -21,15 +21,15 @@ from django.db import transaction
 from django.db.models import Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from triage.accounts.models import Hospital, Role, User
-from triage.accounts.permissions import require_role
+from triage.accounts.models import Hospital, User
+from triage.accounts.permissions import ADMIN_ROLES, require_role
 from triage.audit.services import record_event
 from triage.core.exceptions import DomainError
 from triage.exports import secrets, senders
 from triage.exports.audit_actions import ExportAction
 from triage.exports.models import Destination, ExportJob
 from triage.reports.models import Report
-from triage.results.models import Result
+from triage.results.selectors import current_results
 from triage.studies.models import Study
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def create_destination(*, actor: User, hospital: Hospital, name: str, kind: str,
                        ae_title: str = "", host: str = "", port: int | None = None, url: str = "",
                        username: str = "", password: str = "") -> Destination:
     """Add an export destination to ``hospital`` (its admins only); the password is stored encrypted."""
-    require_role(user=actor, hospital=hospital, roles=(Role.ADMIN,))
+    require_role(user=actor, hospital=hospital, roles=ADMIN_ROLES)
     required = {Destination.Kind.CSTORE: ("ae_title", "host", "port"), Destination.Kind.STOW: ("url",)}[kind]
     given = {"ae_title": ae_title.strip(), "host": host.strip(), "port": port, "url": url.strip()}
     if missing := [f for f in required if not given[f]]:
@@ -71,7 +71,7 @@ def create_destination(*, actor: User, hospital: Hospital, name: str, kind: str,
 @transaction.atomic
 def deactivate_destination(*, actor: User, destination: Destination) -> Destination:
     """Stop sending to ``destination``; a no-op when it is already inactive."""
-    require_role(user=actor, hospital=destination.hospital, roles=(Role.ADMIN,))
+    require_role(user=actor, hospital=destination.hospital, roles=ADMIN_ROLES)
     if not destination.is_active:
         return destination
     destination.is_active = False
@@ -83,7 +83,7 @@ def deactivate_destination(*, actor: User, destination: Destination) -> Destinat
 
 def echo_destination(*, actor: User, destination: Destination) -> tuple[bool, str]:
     """Test a destination (C-ECHO for C-STORE peers, an authenticated QIDO for STOW-RS); audit the test."""
-    require_role(user=actor, hospital=destination.hospital, roles=(Role.ADMIN,))
+    require_role(user=actor, hospital=destination.hospital, roles=ADMIN_ROLES)
     try:
         if destination.kind == Destination.Kind.CSTORE:
             ok, message = True, senders.cecho(host=destination.host, port=destination.port,
@@ -115,7 +115,7 @@ def create_due_jobs() -> list[int]:
     created = []
     for destination in Destination.objects.filter(is_active=True):
         studies = Study.objects.filter(hospital_id=destination.hospital_id,
-                                       id__in=Result.objects.filter(is_current=True).values("study_id"))
+                                       id__in=current_results().values("study_id"))
         studies = studies.annotate(revision=_revision_subquery())
         if destination.send_on == Destination.SendOn.SIGNED:
             studies = studies.filter(revision__isnull=False)
@@ -207,7 +207,7 @@ def _record_failure(job: ExportJob, *, message: str, transient: bool, now: datet
 @transaction.atomic
 def request_resend(*, actor: User, job: ExportJob) -> ExportJob:
     """Send a job's objects again (admins): the same revision, so the peer replaces identical UIDs."""
-    require_role(user=actor, hospital=job.destination.hospital, roles=(Role.ADMIN,))
+    require_role(user=actor, hospital=job.destination.hospital, roles=ADMIN_ROLES)
     if job.status in (ExportJob.Status.PENDING, ExportJob.Status.SENDING):
         raise DomainError(NOT_SENT_YET_MSG)
     old = job.status
