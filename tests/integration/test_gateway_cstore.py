@@ -20,6 +20,7 @@ from triage.gateway.scp import NOT_AUTHORISED, SUCCESS, StoreScp
 from triage.gateway.services import create_dicom_node, deactivate_dicom_node
 from triage.studies.models import Instance, Study
 from tests.conftest import REPO_ROOT, _worker_env
+from tests.integration.helpers import wait_for
 
 SCP_AE_TITLE = "CTTRIAGE"
 SENDER_AE_TITLE = "CT_WARD7"
@@ -179,28 +180,66 @@ def test_store_scp__encoded_bad_bytes_are_not_understood(tmp_path, monkeypatch):
     assert not list(tmp_path.iterdir())
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_scp_process(*, port: int, spool_dir, idle_seconds: float) -> subprocess.Popen:
+    """Start ``manage.py dicom_scp`` against the test database; return once it listens."""
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "dicom_scp", "--port", str(port), "--idle-seconds", str(idle_seconds),
+         "--spool-dir", str(spool_dir)],
+        cwd=REPO_ROOT, env=_worker_env(connection.settings_dict["NAME"]), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    watchdog = threading.Timer(60, proc.kill)  # a hung start fails the test instead of hanging it
+    watchdog.start()
+    startup = []
+    for line in proc.stdout:  # log lines come first; the banner ends startup
+        startup.append(line)
+        if "listening on 127.0.0.1:" in line:
+            break
+    watchdog.cancel()
+    assert "listening on 127.0.0.1:" in startup[-1], startup
+    return proc
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dicom_scp_command__instances_acknowledged_before_a_kill_are_handed_off_at_restart(
+        node_a, hospital_a, tmp_path, phantom_series):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a database a second process can share: run through tests/run.sh")
+    spool, port = tmp_path / "spool", free_port()
+    datasets = series_datasets(phantom_series, seed=31)
+    first = start_scp_process(port=port, spool_dir=spool, idle_seconds=600)
+    assoc = associate(SimpleNamespace(address=("127.0.0.1", port)))
+    statuses = send_all(assoc, datasets)
+    first.kill()  # SIGKILL with the association open: no release, no idle hand-off happened
+    first.communicate(timeout=30)
+    assoc.abort()
+
+    assert statuses == [SUCCESS] * len(datasets)
+    assert not Instance.objects.exists()
+    assert len(list(spool.rglob("*.dcm"))) == len(datasets)
+    second = start_scp_process(port=free_port(), spool_dir=spool, idle_seconds=600)
+    try:
+        stored = wait_for(lambda: Instance.objects.filter(series__study__hospital=hospital_a).count()
+                          == len(datasets), timeout_s=60)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        output, _ = second.communicate(timeout=30)
+    assert stored, output
+    assert not list(spool.rglob("*.dcm"))
+
+
 @pytest.mark.django_db(transaction=True)
 def test_dicom_scp_command__listens_answers_echo_and_stops_on_sigterm(node_a, tmp_path):
     if connection.vendor != "postgresql":
         pytest.skip("needs a database a second process can share: run through tests/run.sh")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "dicom_scp", "--port", str(port), "--idle-seconds", "1",
-         "--spool-dir", str(tmp_path / "spool")],
-        cwd=REPO_ROOT, env=_worker_env(connection.settings_dict["NAME"]), stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True)
+    port = free_port()
+    proc = start_scp_process(port=port, spool_dir=tmp_path / "spool", idle_seconds=1)
     try:
-        watchdog = threading.Timer(60, proc.kill)  # a hung start fails the test instead of hanging it
-        watchdog.start()
-        startup = []
-        for line in proc.stdout:  # log lines come first; the banner ends startup
-            startup.append(line)
-            if "listening on 127.0.0.1:" in line:
-                break
-        watchdog.cancel()
-        assert "listening on 127.0.0.1:" in startup[-1], startup
         ae = AE(ae_title=SENDER_AE_TITLE)
         ae.add_requested_context("1.2.840.10008.1.1")
         assoc = ae.associate("127.0.0.1", port, ae_title=SCP_AE_TITLE)

@@ -3,7 +3,7 @@
 ``dicomweb-client`` sends a STOW-RS body over its ``chunk_size`` (1 MB by default) with
 ``Transfer-Encoding: chunked`` and no Content-Length; below it, with a Content-Length.
 """
-import os
+import signal
 import socket
 import subprocess
 import sys
@@ -51,11 +51,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def gunicorn_url(transactional_db, tmp_path):
-    """A real gunicorn serving the platform against the test database; yield its base URL."""
+@pytest.fixture(scope="module")
+def gunicorn_server(django_db_setup, tmp_path_factory):
+    """A real gunicorn serving the platform against the test database (one per module); yield its URL."""
     from django.db import connection
 
+    tmp_path = tmp_path_factory.mktemp("gunicorn")
     port = free_port()
     env = _worker_env(connection.settings_dict["NAME"]) | {"TRIAGE_VAR_DIR": str(tmp_path / "var")}
     log = open(tmp_path / "gunicorn.log", "wb")
@@ -73,16 +74,16 @@ def gunicorn_url(transactional_db, tmp_path):
                 raise RuntimeError((tmp_path / "gunicorn.log").read_text()[-3000:])
             time.sleep(0.2)
     yield url
-    proc.terminate()
+    proc.send_signal(signal.SIGINT)  # gunicorn's quick shutdown (TERM waits for a graceful one)
     proc.wait(timeout=30)
     log.close()
 
 
 @pytest.fixture(params=["django", "gunicorn"])
-def base_url(request):
+def base_url(request, transactional_db):
     if request.param == "django":
         return request.getfixturevalue("live_server").url
-    return request.getfixturevalue("gunicorn_url")
+    return request.getfixturevalue("gunicorn_server")
 
 
 def client_for(base_url: str, key: str, *, chunk_size: int = 10**6) -> DICOMwebClient:
