@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -11,16 +10,12 @@ from pathlib import Path
 
 import requests
 
+from tests.integration.helpers import free_port
+
 ORTHANC = "/usr/sbin/Orthanc"
 DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
 AE_TITLE = "ORTHANC"
 USER, PASSWORD = "pacs", "pacs-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def missing() -> str:

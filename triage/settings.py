@@ -268,5 +268,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    # pynetdicom logs every C-STORE at INFO; the SCP logs one line per association instead.
+    "loggers": {"axes": {"level": "WARNING"}, "pynetdicom": {"level": "WARNING"}},
 }

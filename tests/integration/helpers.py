@@ -1,11 +1,19 @@
 """Helpers of the worker integration tests: polling, uploading, and holding a worker mid-task."""
 import os
+import socket
 import time
 from contextlib import contextmanager
 
 from django.core.files.storage import default_storage
 
 from triage.studies.models import Instance, Study
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def wait_for(predicate, *, timeout_s: float = 60.0, interval_s: float = 0.05):

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from tests import orthanc as peer
+from tests.integration.helpers import free_port
 from tests.unit.worklist.factories import add_overlay, add_result, make_study, store_series
 from triage.audit.models import AuditEvent
 from triage.exports import services
@@ -94,7 +95,7 @@ def test_send_export__wrong_password_fails_at_once_with_the_reason(pacs, study, 
 
 @pytest.mark.django_db
 def test_send_export__peer_down_backs_off_then_fails_after_max_attempts(pacs, study, admin_a, hospital_a):
-    cstore_destination(admin_a, hospital_a, pacs, port=peer.free_port())  # nothing listens there
+    cstore_destination(admin_a, hospital_a, pacs, port=free_port())  # nothing listens there
     now = timezone.now()
     [job] = send_all()
     delays = []

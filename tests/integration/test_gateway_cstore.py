@@ -1,7 +1,6 @@
 """C-STORE SCP end to end: a pynetdicom SCU sends to our SCP on a free loopback port."""
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,7 +19,7 @@ from triage.gateway.scp import NOT_AUTHORISED, SUCCESS, StoreScp
 from triage.gateway.services import create_dicom_node, deactivate_dicom_node
 from triage.studies.models import Instance, Study
 from tests.conftest import REPO_ROOT, _worker_env
-from tests.integration.helpers import wait_for
+from tests.integration.helpers import free_port, wait_for
 
 SCP_AE_TITLE = "CTTRIAGE"
 SENDER_AE_TITLE = "CT_WARD7"
@@ -178,12 +177,6 @@ def test_store_scp__encoded_bad_bytes_are_not_understood(tmp_path, monkeypatch):
 
     assert status == dicomweb.CANNOT_UNDERSTAND
     assert not list(tmp_path.iterdir())
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_scp_process(*, port: int, spool_dir, idle_seconds: float) -> subprocess.Popen:

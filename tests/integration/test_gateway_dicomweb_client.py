@@ -4,7 +4,6 @@
 ``Transfer-Encoding: chunked`` and no Content-Length; below it, with a Content-Length.
 """
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import requests
 from dicomweb_client.api import DICOMwebClient
 
 from tests.conftest import REPO_ROOT, _worker_env
+from tests.integration.helpers import free_port
 from triage.accounts import services as account_services
 from triage.accounts.models import Role
 from triage.gateway import dicomweb
@@ -43,12 +43,6 @@ def datasets(phantom_series):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return [pydicom.dcmread(p) for p in phantom_series(slices=8, size_px=128, severity="none", seed=3)]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -67,3 +67,12 @@ def test_flush__failed_handoff_is_retried_then_quarantined(scp, node, clock, mon
     assert scp._pending == {}
     assert not pending.paths[0].exists()
     assert (scp.spool_dir / "failed" / pending.paths[0].name).read_bytes() == b"instance"
+
+
+def test_write_durably__leaves_one_complete_file_and_no_partial(tmp_path):
+    from triage.gateway.scp import write_durably
+
+    path = write_durably(tmp_path, b"DICM" * 1000)
+
+    assert path.read_bytes() == b"DICM" * 1000 and path.suffix == ".dcm"
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
