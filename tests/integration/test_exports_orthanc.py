@@ -36,10 +36,16 @@ def study(hospital_a, study_storage, phantom_series):
     return study
 
 
-def cstore_destination(admin, hospital, pacs, *, send_on=Destination.SendOn.AI_READY, port=None):
+def back_fill():
+    """A ``send_results_since`` before the fixture's result: these tests send results made just before."""
+    return timezone.now() - timedelta(hours=1)
+
+
+def cstore_destination(admin, hospital, pacs, *, send_on=Destination.SendOn.AI_READY, port=None, since="back-fill"):
     return services.create_destination(actor=admin, hospital=hospital, name="PACS", kind=Destination.Kind.CSTORE,
                                        send_on=send_on, ae_title=peer.AE_TITLE, host="127.0.0.1",
-                                       port=port or pacs.dicom_port)
+                                       port=port or pacs.dicom_port,
+                                       send_results_since=back_fill() if since == "back-fill" else since)
 
 
 def send_all() -> list[ExportJob]:
@@ -67,7 +73,7 @@ def test_send_export__cstore_peer_indexes_sr_seg_and_key_images(pacs, study, adm
 def test_send_export__stow_with_credentials_and_resend_is_idempotent(pacs, study, admin_a, hospital_a):
     services.create_destination(actor=admin_a, hospital=hospital_a, name="PACS web", kind=Destination.Kind.STOW,
                                 send_on=Destination.SendOn.AI_READY, url=pacs.dicomweb_url, username=peer.USER,
-                                password=peer.PASSWORD)
+                                password=peer.PASSWORD, send_results_since=back_fill())
     [job] = send_all()
     assert job.status == ExportJob.Status.SENT, job.last_error
 
@@ -84,7 +90,7 @@ def test_send_export__stow_with_credentials_and_resend_is_idempotent(pacs, study
 def test_send_export__wrong_password_fails_at_once_with_the_reason(pacs, study, admin_a, hospital_a):
     services.create_destination(actor=admin_a, hospital=hospital_a, name="PACS web", kind=Destination.Kind.STOW,
                                 send_on=Destination.SendOn.AI_READY, url=pacs.dicomweb_url, username=peer.USER,
-                                password="wrong")
+                                password="wrong", send_results_since=back_fill())
 
     [job] = send_all()
 
@@ -112,8 +118,15 @@ def test_send_export__peer_down_backs_off_then_fails_after_max_attempts(pacs, st
 
 
 @pytest.mark.django_db
+def test_create_due_jobs__never_back_fills_results_older_than_the_destination(pacs, study, admin_a, hospital_a):
+    cstore_destination(admin_a, hospital_a, pacs, since=None)  # since now: the fixture's result is older
+
+    assert services.create_due_jobs() == []
+
+
+@pytest.mark.django_db
 def test_create_due_jobs__on_sign_off_sends_the_signed_revision(pacs, study, admin_a, hospital_a, radiologist):
-    cstore_destination(admin_a, hospital_a, pacs, send_on=Destination.SendOn.SIGNED)
+    cstore_destination(admin_a, hospital_a, pacs, send_on=Destination.SendOn.SIGNED, since=None)
     assert services.create_due_jobs() == []  # not signed yet
 
     sign_report(study=study, actor=radiologist, label="covid19", expected_version=0)

@@ -20,6 +20,7 @@ class DestinationOutputSerializer(serializers.Serializer):
     url = serializers.CharField()
     username = serializers.CharField()
     has_password = serializers.SerializerMethodField()  # the password itself is never answered
+    send_results_since = serializers.DateTimeField()
     is_active = serializers.BooleanField()
     created_at = serializers.DateTimeField()
 
@@ -39,6 +40,8 @@ class DestinationListApi(APIView):
         username = serializers.CharField(max_length=150, required=False, default="", allow_blank=True)
         password = serializers.CharField(max_length=500, required=False, default="", allow_blank=True,
                                          write_only=True, trim_whitespace=False)
+        send_results_since = serializers.DateTimeField(required=False, allow_null=True, default=None,
+                                                       help_text="Back-fill from this time; default now.")
 
     @extend_schema(responses=DestinationOutputSerializer(many=True))
     def get(self, request, hospital_uuid):

@@ -13,6 +13,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from triage.gateway.models import validate_ae_title
 
@@ -37,6 +38,8 @@ class Destination(models.Model):
     url = models.URLField(max_length=500, blank=True, help_text="STOW-RS base URL (…/dicom-web).")
     username = models.CharField(max_length=150, blank=True)
     password_encrypted = models.TextField(blank=True, help_text="Fernet token; never shown.")
+    send_results_since = models.DateTimeField(
+        default=timezone.now, help_text="Results (or sign-offs) before this are not sent: no unplanned back-fill.")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

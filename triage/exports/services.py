@@ -18,7 +18,8 @@ from functools import partial
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Max, OuterRef, Q, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from triage.accounts.models import Hospital, User
@@ -52,19 +53,26 @@ def retry_delay_s(attempts: int) -> int:
 @transaction.atomic
 def create_destination(*, actor: User, hospital: Hospital, name: str, kind: str, send_on: str,
                        ae_title: str = "", host: str = "", port: int | None = None, url: str = "",
-                       username: str = "", password: str = "") -> Destination:
-    """Add an export destination to ``hospital`` (its admins only); the password is stored encrypted."""
+                       username: str = "", password: str = "",
+                       send_results_since: datetime | None = None) -> Destination:
+    """Add an export destination to ``hospital`` (its admins only); the password is stored encrypted.
+
+    Only results produced (``ai_ready``) or reports signed (``signed``) from ``send_results_since``
+    on are sent: now by default, an earlier time to back-fill on purpose.
+    """
     require_role(user=actor, hospital=hospital, roles=ADMIN_ROLES)
     required = {Destination.Kind.CSTORE: ("ae_title", "host", "port"), Destination.Kind.STOW: ("url",)}[kind]
     given = {"ae_title": ae_title.strip(), "host": host.strip(), "port": port, "url": url.strip()}
     if missing := [f for f in required if not given[f]]:
         raise DomainError(MISSING_ADDRESS_MSG.format(kind=kind, fields=", ".join(required)), extra={"missing": missing})
     destination = Destination(hospital=hospital, name=name, kind=kind, send_on=send_on, username=username,
-                              password_encrypted=secrets.encrypt(password), **given)
+                              password_encrypted=secrets.encrypt(password),
+                              send_results_since=send_results_since or timezone.now(), **given)
     destination.full_clean()
     destination.save()
     record_event(actor=actor, action=ExportAction.DESTINATION_CREATED, hospital=hospital, target=destination,
-                 extra={"name": name, "kind": kind, "send_on": send_on, "has_password": bool(password)})
+                 extra={"name": name, "kind": kind, "send_on": send_on, "has_password": bool(password),
+                        "send_results_since": destination.send_results_since.isoformat()})
     return destination
 
 
@@ -100,33 +108,34 @@ def echo_destination(*, actor: User, destination: Destination) -> tuple[bool, st
 
 # --- jobs ------------------------------------------------------------------------------------
 
-def _revision_subquery():
-    return Subquery(Report.objects.filter(study=OuterRef("pk")).values("study")
-                    .annotate(v=Max("version")).values("v")[:1])
+def _latest_report(field: str):
+    return Subquery(Report.objects.filter(study=OuterRef("pk")).order_by("-version").values(field)[:1])
 
 
 def create_due_jobs() -> list[int]:
-    """Create the jobs that are due and return their ids (the caller enqueues them).
+    """Create the jobs that are due and return their ids (the sweep sends them).
 
-    Due: a study with a current result, for each active destination of its hospital that sends
-    on ``ai_ready`` (revision 0), or on ``signed`` once a report exists (the latest version).
-    Existing (destination, study, revision) jobs are left alone, so this is safe to run often.
+    Due, for each active destination: its hospital's studies with a current result, at their
+    latest revision (the report version, 0 unsigned) — ``ai_ready`` destinations get every
+    revision from the AI result on, ``signed`` ones from the first sign-off — when that result
+    (``ai_ready``) or sign-off (``signed``) is not older than ``send_results_since``, and no job
+    exists for that (destination, study, revision). Safe to run as often as one likes.
     """
     created = []
     for destination in Destination.objects.filter(is_active=True):
-        studies = Study.objects.filter(hospital_id=destination.hospital_id,
-                                       id__in=current_results().values("study_id"))
-        studies = studies.annotate(revision=_revision_subquery())
+        studies = (Study.objects.filter(hospital_id=destination.hospital_id)
+                   .annotate(revision=Coalesce(_latest_report("version"), 0), signed_at=_latest_report("signed_at"),
+                             result_at=Subquery(current_results().filter(study=OuterRef("pk"))
+                                                .values("created_at")[:1]))
+                   .filter(result_at__isnull=False))
+        since = destination.send_results_since
         if destination.send_on == Destination.SendOn.SIGNED:
-            studies = studies.filter(revision__isnull=False)
+            studies = studies.filter(revision__gte=1, signed_at__gte=since)
         else:
-            studies = studies.filter(revision__isnull=True)
-        done = ExportJob.objects.filter(destination=destination).values_list("study_id", "revision")
-        done = set(done)
+            studies = studies.filter(result_at__gte=since)
+        studies = studies.exclude(Exists(ExportJob.objects.filter(destination=destination, study=OuterRef("pk"),
+                                                                  revision=OuterRef("revision"))))
         for study_id, revision in studies.values_list("id", "revision"):
-            revision = revision or 0
-            if (study_id, revision) in done:
-                continue
             job, was_created = ExportJob.objects.get_or_create(destination=destination, study_id=study_id,
                                                                revision=revision)
             if was_created:
