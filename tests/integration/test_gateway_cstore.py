@@ -1,4 +1,5 @@
 """C-STORE SCP end to end: a pynetdicom SCU sends to our SCP on a free loopback port."""
+import logging
 import os
 import signal
 import subprocess
@@ -69,7 +70,8 @@ def send_all(assoc, datasets) -> list[int]:
 
 @pytest.mark.django_db(transaction=True)
 def test_store_scp__known_ae_series_becomes_a_study_of_its_hospital(scp, node_a, hospital_a, hospital_b,
-                                                                    phantom_series):
+                                                                    phantom_series, caplog):
+    caplog.set_level(logging.INFO)
     datasets = series_datasets(phantom_series, seed=11)
     assoc = associate(scp)
     assert assoc.is_established
@@ -83,7 +85,11 @@ def test_store_scp__known_ae_series_becomes_a_study_of_its_hospital(scp, node_a,
     assert (study.hospital, study.source, study.uploaded_by) == (hospital_a, Study.Source.CSTORE, None)
     assert study.study_instance_uid == datasets[0].StudyInstanceUID
     assert Instance.objects.filter(series__study=study).count() == len(datasets)
-    assert not list(scp.spool_dir.glob("*.dcm"))
+    assert not list(scp.spool_dir.rglob("*.dcm"))
+    [line] = wait_for(lambda: [r for r in caplog.records if r.getMessage() == "gateway.cstore_association"])
+    assert (line.ae_title, line.stored, line.rejected, line.ended) == (SENDER_AE_TITLE, len(datasets), 0,
+                                                                      "EVT_RELEASED")
+    assert not [r for r in caplog.records if r.levelno >= logging.INFO and r.name.startswith("pynetdicom")]
 
 
 @pytest.mark.django_db(transaction=True)

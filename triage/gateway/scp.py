@@ -262,7 +262,7 @@ class StoreScp:
         if stats is not None:
             logger.info("gateway.cstore_association", extra={
                 "ae_title": stats.node, "stored": stats.stored, "rejected": stats.rejected,
-                "seconds": round(time.monotonic() - stats.started, 3), "ended": event.name})
+                "seconds": round(time.monotonic() - stats.started, 3), "ended": event.event.name})
         self._close_db(event)
 
     def recover_spool(self) -> int:
