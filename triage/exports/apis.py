@@ -6,7 +6,7 @@ from rest_framework.views import APIView
 
 from triage.accounts import selectors as account_selectors
 from triage.exports import selectors, services
-from triage.exports.models import Destination, ExportJob
+from triage.exports.models import Destination
 
 
 class DestinationOutputSerializer(serializers.Serializer):

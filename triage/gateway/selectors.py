@@ -174,7 +174,7 @@ def _study_of(level: str, row) -> Study:
     return {qido.STUDY: lambda: row, qido.SERIES: lambda: row.study, qido.INSTANCE: lambda: row.series.study}[level]()
 
 
-def _ids_of(level: str, row, header: Dataset) -> dict[str, str]:
+def _ids_of(level: str, row) -> dict[str, str]:
     study = _study_of(level, row)
     ids = {"StudyInstanceUID": study.study_instance_uid}
     if level != qido.STUDY:
@@ -236,7 +236,7 @@ def qido_search(*, user: User, query: qido.Query, study_instance_uid: str | None
                 skipped += 1
                 continue
             rows.append(QidoRow(study=_study_of(query.level, row), header=header, computed=computed[row.id],
-                                ids=_ids_of(query.level, row, header)))
+                                ids=_ids_of(query.level, row)))
             if len(rows) == query.limit:
                 break
         if not in_headers:
