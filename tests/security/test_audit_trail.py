@@ -53,6 +53,8 @@ READS = {
     "/api/monitoring/hospitals/{hospital_uuid}/research-export/": "monitoring.research_exported",
     "/monitoring/all/research.csv": "monitoring.research_exported",
     "/monitoring/hospitals/{hospital_uuid}/research.csv": "monitoring.research_exported",
+    "/monitoring/all/research-dicom.zip": "monitoring.research_exported",
+    "/monitoring/hospitals/{hospital_uuid}/research-dicom.zip": "monitoring.research_exported",
     "/api/hospitals/{hospital_uuid}/export-destinations/": NO_PATIENT_DATA,  # PACS addresses, no patients
     "/api/studies/{study_uuid}/exports/": "export.log_viewed",
     # DICOMweb (docs/dicomweb.md): searches list studies, retrievals view them.

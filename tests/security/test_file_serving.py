@@ -20,7 +20,7 @@ from triage.studies.services import receive_instances
 from triage.studies.uploads import IncomingFile
 
 DOCUMENT_TYPES = ("application/json", "text/html", "application/vnd.oai.openapi")
-FILE_TYPES = {"image/png", "image/jpeg", "text/csv; charset=utf-8", "application/dicom+json",
+FILE_TYPES = {"image/png", "image/jpeg", "text/csv; charset=utf-8", "application/zip", "application/dicom+json",
               'multipart/related; type="application/dicom"',  # DICOMweb (docs/dicomweb.md)
               'multipart/related; type="application/octet-stream"; transfer-syntax=1.2.840.10008.1.2.1'}
 BOUNDARY = re.compile(r"; boundary=[0-9a-f]+$")

@@ -34,8 +34,8 @@ def _scope(request, hospital_uuid):
         return selectors.dashboard_scope_get(user=request.user, hospital_uuid=hospital_uuid)
 
 
-def _csv_response(text: str, filename: str) -> HttpResponse:
-    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+def _attachment(content, filename: str, *, content_type: str = "text/csv; charset=utf-8") -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-store"  # exports hold patient-derived data: no shared caches
     return response
@@ -126,14 +126,14 @@ class PcrImportPage(LoginRequiredMixin, View):
 class MetricsCsvPage(LoginRequiredMixin, View):
     def get(self, request, hospital_uuid=None):
         scope = _scope(request, hospital_uuid)
-        return _csv_response(selectors.metrics_csv_get(user=request.user, scope=scope), f"metrics-{scope.slug}.csv")
+        return _attachment(selectors.metrics_csv_get(user=request.user, scope=scope), f"metrics-{scope.slug}.csv")
 
 
 class ResearchExportPage(LoginRequiredMixin, View):
     def get(self, request, hospital_uuid=None):
         scope = _scope(request, hospital_uuid)
         rows = selectors.research_export_rows(user=request.user, hospitals=scope.hospitals)
-        return _csv_response(research_csv(rows), f"research-{scope.slug}.csv")
+        return _attachment(research_csv(rows), f"research-{scope.slug}.csv")
 
 
 class ResearchDicomExportPage(LoginRequiredMixin, View):
@@ -142,7 +142,5 @@ class ResearchDicomExportPage(LoginRequiredMixin, View):
     def get(self, request, hospital_uuid=None):
         scope = _scope(request, hospital_uuid)
         export = selectors.research_dicom_export(user=request.user, hospitals=scope.hospitals)
-        response = HttpResponse(export.zip_bytes, content_type="application/zip")
-        response["Content-Disposition"] = f'attachment; filename="research-{scope.slug}-dicom.zip"'
-        return response
+        return _attachment(export.zip_bytes, f"research-{scope.slug}-dicom.zip", content_type="application/zip")
 
