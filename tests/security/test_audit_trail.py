@@ -55,7 +55,15 @@ READS = {
     "/monitoring/hospitals/{hospital_uuid}/research.csv": "monitoring.research_exported",
     "/monitoring/all/research-dicom.zip": "monitoring.research_exported",
     "/monitoring/hospitals/{hospital_uuid}/research-dicom.zip": "monitoring.research_exported",
-    "/api/hospitals/{hospital_uuid}/export-destinations/": NO_PATIENT_DATA,  # PACS addresses, no patients
+    "/api/hospitals/{hospital_uuid}/export-destinations/": NO_PATIENT_DATA,
+    # Administration pages: staff, tokens, DICOM nodes and settings, no patients; the audit log is a read of it.
+    "/administration/": NO_PATIENT_DATA, "/administration/tokens/": NO_PATIENT_DATA,
+    "/administration/hospitals/{hospital_uuid}/": NO_PATIENT_DATA,
+    "/administration/hospitals/{hospital_uuid}/dicom-nodes/": NO_PATIENT_DATA,
+    "/administration/hospitals/{hospital_uuid}/audit/": "audit.viewed",
+    "/hospital/": NO_PATIENT_DATA,  # the navigation's hospital switch (POST; GET is refused)
+    "/reports/": "study.listed",
+    "/api/studies/{study_uuid}/slices/{index}.i16": "study.viewed",  # PACS addresses, no patients
     "/api/studies/{study_uuid}/exports/": "export.log_viewed",
     # DICOMweb (docs/dicomweb.md): searches list studies, retrievals view them.
     **{f"/dicomweb/{path}": "study.listed" for path in (

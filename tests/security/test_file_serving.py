@@ -22,6 +22,7 @@ from triage.studies.uploads import IncomingFile
 DOCUMENT_TYPES = ("application/json", "text/html", "application/vnd.oai.openapi")
 FILE_TYPES = {"image/png", "image/jpeg", "text/csv; charset=utf-8", "application/zip", "application/dicom+json",
               'multipart/related; type="application/dicom"',  # DICOMweb (docs/dicomweb.md)
+              "application/octet-stream",  # raw int16 slices for the viewer's canvas: never rendered by a browser
               'multipart/related; type="application/octet-stream"; transfer-syntax=1.2.840.10008.1.2.1'}
 BOUNDARY = re.compile(r"; boundary=[0-9a-f]+$")
 STORED_PATH = re.compile(r"^[0-9a-f-]{36}/[0-9a-f]{2}/[0-9a-f]{64}\.dcm$")

@@ -6,6 +6,7 @@ API, so every change is checked, validated and audited in one place.
 import csv
 import io
 import json
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
@@ -154,10 +155,10 @@ class AuditLogPage(LoginRequiredMixin, View):
         if request.GET.get("format") == "csv":
             return _csv(events[:CSV_MAX_ROWS], filename=f"audit-{hospital.code}.csv")
         page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
-        query = request.GET.copy()
-        query.pop("page", None)
+        # Page links carry the filters only: echoing any other parameter would repeat whatever was sent.
+        query = {name: request.GET[name] for name in AuditFilterForm.base_fields if request.GET.get(name)}
         return render(request, "audit/log.html", {"hospital": hospital, "form": form, "page": page,
-                                                  "query": query.urlencode()})
+                                                  "query": urlencode(query)})
 
 
 def _csv(events, *, filename: str) -> HttpResponse:
