@@ -13,7 +13,8 @@ Stages (each timed in ``StudyAnalysis.stage_seconds``):
    a CPU thread that runs alongside stages 2–3 (so stage seconds can add up to more than the
    wall time).
 5. ``explain``: Grad-CAM for the COVID-19 class on the top-k key slices in one batched pass,
-   mapped back to the slice, masked to the lung, rendered as overlays; lesion outlines too.
+   mapped back to the slice, masked to the lung, rendered as overlays; lesion outlines too
+   (outline alone on a transparent PNG: the viewer draws it over the slice it shows).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import numpy as np
 from inference.aggregate import DEFAULT_TOP_K, calibrate_probabilities, study_probability
 from inference.dicom_io import DicomSource, Volume, read_series
 from inference.preprocess import StudyPlan, plan_study, render_model_slices
+from inference.quantify.report import Quantification
 from inference.registry import LoadedModel
 
 logger = logging.getLogger(__name__)
@@ -73,7 +75,7 @@ class StudyAnalysis:
     predicted_label: str
     slice_scores: list[SliceScore]
     key_slice_indices: list[int]
-    quantification: dict[str, Any]
+    quantification: Quantification
     overlays: list[OverlayImage]
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -205,7 +207,7 @@ def explain_key_slices(
         slice_hu = volume.hu[index]
         overlays.append(OverlayImage(index, "gradcam", render_overlay_png(slice_hu, heatmap),
                                      encode_heatmap(heatmap), width, height))
-        overlays.append(OverlayImage(index, "lesion", render_lesion_outline_png(slice_hu, lesion_labels[index]),
+        overlays.append(OverlayImage(index, "lesion", render_lesion_outline_png(lesion_labels[index]),
                                      None, width, height))
     return overlays
 
@@ -226,7 +228,7 @@ def analyse_volume(
     class_names = tuple(loaded.card["class_names"])
     positive = loaded.positive_index
 
-    def quantify() -> Any:
+    def quantify() -> Quantification:
         with timer.stage("quantify"):
             return quantify_volume(volume.hu, spacing_mm=volume.spacing_mm, orientation=volume.orientation,
                                    superior_first=volume.superior_first)
@@ -252,7 +254,7 @@ def analyse_volume(
         predicted_label=max(scores.class_probabilities, key=scores.class_probabilities.__getitem__),
         slice_scores=slice_scores(volume, plan, scores.slice_probabilities[:, positive]),
         key_slice_indices=key.tolist(),
-        quantification=quantification.to_dict(),
+        quantification=quantification,
         overlays=overlays,
         stage_seconds=timer.seconds,
     )

@@ -24,7 +24,7 @@ def window_to_rgb(slice_hu: np.ndarray, *, window_hu: tuple[float, float] = LUNG
 
 
 def _png_bytes(rgb: np.ndarray) -> bytes:
-    """Encode a uint8 (H, W, 3) image as PNG."""
+    """Encode a uint8 (H, W, 3) RGB or (H, W, 4) RGBA image as PNG."""
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, format="PNG", compress_level=6)  # optimize=True costs 3x for ~5 %
     return buffer.getvalue()
@@ -109,25 +109,19 @@ def lesion_outlines(lesion_labels: np.ndarray) -> np.ndarray:
     return outlines
 
 
-def render_lesion_outline_png(
-    slice_hu: np.ndarray,
-    lesion_labels: np.ndarray,
-    *,
-    window_hu: tuple[float, float] = LUNG_WINDOW_HU,
-) -> bytes:
-    """Draw lesion outlines over a windowed CT slice as PNG: GGO (label 1) amber, consolidation (2) red.
+def render_lesion_outline_png(lesion_labels: np.ndarray) -> bytes:
+    """Draw lesion outlines alone on a transparent RGBA PNG: GGO (label 1) amber, consolidation (2) red.
+
+    The CT is not drawn under them: the viewer lays the outline over the slice in whatever window
+    it shows, and exports compose it the same way.
 
     Parameters
     ----------
-    slice_hu : (H, W) slice in HU.
     lesion_labels : (H, W) integer labels from ``inference.quantify.segment_lesions`` (0 none, 1 GGO,
         2 consolidation).
-    window_hu : display window (low, high) in HU.
     """
-    if slice_hu.shape != lesion_labels.shape:
-        raise ValueError(f"slice {slice_hu.shape} and labels {lesion_labels.shape} must share a shape")
-    rgb = window_to_rgb(slice_hu, window_hu=window_hu)
     outlines = lesion_outlines(lesion_labels)
+    rgba = np.zeros((*outlines.shape, 4), dtype=np.uint8)
     for value, colour in OUTLINE_RGB.items():
-        rgb[outlines == value] = colour
-    return _png_bytes(rgb)
+        rgba[outlines == value] = (*colour, 255)
+    return _png_bytes(rgba)

@@ -9,6 +9,7 @@ from typing import Sequence
 
 
 from inference.dicom_io import read_series
+from inference.quantify.lesions import MIN_LESION_ML
 from inference.quantify.report import quantify_volume
 
 DICOM_SUFFIXES = {".dcm", ".dicom", ""}
@@ -23,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Read one DICOM series and print its quantification report as one JSON line."""
     parser = argparse.ArgumentParser(prog="python -m inference.quantify", description=main.__doc__)
     parser.add_argument("dicom_dir", type=Path, help="directory holding one CT series")
-    parser.add_argument("--min-lesion-ml", type=float, default=0.1)
+    parser.add_argument("--min-lesion-ml", type=float, default=MIN_LESION_ML)
     args = parser.parse_args(argv)
     files = series_files(args.dicom_dir)
     if not files:

@@ -1,11 +1,33 @@
-"""Segment ground-glass opacity and consolidation inside a lung mask.
+"""Segment ground-glass opacity and consolidation inside a lung mask, without vessels or airway walls.
 
-Rule: lesion candidates are lung voxels above ``ggo_min_hu`` (-750 HU). Vessels are suppressed
-by an opening: only the parts within reach of an in-plane core thicker than
-``vessel_max_radius_mm`` are kept (thin bright tubes, dots and pleural partial-volume rims
-vanish, blobs survive whole; see ``keep_thick_parts``), then
-components below ``min_lesion_ml`` are dropped. Kept voxels up to ``consolidation_min_hu``
-(-300 HU) are GGO, those above are consolidation.
+Rule, in order (every threshold is a keyword parameter; sources beside each default):
+
+1. Candidates: lung voxels above ``ggo_min_hu`` (-750 HU). Ground glass is "hazy increased
+   attenuation with preserved bronchial and vascular margins" (Fleischner glossary, Hansell et al.
+   2008); -750…-300 HU is its usual quantitative band (Ohkubo 2016, Chen 2020 COVID CT), above
+   -300 HU consolidation.
+2. Tubes are not lesions: voxels whose multiscale Hessian vesselness (Frangi, see
+   :mod:`inference.quantify.vessels`) exceeds ``vesselness_min`` are vessels or bronchial walls
+   seen lengthwise and leave the candidates, whatever their direction (through-plane, in-plane,
+   oblique, branching). Lesion patches are blobs or plates and keep a low vesselness.
+3. Dense (consolidation-range) structures need an in-plane core of ``dense_min_radius_mm`` (4 mm,
+   i.e. 8 mm wide): soft-tissue density narrower than that is a vessel or a bronchial wall the
+   Hessian missed (branch points, hilar junctions), whereas consolidation fills whole acini and
+   secondary lobules (6–25 mm; Fleischner glossary).
+   Thin leftovers are not lesions: only the parts within reach of an in-plane core thicker than
+   ``thin_radius_mm`` (2 mm: the partial-volume rim of a vessel or of the pleura and fissures,
+   a scanner PSF of ~1 mm FWHM plus a 1–2 mm wall) survive, grown back whole in 3-D
+   (:func:`inference.quantify.morphology.keep_thick_parts`). The core also avoids a band of
+   ``pleural_band_mm`` (3 mm) under the lung border, where the pleura, the beating heart's edge and
+   dependent subpleural density blur into the lung, and the first slice above or below a lung
+   border (``z_band_slices``), where the diaphragm or apex cut obliquely raise a whole area by
+   partial volume; a lesion seeded deeper grows back across the band to the pleura.
+4. Components smaller than ``min_lesion_ml`` (0.25 ml ~ an 8 mm sphere: opacities under 1 cm are
+   nodules, not the patchy pneumonia this measures, and the residue of vessel ends is this small) are
+   dropped.
+5. Kept voxels up to ``consolidation_min_hu`` (-300 HU) are GGO, those above consolidation; GGO-range
+   voxels squeezed between consolidation and aerated lung within ``PSF_EDGE_MM`` are the blurred
+   wall of the consolidation and are dropped (:func:`blurred_wall`).
 """
 
 from __future__ import annotations
@@ -14,13 +36,67 @@ import math
 from typing import Sequence
 
 import numpy as np
+from scipy import ndimage
 
-from inference.quantify.morphology import bounding_box, drop_small_components, keep_thick_parts
+from inference.quantify.morphology import FULL_3D, IN_PLANE_CROSS, bounding_box, drop_small_components, keep_thick_parts
+from inference.quantify.vessels import GRID_MM, block_mean, vesselness
 
 NO_LESION = 0
 GGO = 1
 CONSOLIDATION = 2
 LESION_LABELS = {"ggo": GGO, "consolidation": CONSOLIDATION}
+MIN_LESION_ML = 0.25
+PSF_EDGE_MM = 1.0  # half-width of a blurred wall: scanner PSF ~1 mm FWHM (B30f/B40f-type kernels)
+VESSEL_SURROUND_MM = 5.0
+VESSEL_RIM_CELLS = 2  # 2 x 1.5 mm: the rim of a 6–10 mm vessel outside the ridge core  # neighbourhood in which a vessel must meet aerated lung (~2x a lobar vessel radius)
+
+
+def vessel_mask(
+    hu_box: np.ndarray, *, candidates: np.ndarray, spacing_mm: Sequence[float], vesselness_min: float,
+    aerated_max_hu: float = -750.0,
+) -> np.ndarray:
+    """Return the candidate voxels on bright tubes that pass through aerated lung (Hessian on a ~``GRID_MM`` grid).
+
+    A tube counts when aerated lung (below ``aerated_max_hu``, the GGO lower bound) lies within
+    ``VESSEL_SURROUND_MM`` / 2 of it: a vessel inside a lesion stays part of the lesion, as in manual
+    lesion outlines, and so do the thickened septa of crazy paving.
+    """
+    factor = max(1, int(round(GRID_MM / float(min(spacing_mm[1], spacing_mm[2])))))
+    coarse_hu = block_mean(hu_box, factor=factor)
+    coarse_where = block_mean(candidates, factor=factor) > 0.0
+    coarse_spacing = (float(spacing_mm[0]), float(spacing_mm[1]) * factor, float(spacing_mm[2]) * factor)
+    tubes = vesselness(coarse_hu, where=coarse_where, spacing_mm=coarse_spacing) > vesselness_min
+    # A vessel runs through aerated lung; a ridge inside ground glass (a septum of crazy paving) is lesion.
+    reach = [max(1, 2 * int(round(VESSEL_SURROUND_MM / 2.0 / step)) + 1) for step in coarse_spacing]
+    tubes &= ndimage.minimum_filter(coarse_hu, size=reach) < aerated_max_hu
+    # The measure holds near a tube's axis only: widen by VESSEL_RIM_CELLS to take its partial-volume rim.
+    tubes = ndimage.binary_dilation(tubes, structure=IN_PLANE_CROSS[1:2], iterations=VESSEL_RIM_CELLS) & coarse_where
+    full = np.repeat(np.repeat(tubes, factor, axis=1), factor, axis=2)[:, : hu_box.shape[1], : hu_box.shape[2]]
+    return np.asarray(full & candidates)
+
+
+def blurred_wall(ggo: np.ndarray, *, dense: np.ndarray, aerated: np.ndarray, radius_px: int) -> np.ndarray:
+    """Return the GGO-range voxels within ``radius_px`` (in-plane) of both thick consolidation and aerated lung.
+
+    The scanner blur turns a consolidation's sharp wall into a one-to-two-voxel ramp through the GGO
+    band; those voxels are the wall's partial volume, not a ground-glass rim (a real halo is thicker
+    and keeps its inner layers). Thin dense lines (the septa of crazy paving) do not count as walls.
+    """
+    if not dense.any():
+        return np.zeros_like(ggo)
+    near = IN_PLANE_CROSS[1:2]
+    return np.asarray(ggo & ndimage.binary_dilation(dense, structure=near, iterations=radius_px)
+                      & ndimage.binary_dilation(aerated, structure=near, iterations=radius_px))
+
+
+def z_border_band(lung: np.ndarray, *, slices: int) -> np.ndarray:
+    """Return lung voxels within ``slices`` slices (along z) of a voxel outside the lung."""
+    if slices < 1:
+        return np.zeros_like(lung)
+    structure = np.zeros((3, 1, 1), dtype=bool)
+    structure[:, 0, 0] = True
+    inner = ndimage.binary_erosion(lung, structure=structure, iterations=slices, border_value=1)
+    return np.asarray(lung & ~inner)
 
 
 def segment_lesions(
@@ -30,10 +106,14 @@ def segment_lesions(
     spacing_mm: Sequence[float],
     ggo_min_hu: float = -750.0,
     consolidation_min_hu: float = -300.0,
-    vessel_max_radius_mm: float = 2.5,
-    min_lesion_ml: float = 0.1,
+    vesselness_min: float = 0.3,
+    thin_radius_mm: float = 2.0,
+    dense_min_radius_mm: float = 4.0,
+    pleural_band_mm: float = 3.0,
+    z_band_slices: int = 1,
+    min_lesion_ml: float = MIN_LESION_ML,
 ) -> np.ndarray:
-    """Label lesion voxels inside the lungs.
+    """Label lesion voxels inside the lungs (rules in the module docstring).
 
     Parameters
     ----------
@@ -42,7 +122,12 @@ def segment_lesions(
     spacing_mm : (z, y, x) voxel spacing in mm.
     ggo_min_hu : lower HU bound of GGO.
     consolidation_min_hu : HU above which a lesion voxel is consolidation.
-    vessel_max_radius_mm : in-plane radius up to which a bright structure counts as a vessel, mm.
+    vesselness_min : Frangi vesselness (0–1) above which a candidate voxel is a vessel.
+    thin_radius_mm : in-plane radius a lesion core must exceed, mm.
+    dense_min_radius_mm : in-plane radius a consolidation core must exceed, mm.
+    pleural_band_mm : in-plane depth below the lung border (pleura, fissure gaps, heart border) that
+        cannot seed a lesion core, mm.
+    z_band_slices : slices next to a lung border (along z) that cannot seed a lesion core.
     min_lesion_ml : smallest lesion component kept, ml.
 
     Returns
@@ -56,13 +141,27 @@ def segment_lesions(
     box = bounding_box(lung_mask, margin_px=1)
     if box is None:
         return labels
-    hu_box = hu[box]
-    candidates = lung_mask[box] & (hu_box > ggo_min_hu)
-    radius_px = math.ceil(vessel_max_radius_mm / float(min(spacing_mm[1], spacing_mm[2])))
-    lesion = keep_thick_parts(candidates, radius_px=radius_px)
+    hu_box, lung_box = hu[box], lung_mask[box]
+    candidates_all = lung_box & (hu_box > ggo_min_hu)
+    candidates = candidates_all & ~vessel_mask(hu_box, candidates=candidates_all, spacing_mm=spacing_mm, vesselness_min=vesselness_min)
+    pixel_mm = float(min(spacing_mm[1], spacing_mm[2]))
+    dense = candidates & (hu_box > consolidation_min_hu)
+    thin_dense = dense & ~keep_thick_parts(dense, radius_px=math.ceil(dense_min_radius_mm / pixel_mm))
+    near_air = ndimage.binary_dilation(lung_box & ~candidates_all, structure=FULL_3D,
+                                       iterations=max(1, round(VESSEL_SURROUND_MM / 2.0 / pixel_mm)), mask=thin_dense)
+    candidates &= ~near_air  # a thin dense line inside ground glass (crazy paving) stays lesion
+    radius_px = math.ceil(thin_radius_mm / pixel_mm)
+    band_px = math.ceil(pleural_band_mm / pixel_mm)
+    pleural_band = lung_box & ~ndimage.binary_erosion(lung_box, structure=IN_PLANE_CROSS, iterations=band_px)
+    lesion = keep_thick_parts(candidates, radius_px=radius_px, extra_growth_px=band_px,
+                              seed_excluded=pleural_band | z_border_band(lung_box, slices=z_band_slices))
     voxel_ml = float(np.prod(spacing_mm)) / 1000.0
     lesion = drop_small_components(lesion, min_voxels=max(1, math.ceil(min_lesion_ml / voxel_ml)))
+    dense = lesion & (hu_box > consolidation_min_hu)
+    lesion &= ~blurred_wall(lesion & ~dense, dense=keep_thick_parts(dense, radius_px=radius_px),
+                            aerated=lung_box & ~candidates_all,
+                            radius_px=math.ceil(PSF_EDGE_MM / float(min(spacing_mm[1], spacing_mm[2]))))
     box_labels = np.where(lesion, GGO, NO_LESION).astype(np.uint8)
-    box_labels[lesion & (hu_box > consolidation_min_hu)] = CONSOLIDATION
+    box_labels[dense] = CONSOLIDATION
     labels[box] = box_labels
     return labels

@@ -61,20 +61,27 @@ def close_per_slice(mask: np.ndarray, *, radius_px: int) -> np.ndarray:
     return np.asarray(closed[:, radius_px:-radius_px, radius_px:-radius_px])
 
 
-def keep_thick_parts(mask: np.ndarray, *, radius_px: int) -> np.ndarray:
+def keep_thick_parts(
+    mask: np.ndarray, *, radius_px: int, seed_excluded: np.ndarray | None = None, extra_growth_px: int = 0
+) -> np.ndarray:
     """Keep the parts of ``mask`` near an in-plane core thicker than ``radius_px`` (opening by geodesic dilation).
 
-    Erode each slice ``radius_px`` times with a 3×3 cross (core), then grow the core back
-    ``radius_px + 1`` steps in 3-D (26-neighbourhood) without leaving ``mask``. Thin tubes and rims
-    (vessels, pleural partial volume) vanish, blobs come back whole including caps in adjacent
+    Erode each slice ``radius_px`` times with a 3×3 cross (core), drop core voxels in
+    ``seed_excluded`` (a band that may belong to a lesion but cannot start one), then grow the core
+    back ``radius_px + 1 + extra_growth_px`` steps in 3-D (26-neighbourhood) without leaving
+    ``mask`` (the extra steps cross the excluded band). Thin tubes and
+    rims (vessels, pleural partial volume) vanish, blobs come back whole including caps in adjacent
     slices, and a structure attached to a blob is kept only within ``radius_px + 1`` voxels of it.
     """
     if radius_px < 1 or not mask.any():
         return mask.copy()
     core = ndimage.binary_erosion(mask, structure=IN_PLANE_CROSS, iterations=radius_px)
+    if seed_excluded is not None:
+        core &= ~seed_excluded
     if not core.any():
         return np.asarray(core)
-    return np.asarray(ndimage.binary_dilation(core, structure=FULL_3D, iterations=radius_px + 1, mask=mask))
+    return np.asarray(ndimage.binary_dilation(core, structure=FULL_3D, iterations=radius_px + 1 + extra_growth_px,
+                                              mask=mask))
 
 
 def drop_small_components(mask: np.ndarray, *, min_voxels: int) -> np.ndarray:

@@ -1,76 +1,158 @@
-"""Quantify lungs and lesions of a chest CT volume into a JSON-ready report."""
+"""Quantify lungs and lesions of a chest CT volume into one typed result.
+
+Units travel with the numbers: volumes in ml, shares as fractions 0–1 everywhere (a page converts
+to percent when it shows them), HU in HU. The result is what the worker stores field by field.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
+from scipy import ndimage
 
-from inference.quantify.lesions import CONSOLIDATION, GGO, segment_lesions
+from inference.quantify.lesions import CONSOLIDATION, GGO, MIN_LESION_ML, segment_lesions
 from inference.quantify.lungs import HFS_ORIENTATION, LungMasks, segment_lungs
 from inference.quantify.scoring import (
     MAX_TOTAL_SCORE,
+    ZONES,
+    LesionHu,
     lesion_hu_statistics,
     severity_score,
-    zone_involvement,
+    zone_index_per_slice,
 )
 
 SIDES = ("left", "right")
+PERIPHERAL_DEPTH_SHARE = 1.0 / 3.0  # outer third of the lung: "peripheral" in COVID-19 CT reading
+PERIPHERY_GRID_MM = 3.0  # in-plane grid of the distance map (the share is a coarse measure)
+
+
+@dataclass(frozen=True)
+class ZoneInvolvement:
+    """Lesion share of one zone of one lung, with its peripheral (outer third) and central parts."""
+
+    lung: str  # "left" | "right" (patient side)
+    zone: str  # "upper" | "middle" | "lower"
+    lesion_fraction: float
+    peripheral_fraction: float  # lesion share of the zone's peripheral lung
+    central_fraction: float  # lesion share of the zone's central lung
+    score: int  # 0–5, see inference.quantify.scoring
+
+    @property
+    def name(self) -> str:
+        """Return the zone key, e.g. ``right_lower``."""
+        return f"{self.lung}_{self.zone}"
+
+
+@dataclass(frozen=True)
+class LesionPattern:
+    """Distribution of the lesion volume (each 0–1; None without lesion): the reading pattern of COVID-19."""
+
+    bilateral: bool  # both lungs hold lesion
+    peripheral_share: float | None  # lesion volume in the outer third of the lungs
+    lower_zone_share: float | None  # lesion volume in the lower zones
+    ggo_share: float | None  # GGO volume over lesion volume
 
 
 @dataclass(frozen=True)
 class Quantification:
-    """Lung and lesion quantification of one CT volume.
+    """Lung and lesion quantification of one CT volume (``lungs``/``lesion_labels`` are not serialised)."""
 
-    Volumes are in ml, fractions 0–1 (``to_dict`` converts lesion fractions to percent).
-    ``lungs`` and ``lesion_labels`` are the masks the numbers come from (not serialised).
-    """
-
-    lung_ml: dict[str, float]
-    lesion_ml: dict[str, float]
+    lung_left_ml: float
+    lung_right_ml: float
+    lesion_ggo_ml: float
+    lesion_consolidation_ml: float
+    lesion_total_ml: float
     lesion_ml_by_lung: dict[str, dict[str, float]]
-    lesion_fraction: dict[str, float]
-    lesion_hu: dict[str, Any]
-    zone_fraction: dict[str, float]
+    lesion_fraction_left: float
+    lesion_fraction_right: float
+    lesion_fraction_both: float
+    lesion_hu: LesionHu
+    ggo_hu: LesionHu
+    consolidation_hu: LesionHu
+    zones: tuple[ZoneInvolvement, ...]
+    severity_total: int
+    severity_max: int
+    pattern: LesionPattern
     lungs: LungMasks
     lesion_labels: np.ndarray
 
+    @property
+    def lung_total_ml(self) -> float:
+        """Return the volume of both lungs, ml."""
+        return self.lung_left_ml + self.lung_right_ml
+
     def to_dict(self) -> dict[str, Any]:
-        """Return the report dict; ``percent`` holds lesion percentages of lung volume, 0–100."""
-        zones = {
-            name: {"involvement_fraction": fraction, "score": severity_score(fraction)}
-            for name, fraction in self.zone_fraction.items()
-        }
-        return {
-            "lung_ml": self.lung_ml,
-            "lesion_ml": self.lesion_ml,
-            "lesion_ml_by_lung": self.lesion_ml_by_lung,
-            "percent": {side: 100.0 * fraction for side, fraction in self.lesion_fraction.items()},
-            "lesion_hu": self.lesion_hu,
-            "severity": {
-                "total": sum(zone["score"] for zone in zones.values()),
-                "max_total": MAX_TOTAL_SCORE,
-                "zones": zones,
-            },
-        }
+        """Return every number as a JSON-ready dict (fractions 0–1, volumes ml, HU), without the masks."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("lungs", "lesion_labels")}
+        data["zones"] = [dataclasses.asdict(zone) for zone in self.zones]
+        for name in ("lesion_hu", "ggo_hu", "consolidation_hu", "pattern"):
+            data[name] = dataclasses.asdict(data[name])
+        return data
 
 
-def _volumes_ml(lungs: LungMasks, labels: np.ndarray, *, voxel_ml: float) -> dict[str, dict[str, float]]:
-    """Return lung and per-type lesion volumes (ml) for each lung."""
-    volumes = {}
+def peripheral_mask(lung: np.ndarray, *, spacing_mm: Sequence[float]) -> np.ndarray:
+    """Return the outer third of a lung, slice by slice: in-plane depth below a third of that slice's deepest point.
+
+    Depth is the in-plane distance to the nearest non-lung pixel (costal, mediastinal or
+    diaphragmatic pleura), computed on a ~``PERIPHERY_GRID_MM`` grid.
+    """
+    result = np.zeros_like(lung)
+    box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in np.nonzero(lung)) if lung.any() else None
+    if box is None:
+        return result
+    step = max(1, int(round(PERIPHERY_GRID_MM / float(min(spacing_mm[1], spacing_mm[2])))))
+    coarse = lung[box][:, ::step, ::step]
+    padded = np.pad(coarse, ((0, 0), (1, 1), (1, 1)))
+    depth = ndimage.distance_transform_edt(padded, sampling=(1e6, 1.0, 1.0))[:, 1:-1, 1:-1]
+    deepest = depth.max(axis=(1, 2), keepdims=True)
+    outer = coarse & (depth <= np.maximum(deepest * PERIPHERAL_DEPTH_SHARE, 1.0))
+    full = np.repeat(np.repeat(outer, step, axis=1), step, axis=2)
+    region = result[box]
+    region[...] = full[:, : region.shape[1], : region.shape[2]] & lung[box]
+    return result
+
+
+def _share(part: float, whole: float) -> float:
+    """Return part / whole, 0 for an empty whole."""
+    return float(part / whole) if whole else 0.0
+
+
+def _zones(
+    lungs: LungMasks, *, lesion: np.ndarray, peripheral: np.ndarray, superior_first: bool
+) -> tuple[ZoneInvolvement, ...]:
+    """Measure each zone of each lung: whole, peripheral and central lesion fractions, and its score."""
+    zones = []
     for side in SIDES:
         lung = getattr(lungs, side)
-        in_lung = labels[lung]
-        ggo_ml = float(np.count_nonzero(in_lung == GGO) * voxel_ml)
-        consolidation_ml = float(np.count_nonzero(in_lung == CONSOLIDATION) * voxel_ml)
-        volumes[side] = {
-            "lung": float(np.count_nonzero(lung) * voxel_ml),
-            "ggo": ggo_ml,
-            "consolidation": consolidation_ml,
-            "total": ggo_ml + consolidation_ml,
-        }
-    return volumes
+        index = zone_index_per_slice(lung, superior_first=superior_first)
+        for number, name in enumerate(ZONES):
+            in_zone = lung & (index == number)[:, None, None]
+            outer, inner = in_zone & peripheral, in_zone & ~peripheral
+            fraction = _share(np.count_nonzero(lesion & in_zone), np.count_nonzero(in_zone))
+            zones.append(ZoneInvolvement(
+                lung=side, zone=name, lesion_fraction=fraction,
+                peripheral_fraction=_share(np.count_nonzero(lesion & outer), np.count_nonzero(outer)),
+                central_fraction=_share(np.count_nonzero(lesion & inner), np.count_nonzero(inner)),
+                score=severity_score(fraction),
+            ))
+    return tuple(zones)
+
+
+def _pattern(lungs: LungMasks, *, labels: np.ndarray, peripheral: np.ndarray, lower: np.ndarray) -> LesionPattern:
+    """Summarise where the lesion volume lies (see :class:`LesionPattern`)."""
+    lesion = labels > 0
+    total = np.count_nonzero(lesion)
+    if total == 0:
+        return LesionPattern(bilateral=False, peripheral_share=None, lower_zone_share=None, ggo_share=None)
+    return LesionPattern(
+        bilateral=bool((lesion & lungs.left).any() and (lesion & lungs.right).any()),
+        peripheral_share=_share(np.count_nonzero(lesion & peripheral), total),
+        lower_zone_share=_share(np.count_nonzero(lesion & lower), total),
+        ggo_share=_share(np.count_nonzero(labels == GGO), total),
+    )
 
 
 def quantify_volume(
@@ -79,9 +161,10 @@ def quantify_volume(
     spacing_mm: Sequence[float],
     orientation: Sequence[float] = HFS_ORIENTATION,
     superior_first: bool = True,
-    min_lesion_ml: float = 0.1,
+    min_lesion_ml: float = MIN_LESION_ML,
+    lesion_options: Mapping[str, float] | None = None,
 ) -> Quantification:
-    """Segment lungs and lesions and measure volumes, involvement, HU statistics and severity.
+    """Segment lungs and lesions and measure volumes, involvement, HU statistics, pattern and severity.
 
     Parameters
     ----------
@@ -90,36 +173,51 @@ def quantify_volume(
     orientation : ImageOrientationPatient (0020,0037); decides which lung is the patient's left.
     superior_first : True when slice 0 is the most superior slice (decides upper/lower zones).
     min_lesion_ml : smallest lesion component kept, ml.
+    lesion_options : further keyword arguments of :func:`inference.quantify.lesions.segment_lesions`.
 
     Returns
     -------
-    Quantification; call ``to_dict()`` for the JSON report.
+    Quantification; ``to_dict()`` gives the JSON form.
     """
-    lungs = segment_lungs(hu_volume, spacing_mm=spacing_mm, orientation=orientation)
-    both = lungs.both
-    labels = segment_lesions(hu_volume, lung_mask=both, spacing_mm=spacing_mm, min_lesion_ml=min_lesion_ml)
-    voxel_ml = float(np.prod(spacing_mm)) / 1000.0
-    per_lung = _volumes_ml(lungs, labels, voxel_ml=voxel_ml)
-    lung_ml = {side: per_lung[side]["lung"] for side in SIDES}
-    lung_ml["total"] = lung_ml["left"] + lung_ml["right"]
-    by_lung = {side: {k: v for k, v in per_lung[side].items() if k != "lung"} for side in SIDES}
-    lesion_ml = {kind: by_lung["left"][kind] + by_lung["right"][kind] for kind in ("ggo", "consolidation", "total")}
-    fraction = {side: by_lung[side]["total"] / lung_ml[side] if lung_ml[side] else 0.0 for side in SIDES}
-    fraction["both"] = lesion_ml["total"] / lung_ml["total"] if lung_ml["total"] else 0.0
-    lesion = labels > 0
-    zone_fraction = {
-        f"{side}_{zone}": value
-        for side in SIDES
-        for zone, value in zone_involvement(getattr(lungs, side), lesion=lesion, superior_first=superior_first).items()
-    }
     hu = np.asarray(hu_volume)
+    lungs = segment_lungs(hu, spacing_mm=spacing_mm, orientation=orientation)
+    both = lungs.both
+    labels = segment_lesions(hu, lung_mask=both, spacing_mm=spacing_mm, min_lesion_ml=min_lesion_ml,
+                             **dict(lesion_options or {}))
+    voxel_ml = float(np.prod(spacing_mm)) / 1000.0
+    lung_ml = {side: np.count_nonzero(getattr(lungs, side)) * voxel_ml for side in SIDES}
+    by_lung = {}
+    for side in SIDES:
+        in_lung = labels[getattr(lungs, side)]
+        ggo_ml = float(np.count_nonzero(in_lung == GGO) * voxel_ml)
+        consolidation_ml = float(np.count_nonzero(in_lung == CONSOLIDATION) * voxel_ml)
+        by_lung[side] = {"ggo": ggo_ml, "consolidation": consolidation_ml, "total": ggo_ml + consolidation_ml}
+    lesion = labels > 0
+    peripheral = peripheral_mask(lungs.left, spacing_mm=spacing_mm) | peripheral_mask(lungs.right,
+                                                                                      spacing_mm=spacing_mm)
+    zones = _zones(lungs, lesion=lesion, peripheral=peripheral, superior_first=superior_first)
+    lower = np.zeros_like(both)
+    for side in SIDES:
+        lung = getattr(lungs, side)
+        lower |= lung & (zone_index_per_slice(lung, superior_first=superior_first) == 2)[:, None, None]
+    total_ml = by_lung["left"]["total"] + by_lung["right"]["total"]
     return Quantification(
-        lung_ml=lung_ml,
-        lesion_ml=lesion_ml,
+        lung_left_ml=float(lung_ml["left"]),
+        lung_right_ml=float(lung_ml["right"]),
+        lesion_ggo_ml=by_lung["left"]["ggo"] + by_lung["right"]["ggo"],
+        lesion_consolidation_ml=by_lung["left"]["consolidation"] + by_lung["right"]["consolidation"],
+        lesion_total_ml=total_ml,
         lesion_ml_by_lung=by_lung,
-        lesion_fraction=fraction,
+        lesion_fraction_left=_share(by_lung["left"]["total"], lung_ml["left"]),
+        lesion_fraction_right=_share(by_lung["right"]["total"], lung_ml["right"]),
+        lesion_fraction_both=_share(total_ml, lung_ml["left"] + lung_ml["right"]),
         lesion_hu=lesion_hu_statistics(hu[lesion & both]),
-        zone_fraction=zone_fraction,
+        ggo_hu=lesion_hu_statistics(hu[labels == GGO]),
+        consolidation_hu=lesion_hu_statistics(hu[labels == CONSOLIDATION]),
+        zones=zones,
+        severity_total=sum(zone.score for zone in zones),
+        severity_max=MAX_TOTAL_SCORE,
+        pattern=_pattern(lungs, labels=labels, peripheral=peripheral, lower=lower),
         lungs=lungs,
         lesion_labels=labels,
     )

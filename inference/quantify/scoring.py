@@ -11,7 +11,7 @@ The total is the sum over the six zones, 0–30 (CT severity score in the style 
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -49,38 +49,34 @@ def severity_score(fraction: float) -> int:
     return 1 + int(np.searchsorted(SCORE_LOWER_BOUNDS, fraction, side="right"))
 
 
-def zone_involvement(
-    lung: np.ndarray, *, lesion: np.ndarray, superior_first: bool = True
-) -> dict[str, float]:
-    """Return the lesion fraction (0–1) of each zone of one lung, keyed by zone name."""
-    zones = zone_index_per_slice(lung, superior_first=superior_first)
-    lung_per_slice = lung.sum(axis=(1, 2))
-    lesion_per_slice = (lesion & lung).sum(axis=(1, 2))
-    fractions = {}
-    for index, name in enumerate(ZONES):
-        in_zone = zones == index
-        lung_voxels = int(lung_per_slice[in_zone].sum())
-        fractions[name] = float(lesion_per_slice[in_zone].sum() / lung_voxels) if lung_voxels else 0.0
-    return fractions
+@dataclass(frozen=True)
+class LesionHu:
+    """HU statistics of a set of lesion voxels (None without voxels); histogram on ``HISTOGRAM_EDGES_HU``."""
+
+    voxels: int
+    mean_hu: float | None
+    sd_hu: float | None
+    percentiles_hu: dict[str, float | None]  # "p5" … "p95"
+    histogram_edges_hu: list[float]
+    histogram_counts: list[int]
 
 
-def lesion_hu_statistics(lesion_hu: np.ndarray) -> dict[str, Any]:
+def lesion_hu_statistics(lesion_hu: np.ndarray) -> LesionHu:
     """Summarise lesion HU values: mean, SD, percentiles and a fixed-bin histogram.
 
     The histogram uses ``HISTOGRAM_EDGES_HU`` (-1000 … +100 HU, 50 HU bins); values outside are
-    clipped into the first/last bin so that counts sum to the number of voxels. Without voxels
-    every statistic is None and all counts are 0.
+    clipped into the first/last bin so that counts sum to the number of voxels.
     """
     values = np.asarray(lesion_hu, dtype=np.float64).ravel()
     clipped = np.clip(values, HISTOGRAM_EDGES_HU[0], HISTOGRAM_EDGES_HU[-1])
     counts, _ = np.histogram(clipped, bins=HISTOGRAM_EDGES_HU)
-    histogram = {"bin_edges_hu": HISTOGRAM_EDGES_HU.tolist(), "counts": counts.astype(int).tolist()}
-    if values.size == 0:
-        return {"mean": None, "sd": None, **{f"p{p}": None for p in PERCENTILES}, "histogram": histogram}
-    percentiles = np.percentile(values, PERCENTILES)
-    return {
-        "mean": float(values.mean()),
-        "sd": float(values.std()),
-        **{f"p{p}": float(v) for p, v in zip(PERCENTILES, percentiles)},
-        "histogram": histogram,
-    }
+    empty = values.size == 0
+    percentiles = [None] * len(PERCENTILES) if empty else [float(v) for v in np.percentile(values, PERCENTILES)]
+    return LesionHu(
+        voxels=int(values.size),
+        mean_hu=None if empty else float(values.mean()),
+        sd_hu=None if empty else float(values.std()),
+        percentiles_hu={f"p{p}": v for p, v in zip(PERCENTILES, percentiles)},
+        histogram_edges_hu=HISTOGRAM_EDGES_HU.tolist(),
+        histogram_counts=counts.astype(int).tolist(),
+    )

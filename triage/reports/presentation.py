@@ -48,7 +48,7 @@ def zone_rows(zones: dict[str, Any]) -> list[ZoneRow]:
     rows = []
     for name in names:
         zone = zones[name] or {}
-        fraction = zone.get("involvement_fraction", zone.get("lesion_fraction"))
+        fraction = zone.get("lesion_fraction", zone.get("involvement_fraction"))  # rows stored before 0002
         rows.append(ZoneRow(name=name.replace("_", " ").capitalize(),
                             percent=None if fraction is None else 100.0 * fraction, score=zone.get("score")))
     return rows

@@ -6,7 +6,7 @@ duplicates anything and results of older model versions stay for comparison.
 import uuid
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 
 class ModelVersion(models.Model):
@@ -97,12 +97,17 @@ class Quantification(models.Model):
     lesion_hu_histogram = models.JSONField(default=dict, help_text="{'bin_edges_hu': [...], 'counts': [...]}")
     zones = models.JSONField(default=dict, help_text="Per zone: lesion fraction and severity score.")
     severity_total = models.PositiveSmallIntegerField()
+    severity_max = models.PositiveSmallIntegerField(
+        default=30, help_text="Highest possible severity total of the scoring used (zones x 5); pages show '/max'.")
+    lesion_pattern = models.JSONField(
+        default=dict, help_text="Bilateral, peripheral / lower-zone / GGO shares of the lesion volume (0–1).")
     report = models.JSONField(default=dict, help_text="The full quantification report as computed.")
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(lesion_fraction_both__gte=0, lesion_fraction_both__lte=1),
                                    name="lesion_fraction_0_1"),
+            models.CheckConstraint(condition=Q(severity_total__lte=F("severity_max")), name="severity_within_max"),
         ]
 
 

@@ -5,6 +5,7 @@ A step service: it knows nothing of how studies arrive or what runs next
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
@@ -19,9 +20,10 @@ from triage.results.audit_actions import ResultAction
 from triage.results.engine import loaded_model
 from triage.results.models import ModelVersion, Overlay, Quantification, Result, SliceScore
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the typed report crosses from inference; no scipy import in the web process
     from inference.analysis import StageTimer, StudyAnalysis
     from inference.dicom_io import Volume
+    from inference.quantify import Quantification as MeasuredQuantification
 
 logger = logging.getLogger(__name__)
 
@@ -111,24 +113,27 @@ def store_analysis(*, study: models.Model, model_version: ModelVersion, analysis
     return result
 
 
-def quantification_fields(report: dict) -> dict:
-    """Map the quantification report (percent 0–100) onto model fields (fractions 0–1)."""
-    percent = report["percent"]
-    hu = report["lesion_hu"]
+def quantification_fields(quantification: "MeasuredQuantification") -> dict:
+    """Map the typed quantification of the analysis onto model fields, one by one (fractions stay 0–1)."""
+    hu = quantification.lesion_hu
     return {
-        "lung_left_ml": report["lung_ml"]["left"],
-        "lung_right_ml": report["lung_ml"]["right"],
-        "lesion_ggo_ml": report["lesion_ml"]["ggo"],
-        "lesion_consolidation_ml": report["lesion_ml"]["consolidation"],
-        "lesion_total_ml": report["lesion_ml"]["total"],
-        "lesion_fraction_left": percent["left"] / 100.0,
-        "lesion_fraction_right": percent["right"] / 100.0,
-        "lesion_fraction_both": percent["both"] / 100.0,
-        "lesion_hu_mean": hu.get("mean"),
-        "lesion_hu_sd": hu.get("sd"),
-        "lesion_hu_percentiles": hu.get("percentiles", {}),
-        "lesion_hu_histogram": hu.get("histogram", {}),
-        "zones": report["severity"]["zones"],
-        "severity_total": report["severity"]["total"],
-        "report": report,
+        "lung_left_ml": quantification.lung_left_ml,
+        "lung_right_ml": quantification.lung_right_ml,
+        "lesion_ggo_ml": quantification.lesion_ggo_ml,
+        "lesion_consolidation_ml": quantification.lesion_consolidation_ml,
+        "lesion_total_ml": quantification.lesion_total_ml,
+        "lesion_fraction_left": quantification.lesion_fraction_left,
+        "lesion_fraction_right": quantification.lesion_fraction_right,
+        "lesion_fraction_both": quantification.lesion_fraction_both,
+        "lesion_hu_mean": hu.mean_hu,
+        "lesion_hu_sd": hu.sd_hu,
+        "lesion_hu_percentiles": hu.percentiles_hu,
+        "lesion_hu_histogram": {"bin_edges_hu": hu.histogram_edges_hu, "counts": hu.histogram_counts},
+        "zones": {zone.name: {"lesion_fraction": zone.lesion_fraction, "peripheral_fraction": zone.peripheral_fraction,
+                              "central_fraction": zone.central_fraction, "score": zone.score}
+                  for zone in quantification.zones},
+        "severity_total": quantification.severity_total,
+        "severity_max": quantification.severity_max,
+        "lesion_pattern": dataclasses.asdict(quantification.pattern),
+        "report": quantification.to_dict(),
     }

@@ -221,12 +221,7 @@
     }
   }
 
-  function keepColouredPixels(data) {  // lesion PNG: grey CT becomes transparent, outlines stay
-    for (var p = 0; p < data.length; p += 4) {
-      var r = data[p], g = data[p + 1], b = data[p + 2];
-      if (Math.abs(r - g) < 16 && Math.abs(g - b) < 16) { data[p + 3] = 0; }
-    }
-  }
+  function asIs() {}  // lesion PNG: the outline alone on a transparent background
 
   function showLayer(layer, on, kind, transform) {
     var available = overlaysBySlice[state.index] && overlaysBySlice[state.index][kind === "heatmap" ? "gradcam" : kind];
@@ -245,7 +240,7 @@
 
   function renderOverlays() {
     var notes = [showLayer(heatLayer, state.gradcam, "heatmap", colourise),
-                 showLayer(lesionLayer, state.lesion, "lesion", keepColouredPixels)].filter(Boolean);
+                 showLayer(lesionLayer, state.lesion, "lesion", asIs)].filter(Boolean);
     overlayStatus.textContent = notes.join("; ");
   }
 

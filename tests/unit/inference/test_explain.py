@@ -176,16 +176,17 @@ def test_lesion_outlines__keeps_only_region_borders():
     assert np.count_nonzero(outlines) == 16
 
 
-def test_render_lesion_outline_png__colours_outlines_by_type():
-    slice_hu = np.full((20, 20), -850.0, dtype=np.float32)
+def test_render_lesion_outline_png__draws_coloured_outlines_alone_on_transparency():
     labels = np.zeros((20, 20), dtype=np.uint8)
     labels[2:8, 2:8] = GGO
     labels[12:18, 12:18] = CONSOLIDATION
-    with Image.open(io.BytesIO(render_lesion_outline_png(slice_hu, labels))) as image:
-        rgb = np.asarray(image.convert("RGB"))
-    assert tuple(rgb[2, 4]) == OUTLINE_RGB[GGO]
-    assert tuple(rgb[12, 14]) == OUTLINE_RGB[CONSOLIDATION]
-    assert tuple(rgb[5, 5]) == tuple(window_to_rgb(slice_hu)[5, 5])
+    with Image.open(io.BytesIO(render_lesion_outline_png(labels))) as image:
+        assert image.mode == "RGBA"
+        rgba = np.asarray(image)
+    assert tuple(rgba[2, 4]) == (*OUTLINE_RGB[GGO], 255)
+    assert tuple(rgba[12, 14]) == (*OUTLINE_RGB[CONSOLIDATION], 255)
+    assert rgba[5, 5, 3] == 0 and rgba[0, 0, 3] == 0  # inside a lesion and outside: transparent
+    assert np.count_nonzero(rgba[..., 3]) == np.count_nonzero(lesion_outlines(labels))
 
 
 def test_encode_heatmap__round_trips_within_half_a_level():

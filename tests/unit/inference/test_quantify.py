@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 
 from inference.phantom import make_phantom_volume, write_phantom_series
-from inference.quantify import CONSOLIDATION, GGO, quantify_volume, segment_lesions, segment_lungs
+from inference.quantify import CONSOLIDATION, GGO, MAX_TOTAL_SCORE, quantify_volume, segment_lesions, segment_lungs
 from inference.quantify.__main__ import main
 from inference.quantify.morphology import fill_holes_per_slice, keep_thick_parts
+from inference.quantify.report import peripheral_mask
 from inference.quantify.scoring import lesion_hu_statistics, severity_score, zone_index_per_slice
+from inference.quantify.vessels import symmetric_eigenvalues, vesselness
 
 REAL_SERIES = Path("/work/shared/data/dicom-series-lung-pet-ct-dx/Lung_Dx-A0002")
 PHANTOM_CASES = [
@@ -35,7 +37,7 @@ def measured(request):
 def test_quantify_volume__lesion_volumes_within_5_percent(measured):
     result, _, info = measured
     for kind in ("ggo", "consolidation", "total"):
-        assert result.lesion_ml[kind] == pytest.approx(info.lesion_ml[kind], rel=0.05), kind
+        assert getattr(result, f"lesion_{kind}_ml") == pytest.approx(info.lesion_ml[kind], rel=0.05), kind
     for side in ("left", "right"):
         assert result.lesion_ml_by_lung[side]["total"] == pytest.approx(
             info.lesion_ml_by_lung[side]["total"], rel=0.05, abs=0.05
@@ -50,17 +52,20 @@ def test_quantify_volume__lung_dice_at_least_097(measured):
 
 def test_quantify_volume__lung_volumes_match_truth(measured):
     result, _, info = measured
+    measured = {"left": result.lung_left_ml, "right": result.lung_right_ml, "total": result.lung_total_ml}
     for side in ("left", "right", "total"):
-        assert result.lung_ml[side] == pytest.approx(info.lung_ml[side], rel=0.03)
+        assert measured[side] == pytest.approx(info.lung_ml[side], rel=0.03)
 
 
 @pytest.mark.parametrize("seed", [0, 11])
 def test_quantify_volume__finds_no_lesion_without_disease(seed):
     hu, spacing_mm, _, _ = make_phantom_volume(slices=40, size_px=128, severity="none", seed=seed)
     report = quantify_volume(hu, spacing_mm=spacing_mm).to_dict()
-    assert report["lesion_ml"]["total"] < 0.5
-    assert report["severity"]["total"] == 0
-    assert report["lesion_hu"]["mean"] is None
+    assert report["lesion_total_ml"] < 0.5
+    assert report["severity_total"] == 0
+    assert report["lesion_hu"]["mean_hu"] is None
+    assert report["pattern"] == {"bilateral": False, "peripheral_share": None, "lower_zone_share": None,
+                                 "ggo_share": None}
 
 
 def test_quantify_volume__does_not_modify_input():
@@ -70,20 +75,22 @@ def test_quantify_volume__does_not_modify_input():
     np.testing.assert_array_equal(hu, before)
 
 
-def test_quantify_volume__report_percent_is_lesion_share_of_lung_times_100():
+def test_quantify_volume__report_keeps_lesion_share_as_fraction_of_lung():
     hu, spacing_mm, _, info = make_phantom_volume(slices=32, size_px=128, severity="severe", seed=4)
     report = json.loads(json.dumps(quantify_volume(hu, spacing_mm=spacing_mm).to_dict()))
-    expected_both = 100.0 * info.lesion_ml["total"] / info.lung_ml["total"]
-    expected_left = 100.0 * info.lesion_ml_by_lung["left"]["total"] / info.lung_ml["left"]
-    assert report["percent"]["both"] == pytest.approx(expected_both, rel=0.05)
-    assert report["percent"]["left"] == pytest.approx(expected_left, rel=0.05)
-    assert set(report["severity"]["zones"]) == {f"{s}_{z}" for s in ("left", "right") for z in ("upper", "middle", "lower")}
-    assert 0 < report["severity"]["total"] <= report["severity"]["max_total"] == 30
+    expected_both = info.lesion_ml["total"] / info.lung_ml["total"]
+    expected_left = info.lesion_ml_by_lung["left"]["total"] / info.lung_ml["left"]
+    assert report["lesion_fraction_both"] == pytest.approx(expected_both, rel=0.05)
+    assert report["lesion_fraction_left"] == pytest.approx(expected_left, rel=0.05)
+    assert {(z["lung"], z["zone"]) for z in report["zones"]} == {
+        (s, z) for s in ("left", "right") for z in ("upper", "middle", "lower")}
+    assert report["severity_total"] == sum(z["score"] for z in report["zones"])
+    assert 0 < report["severity_total"] <= report["severity_max"] == MAX_TOTAL_SCORE == 30
 
 
 def test_quantify_volume__zones_follow_truth_lesion_zones():
     hu, spacing_mm, _, info = make_phantom_volume(slices=48, size_px=128, severity="moderate", seed=0)
-    zones = quantify_volume(hu, spacing_mm=spacing_mm).zone_fraction
+    zones = {z.name: z.lesion_fraction for z in quantify_volume(hu, spacing_mm=spacing_mm).zones}
     for lesion in info.lesions:
         assert zones[f"{lesion.lung}_{lesion.zone}"] > 0
 
@@ -97,9 +104,9 @@ def test_quantify_volume__mirrored_image_with_mirrored_orientation_keeps_sides()
 
 def test_quantify_volume__inferior_first_volume_keeps_zones():
     hu, spacing_mm, _, _ = make_phantom_volume(slices=36, size_px=128, severity="severe", seed=6)
-    superior_first = quantify_volume(hu, spacing_mm=spacing_mm).zone_fraction
-    inferior_first = quantify_volume(hu[::-1], spacing_mm=spacing_mm, superior_first=False).zone_fraction
-    assert inferior_first == pytest.approx(superior_first)
+    superior_first = quantify_volume(hu, spacing_mm=spacing_mm).zones
+    inferior_first = quantify_volume(hu[::-1], spacing_mm=spacing_mm, superior_first=False).zones
+    assert [z.lesion_fraction for z in inferior_first] == pytest.approx([z.lesion_fraction for z in superior_first])
 
 
 def test_segment_lungs__splits_lungs_joined_by_a_bridge():
@@ -213,11 +220,12 @@ def test_zone_index_per_slice__splits_lung_extent_in_thirds(superior_first, expe
 def test_lesion_hu_statistics__matches_numpy_and_clips_histogram():
     values = np.array([-1200.0, -700.0, -500.0, -480.0, -20.0, 300.0])
     stats = lesion_hu_statistics(values)
-    assert stats["mean"] == pytest.approx(np.mean(values))
-    assert stats["sd"] == pytest.approx(np.std(values))
-    assert stats["p50"] == pytest.approx(-490.0)
-    counts = stats["histogram"]["counts"]
-    edges = stats["histogram"]["bin_edges_hu"]
+    assert stats.mean_hu == pytest.approx(np.mean(values))
+    assert stats.sd_hu == pytest.approx(np.std(values))
+    assert stats.percentiles_hu["p50"] == pytest.approx(-490.0)
+    assert stats.voxels == 6
+    counts = stats.histogram_counts
+    edges = stats.histogram_edges_hu
     assert len(edges) == len(counts) + 1 == 23 and edges[0] == -1000 and edges[-1] == 100
     assert sum(counts) == 6 and counts[0] == 1 and counts[-1] == 1
     assert counts[(-500 + 1000) // 50] == 2  # -500 and -480 share the [-500, -450) bin
@@ -227,15 +235,16 @@ def test_main__prints_report_for_written_series(tmp_path, capsys):
     info = write_phantom_series(tmp_path, slices=40, size_px=128, severity="moderate", seed=9)
     main([str(tmp_path)])
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert report["lesion_ml"]["total"] == pytest.approx(info.lesion_ml["total"], rel=0.05)
-    assert report["lung_ml"]["left"] == pytest.approx(info.lung_ml["left"], rel=0.03)
+    assert report["lesion_total_ml"] == pytest.approx(info.lesion_ml["total"], rel=0.05)
+    assert report["lung_left_ml"] == pytest.approx(info.lung_ml["left"], rel=0.03)
     for side in ("left", "right"):
         assert report["lesion_ml_by_lung"][side]["total"] == pytest.approx(
             info.lesion_ml_by_lung[side]["total"], rel=0.05, abs=0.05
         )
+    scores = {(z["lung"], z["zone"]): z["score"] for z in report["zones"]}
     for lesion in info.lesions:
-        assert report["severity"]["zones"][f"{lesion.lung}_{lesion.zone}"]["score"] > 0
-    assert {"mean", "sd", "histogram"} <= set(report["lesion_hu"])
+        assert scores[(lesion.lung, lesion.zone)] > 0
+    assert {"mean_hu", "sd_hu", "histogram_counts"} <= set(report["lesion_hu"])
 
 
 def test_main__quantifies_real_ct_series_plausibly(capsys):
@@ -244,8 +253,8 @@ def test_main__quantifies_real_ct_series_plausibly(capsys):
     series_dir = next(path.parent for path in REAL_SERIES.rglob("*.dcm"))
     main([str(series_dir)])
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert 500 < report["lung_ml"]["left"] < 4000 and 500 < report["lung_ml"]["right"] < 4000
-    assert 0 <= report["percent"]["both"] <= 100
+    assert 500 < report["lung_left_ml"] < 4000 and 500 < report["lung_right_ml"] < 4000
+    assert 0 <= report["lesion_fraction_both"] <= 1
 
 
 @pytest.mark.parametrize("slices, size_px, severity", [(32, 384, "moderate"), (24, 448, "severe")])
@@ -254,8 +263,8 @@ def test_quantify_volume__stays_within_5_percent_with_partial_volume_at_fine_pix
     # so thresholds meet partial-volume voxels at every lesion, vessel and pleural edge.
     hu, spacing_mm, masks, info = make_phantom_volume(slices=slices, size_px=size_px, severity=severity, seed=12)
     result = quantify_volume(hu, spacing_mm=spacing_mm)
-    assert result.lesion_ml["total"] == pytest.approx(info.lesion_ml["total"], rel=0.05)
-    assert result.lesion_ml["ggo"] == pytest.approx(info.lesion_ml["ggo"], rel=0.05)
+    assert result.lesion_total_ml == pytest.approx(info.lesion_ml["total"], rel=0.05)
+    assert result.lesion_ggo_ml == pytest.approx(info.lesion_ml["ggo"], rel=0.05)
     assert dice(result.lungs.both, masks.lung_left | masks.lung_right) >= 0.97
 
 
@@ -264,3 +273,61 @@ def test_main__exits_with_usage_error_without_dicom_files(tmp_path):
     with pytest.raises(SystemExit) as excinfo:
         main([str(tmp_path)])
     assert excinfo.value.code == 2
+
+
+def test_symmetric_eigenvalues__match_numpy_eigvalsh():
+    rng = np.random.default_rng(3)
+    matrices = rng.normal(size=(200, 3, 3))
+    matrices = matrices + matrices.transpose(0, 2, 1)
+    entries = {"zz": matrices[:, 0, 0], "yy": matrices[:, 1, 1], "xx": matrices[:, 2, 2],
+               "zy": matrices[:, 0, 1], "zx": matrices[:, 0, 2], "yx": matrices[:, 1, 2]}
+    expected = np.linalg.eigvalsh(matrices)
+    expected = np.take_along_axis(expected, np.argsort(np.abs(expected), axis=1), axis=1)
+    np.testing.assert_allclose(symmetric_eigenvalues(entries), expected, atol=1e-9)
+
+
+def test_vesselness__high_on_tube_axis_low_inside_blob():
+    zz, yy, xx = np.ogrid[:40, :60, :60]
+    hu = np.full((40, 60, 60), -850.0, dtype=np.float32)
+    hu[np.broadcast_to((yy - 30) ** 2 + (xx - 15) ** 2 <= 9, hu.shape)] = 40.0  # tube along z, 6 mm wide
+    blob = (zz - 20) ** 2 + (yy - 30) ** 2 + (xx - 42) ** 2 <= 100
+    hu[blob] = -20.0
+    where = hu > -750
+    measure = vesselness(hu, where=where, spacing_mm=(1.0, 1.0, 1.0))
+    assert measure[20, 30, 15] > 0.5
+    assert measure[blob].mean() < 0.1
+
+
+def test_segment_lesions__drops_6_mm_soft_tissue_vessel_running_through_the_slices():
+    hu, lung = _lung_box((40, 80, 80))
+    _, yy, xx = np.ogrid[:40, :80, :80]
+    vessel = np.broadcast_to((yy - 40) ** 2 + (xx - 40) ** 2 <= 9, hu.shape) & lung
+    hu[vessel] = 40.0
+    labels = segment_lesions(hu, lung_mask=lung, spacing_mm=(1.0, 1.0, 1.0))
+    assert np.count_nonzero(labels) <= 0.01 * np.count_nonzero(vessel)
+
+
+def test_peripheral_mask__takes_the_outer_third_of_each_slice():
+    lung = np.zeros((3, 90, 90), dtype=bool)
+    _, yy, xx = np.ogrid[:3, :90, :90]
+    lung[np.broadcast_to((yy - 45) ** 2 + (xx - 45) ** 2 <= 40**2, lung.shape)] = True
+    outer = peripheral_mask(lung, spacing_mm=(1.0, 1.0, 1.0))
+    assert outer[1, 45, 7] and not outer[1, 45, 45] and not (outer & ~lung).any()
+    assert 0.45 < np.count_nonzero(outer) / np.count_nonzero(lung) < 0.65  # outer third of the radius: 5/9 of the area
+
+
+def test_quantify_volume__pattern_reports_bilateral_lower_and_ggo_share():
+    hu, spacing_mm, _, info = make_phantom_volume(slices=48, size_px=160, severity="severe", seed=1)
+    pattern = quantify_volume(hu, spacing_mm=spacing_mm).pattern
+    assert pattern.bilateral
+    assert pattern.ggo_share == pytest.approx(info.lesion_ml["ggo"] / info.lesion_ml["total"], abs=0.05)
+    assert 0.0 < pattern.lower_zone_share < 1.0 and 0.0 < pattern.peripheral_share < 1.0
+
+
+@pytest.mark.parametrize("padding_hu", [-2048.0, -3024.0])
+def test_segment_lungs__ignores_padding_outside_the_scan_circle(padding_hu):
+    hu, spacing_mm, masks, _ = make_phantom_volume(slices=32, size_px=128, severity="none", seed=3)
+    _, yy, xx = np.ogrid[:1, :128, :128]
+    padded = np.where(np.broadcast_to((yy - 63.5) ** 2 + (xx - 63.5) ** 2 > 63.0**2, hu.shape), np.float32(padding_hu), hu)
+    lungs = segment_lungs(padded, spacing_mm=spacing_mm)
+    assert dice(lungs.both, masks.lung_left | masks.lung_right) >= 0.97

@@ -1,20 +1,36 @@
 
 import pytest
 
+import numpy as np
+
 from inference.analysis import OverlayImage, SliceScore, StudyAnalysis
+from inference.quantify import MAX_TOTAL_SCORE, LesionPattern, LungMasks, ZoneInvolvement
+from inference.quantify import Quantification as MeasuredQuantification
+from inference.quantify.scoring import lesion_hu_statistics
 from triage.audit.models import AuditEvent
 from triage.results.models import ModelVersion, Overlay, Quantification, Result
 from triage.results.services import quantification_fields, store_analysis
 from triage.studies.models import Study
 
-REPORT = {
-    "lung_ml": {"left": 1800.0, "right": 2000.0, "total": 3800.0},
-    "lesion_ml": {"ggo": 60.0, "consolidation": 16.0, "total": 76.0},
-    "percent": {"left": 2.5, "right": 1.55, "both": 2.0},
-    "lesion_hu": {"mean": -480.0, "sd": 120.0, "percentiles": {"p50": -500.0},
-                  "histogram": {"bin_edges_hu": [-1000, -950], "counts": [3]}},
-    "severity": {"total": 4, "zones": {"left_upper": {"involvement_fraction": 0.06, "score": 2}}},
-}
+def measured_quantification() -> MeasuredQuantification:
+    """A typed quantification as the worker hands it over (masks tiny: only the numbers are stored)."""
+    empty = np.zeros((2, 4, 4), dtype=bool)
+    hu = lesion_hu_statistics(np.array([-520.0, -480.0, -440.0]))
+    zones = tuple(ZoneInvolvement(lung=side, zone=zone, lesion_fraction=0.06 if (side, zone) == ("left", "upper") else 0.0,
+                                  peripheral_fraction=0.1 if (side, zone) == ("left", "upper") else 0.0,
+                                  central_fraction=0.02 if (side, zone) == ("left", "upper") else 0.0,
+                                  score=2 if (side, zone) == ("left", "upper") else 0)
+                  for side in ("left", "right") for zone in ("upper", "middle", "lower"))
+    return MeasuredQuantification(
+        lung_left_ml=1800.0, lung_right_ml=2000.0, lesion_ggo_ml=60.0, lesion_consolidation_ml=16.0,
+        lesion_total_ml=76.0, lesion_ml_by_lung={"left": {"ggo": 45.0, "consolidation": 0.0, "total": 45.0},
+                                                 "right": {"ggo": 15.0, "consolidation": 16.0, "total": 31.0}},
+        lesion_fraction_left=0.025, lesion_fraction_right=0.0155, lesion_fraction_both=0.02,
+        lesion_hu=hu, ggo_hu=hu, consolidation_hu=lesion_hu_statistics(np.array([])), zones=zones,
+        severity_total=2, severity_max=MAX_TOTAL_SCORE,
+        pattern=LesionPattern(bilateral=True, peripheral_share=0.7, lower_zone_share=0.1, ggo_share=0.79),
+        lungs=LungMasks(left=empty, right=empty.copy()), lesion_labels=np.zeros((2, 4, 4), dtype=np.uint8),
+    )
 
 
 def fake_analysis(probability: float = 0.8) -> StudyAnalysis:
@@ -22,7 +38,7 @@ def fake_analysis(probability: float = 0.8) -> StudyAnalysis:
         class_names=("non-covid", "covid"), class_probabilities={"non-covid": 1 - probability, "covid": probability},
         covid_probability=probability, covid_probability_uncalibrated=0.9, predicted_label="covid",
         slice_scores=[SliceScore(i, float(i), 0.5) for i in range(3, 9)], key_slice_indices=[5, 6],
-        quantification=REPORT,
+        quantification=measured_quantification(),
         overlays=[OverlayImage(5, "gradcam", b"\x89PNG-a", b"\x89PNG-h", 64, 64),
                   OverlayImage(5, "lesion", b"\x89PNG-b", None, 64, 64)],
         stage_seconds={"classify": 1.0},
@@ -44,11 +60,18 @@ def make_study(hospital_a):
 
 
 @pytest.mark.django_db
-def test_quantification_fields__converts_percent_to_fractions():
-    fields = quantification_fields(REPORT)
-    assert fields["lesion_fraction_both"] == pytest.approx(0.02)
-    assert fields["lesion_fraction_left"] == pytest.approx(0.025)
-    assert fields["severity_total"] == 4 and fields["lesion_total_ml"] == 76.0
+def test_quantification_fields__stores_fractions_and_every_field_as_measured():
+    measured = measured_quantification()
+    fields = quantification_fields(measured)
+    assert fields["lesion_fraction_both"] == 0.02 and fields["lesion_fraction_left"] == 0.025
+    assert fields["severity_total"] == 2 and fields["severity_max"] == 30 and fields["lesion_total_ml"] == 76.0
+    assert fields["lesion_hu_mean"] == pytest.approx(-480.0)
+    assert fields["lesion_hu_percentiles"]["p50"] == pytest.approx(-480.0)
+    assert fields["zones"]["left_upper"] == {"lesion_fraction": 0.06, "peripheral_fraction": 0.1,
+                                             "central_fraction": 0.02, "score": 2}
+    assert fields["lesion_pattern"]["peripheral_share"] == 0.7
+    assert sum(fields["lesion_hu_histogram"]["counts"]) == 3
+    Quantification(**fields).full_clean(exclude=["result"])
 
 
 @pytest.mark.django_db
@@ -83,5 +106,5 @@ def test_store_analysis__worklist_row_shows_the_new_result_at_once(make_study, m
     study = make_study(status="processing")
     store_analysis(study=study, model_version=model_version, analysis=fake_analysis(0.8))
     entry = WorklistEntry.objects.get(study=study)
-    assert (entry.status, entry.covid_probability, entry.severity_total) == ("processing", 0.8, 4)
+    assert (entry.status, entry.covid_probability, entry.severity_total) == ("processing", 0.8, 2)
     assert entry.lesion_fraction_both == pytest.approx(0.02)
