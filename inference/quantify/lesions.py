@@ -28,6 +28,8 @@ Rule, in order (every threshold is a keyword parameter; sources beside each defa
 5. Kept voxels up to ``consolidation_min_hu`` (-300 HU) are GGO, those above consolidation; GGO-range
    voxels squeezed between consolidation and aerated lung within ``PSF_EDGE_MM`` are the blurred
    wall of the consolidation and are dropped (:func:`blurred_wall`).
+6. Faint components in the dependent subpleural band of an otherwise normal lung are labelled
+   dependent density, apart from the lesions (:func:`dependent_density`).
 """
 
 from __future__ import annotations
@@ -44,11 +46,16 @@ from inference.quantify.vessels import GRID_MM, block_mean, vesselness
 NO_LESION = 0
 GGO = 1
 CONSOLIDATION = 2
+DEPENDENT = 3  # dependent subpleural density: measured, reported apart, not a lesion
 LESION_LABELS = {"ggo": GGO, "consolidation": CONSOLIDATION}
 MIN_LESION_ML = 0.25
+DEPENDENT_BAND_MM = 10.0
+DEPENDENT_SHARE = 0.8
+DEPENDENT_MAX_HU = -500.0
+OTHERWISE_NORMAL_FRACTION = 0.01
 PSF_EDGE_MM = 1.0  # half-width of a blurred wall: scanner PSF ~1 mm FWHM (B30f/B40f-type kernels)
 VESSEL_SURROUND_MM = 5.0
-VESSEL_RIM_CELLS = 2  # 2 x 1.5 mm: the rim of a 6–10 mm vessel outside the ridge core  # neighbourhood in which a vessel must meet aerated lung (~2x a lobar vessel radius)
+VESSEL_RIM_MM = 3.0  # the rim of a 6–10 mm vessel outside its ridge core  # neighbourhood in which a vessel must meet aerated lung (~2x a lobar vessel radius)
 
 
 def vessel_mask(
@@ -69,8 +76,9 @@ def vessel_mask(
     # A vessel runs through aerated lung; a ridge inside ground glass (a septum of crazy paving) is lesion.
     reach = [max(1, 2 * int(round(VESSEL_SURROUND_MM / 2.0 / step)) + 1) for step in coarse_spacing]
     tubes &= ndimage.minimum_filter(coarse_hu, size=reach) < aerated_max_hu
-    # The measure holds near a tube's axis only: widen by VESSEL_RIM_CELLS to take its partial-volume rim.
-    tubes = ndimage.binary_dilation(tubes, structure=IN_PLANE_CROSS[1:2], iterations=VESSEL_RIM_CELLS) & coarse_where
+    # The measure holds near a tube's axis only: widen by VESSEL_RIM_MM to take its partial-volume rim.
+    rim_cells = max(1, int(round(VESSEL_RIM_MM / coarse_spacing[1])))
+    tubes = ndimage.binary_dilation(tubes, structure=IN_PLANE_CROSS[1:2], iterations=rim_cells) & coarse_where
     full = np.repeat(np.repeat(tubes, factor, axis=1), factor, axis=2)[:, : hu_box.shape[1], : hu_box.shape[2]]
     return np.asarray(full & candidates)
 
@@ -112,6 +120,7 @@ def segment_lesions(
     pleural_band_mm: float = 3.0,
     z_band_slices: int = 1,
     min_lesion_ml: float = MIN_LESION_ML,
+    dependent_rows_increase: bool | None = True,
 ) -> np.ndarray:
     """Label lesion voxels inside the lungs (rules in the module docstring).
 
@@ -129,10 +138,13 @@ def segment_lesions(
         cannot seed a lesion core, mm.
     z_band_slices : slices next to a lung border (along z) that cannot seed a lesion core.
     min_lesion_ml : smallest lesion component kept, ml.
+    dependent_rows_increase : True when the row index grows towards the table (supine, rows to patient
+        posterior), False for the reverse; None skips the dependent-density rule (orientation unknown).
 
     Returns
     -------
-    uint8 (z, y, x) labels: 0 none, 1 GGO (``GGO``), 2 consolidation (``CONSOLIDATION``).
+    uint8 (z, y, x) labels: 0 none, 1 GGO (``GGO``), 2 consolidation (``CONSOLIDATION``), 3 dependent
+    density (``DEPENDENT``, not a lesion; see :func:`dependent_density`).
     """
     if consolidation_min_hu <= ggo_min_hu:
         raise ValueError(f"consolidation_min_hu ({consolidation_min_hu}) must exceed ggo_min_hu ({ggo_min_hu})")
@@ -152,9 +164,12 @@ def segment_lesions(
     candidates &= ~near_air  # a thin dense line inside ground glass (crazy paving) stays lesion
     radius_px = math.ceil(thin_radius_mm / pixel_mm)
     band_px = math.ceil(pleural_band_mm / pixel_mm)
-    pleural_band = lung_box & ~ndimage.binary_erosion(lung_box, structure=IN_PLANE_CROSS, iterations=band_px)
-    lesion = keep_thick_parts(candidates, radius_px=radius_px, extra_growth_px=band_px,
+    pleural_band = (lung_box & ~ndimage.binary_erosion(lung_box, structure=IN_PLANE_CROSS, iterations=band_px)
+                    if band_px > 0 else np.zeros_like(lung_box))  # iterations=0 would erode to nothing
+    lesion = keep_thick_parts(candidates, radius_px=radius_px,
                               seed_excluded=pleural_band | z_border_band(lung_box, slices=z_band_slices))
+    if band_px > 0:  # a lesion seeded deeper reaches across the band to the pleura
+        lesion = ndimage.binary_dilation(lesion, structure=FULL_3D, iterations=band_px, mask=candidates & pleural_band)
     voxel_ml = float(np.prod(spacing_mm)) / 1000.0
     lesion = drop_small_components(lesion, min_voxels=max(1, math.ceil(min_lesion_ml / voxel_ml)))
     dense = lesion & (hu_box > consolidation_min_hu)
@@ -163,5 +178,42 @@ def segment_lesions(
                             radius_px=math.ceil(PSF_EDGE_MM / float(min(spacing_mm[1], spacing_mm[2]))))
     box_labels = np.where(lesion, GGO, NO_LESION).astype(np.uint8)
     box_labels[dense] = CONSOLIDATION
+    if dependent_rows_increase is not None:
+        dependent = dependent_density(box_labels, hu_box=hu_box, lung_box=lung_box, spacing_mm=spacing_mm,
+                                      rows_increase=dependent_rows_increase)
+        box_labels[dependent] = DEPENDENT
     labels[box] = box_labels
     return labels
+
+
+def dependent_density(
+    labels: np.ndarray, *, hu_box: np.ndarray, lung_box: np.ndarray, spacing_mm: Sequence[float], rows_increase: bool
+) -> np.ndarray:
+    """Return the faint lesion components lying in the dependent subpleural band of an otherwise normal lung.
+
+    Supine patients show a gravity-dependent band of higher density along the posterior pleura
+    (Morimoto 1989; Fleischner glossary: "dependent opacity", gone when prone). A component counts
+    when ``DEPENDENT_SHARE`` of it lies within ``DEPENDENT_BAND_MM`` of the lung border below it (row
+    direction ``rows_increase`` towards the table), its mean is under ``DEPENDENT_MAX_HU``, and the
+    lesion outside such components stays under ``OTHERWISE_NORMAL_FRACTION`` of the lung: with
+    disease elsewhere a posterior opacity is read as disease (COVID-19 favours exactly that site).
+    """
+    lesion = (labels == GGO) | (labels == CONSOLIDATION)
+    if not lesion.any():
+        return np.zeros_like(lesion)
+    rows = lung_box if rows_increase else lung_box[:, ::-1]
+    depth = np.zeros(rows.shape, dtype=np.int32)  # lung voxels between a voxel and the border below it
+    for row in range(rows.shape[1] - 2, -1, -1):
+        depth[:, row] = (depth[:, row + 1] + 1) * rows[:, row + 1]
+    depth = depth if rows_increase else depth[:, ::-1]
+    band = lung_box & (depth * float(spacing_mm[1]) <= DEPENDENT_BAND_MM)
+    components, count = ndimage.label(lesion, structure=FULL_3D)
+    sizes = np.bincount(components.ravel(), minlength=count + 1)
+    in_band = np.bincount(components.ravel(), weights=band.ravel(), minlength=count + 1)
+    hu_sum = np.bincount(components.ravel(), weights=hu_box.ravel(), minlength=count + 1)
+    faint_band = (in_band >= DEPENDENT_SHARE * sizes) & (hu_sum < DEPENDENT_MAX_HU * sizes)
+    faint_band[0] = False
+    dependent = faint_band[components]
+    if np.count_nonzero(lesion & ~dependent) >= OTHERWISE_NORMAL_FRACTION * np.count_nonzero(lung_box):
+        return np.zeros_like(lesion)
+    return np.asarray(dependent)

@@ -39,17 +39,28 @@ def centroid_zyx(mask: np.ndarray) -> tuple[float, float, float]:
 
 
 def fill_holes_per_slice(mask: np.ndarray) -> np.ndarray:
-    """Fill background regions that the mask encloses within each axial slice.
+    """Fill background regions that the mask encloses within each axial slice, unless they open along z.
 
-    A background component (4-connected in-plane) is a hole when it does not touch the
-    slice's outer rows or columns. One labelling pass over the whole volume.
+    A background component (4-connected in-plane) is a hole of its slice when it does not touch the
+    slice's outer rows or columns. Holes that chain (6-connected) across slices to background that is
+    not a hole, or to the first or last slice, are left open: those are an organ rising into the
+    lung (the liver or heart dome under the diaphragm, cut across) or the hilum, not a vessel or a
+    consolidation enclosed by lung.
     """
     labels, count = ndimage.label(~mask, structure=IN_PLANE_CROSS)
     touching = np.zeros(count + 1, dtype=bool)
     for edge in (labels[:, 0, :], labels[:, -1, :], labels[:, :, 0], labels[:, :, -1]):
         touching[np.unique(edge)] = True
     touching[0] = True  # label 0 is the mask itself
-    return np.asarray(mask | ~touching[labels])
+    holes = ~touching[labels]
+    outside = ~mask & ~holes
+    chains, chain_count = ndimage.label(holes)
+    open_chain = np.zeros(chain_count + 1, dtype=bool)
+    open_chain[np.unique(chains[1:][outside[:-1]])] = True
+    open_chain[np.unique(chains[:-1][outside[1:]])] = True
+    open_chain[np.unique(chains[[0, -1]])] = True
+    open_chain[0] = True
+    return np.asarray(mask | ~open_chain[chains])
 
 
 def close_per_slice(mask: np.ndarray, *, radius_px: int) -> np.ndarray:
@@ -61,15 +72,12 @@ def close_per_slice(mask: np.ndarray, *, radius_px: int) -> np.ndarray:
     return np.asarray(closed[:, radius_px:-radius_px, radius_px:-radius_px])
 
 
-def keep_thick_parts(
-    mask: np.ndarray, *, radius_px: int, seed_excluded: np.ndarray | None = None, extra_growth_px: int = 0
-) -> np.ndarray:
+def keep_thick_parts(mask: np.ndarray, *, radius_px: int, seed_excluded: np.ndarray | None = None) -> np.ndarray:
     """Keep the parts of ``mask`` near an in-plane core thicker than ``radius_px`` (opening by geodesic dilation).
 
     Erode each slice ``radius_px`` times with a 3×3 cross (core), drop core voxels in
     ``seed_excluded`` (a band that may belong to a lesion but cannot start one), then grow the core
-    back ``radius_px + 1 + extra_growth_px`` steps in 3-D (26-neighbourhood) without leaving
-    ``mask`` (the extra steps cross the excluded band). Thin tubes and
+    back ``radius_px + 1`` steps in 3-D (26-neighbourhood) without leaving ``mask``. Thin tubes and
     rims (vessels, pleural partial volume) vanish, blobs come back whole including caps in adjacent
     slices, and a structure attached to a blob is kept only within ``radius_px + 1`` voxels of it.
     """
@@ -80,8 +88,7 @@ def keep_thick_parts(
         core &= ~seed_excluded
     if not core.any():
         return np.asarray(core)
-    return np.asarray(ndimage.binary_dilation(core, structure=FULL_3D, iterations=radius_px + 1 + extra_growth_px,
-                                              mask=mask))
+    return np.asarray(ndimage.binary_dilation(core, structure=FULL_3D, iterations=radius_px + 1, mask=mask))
 
 
 def drop_small_components(mask: np.ndarray, *, min_voxels: int) -> np.ndarray:

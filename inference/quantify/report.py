@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from scipy import ndimage
 
-from inference.quantify.lesions import CONSOLIDATION, GGO, MIN_LESION_ML, segment_lesions
+from inference.quantify.lesions import CONSOLIDATION, DEPENDENT, GGO, MIN_LESION_ML, segment_lesions
 from inference.quantify.lungs import HFS_ORIENTATION, LungMasks, segment_lungs
 from inference.quantify.scoring import (
     MAX_TOTAL_SCORE,
@@ -72,6 +72,7 @@ class Quantification:
     lesion_hu: LesionHu
     ggo_hu: LesionHu
     consolidation_hu: LesionHu
+    dependent_density_ml: float  # dependent subpleural density, not counted as lesion
     zones: tuple[ZoneInvolvement, ...]
     severity_total: int
     severity_max: int
@@ -143,7 +144,7 @@ def _zones(
 
 def _pattern(lungs: LungMasks, *, labels: np.ndarray, peripheral: np.ndarray, lower: np.ndarray) -> LesionPattern:
     """Summarise where the lesion volume lies (see :class:`LesionPattern`)."""
-    lesion = labels > 0
+    lesion = (labels == GGO) | (labels == CONSOLIDATION)
     total = np.count_nonzero(lesion)
     if total == 0:
         return LesionPattern(bilateral=False, peripheral_share=None, lower_zone_share=None, ggo_share=None)
@@ -182,8 +183,10 @@ def quantify_volume(
     hu = np.asarray(hu_volume)
     lungs = segment_lungs(hu, spacing_mm=spacing_mm, orientation=orientation)
     both = lungs.both
+    rows_to_posterior = float(orientation[4])  # patient-y cosine of the column direction (LPS: + posterior)
+    dependent_rows_increase = None if abs(rows_to_posterior) < 0.5 else rows_to_posterior > 0  # supine assumed
     labels = segment_lesions(hu, lung_mask=both, spacing_mm=spacing_mm, min_lesion_ml=min_lesion_ml,
-                             **dict(lesion_options or {}))
+                             dependent_rows_increase=dependent_rows_increase, **dict(lesion_options or {}))
     voxel_ml = float(np.prod(spacing_mm)) / 1000.0
     lung_ml = {side: np.count_nonzero(getattr(lungs, side)) * voxel_ml for side in SIDES}
     by_lung = {}
@@ -192,7 +195,7 @@ def quantify_volume(
         ggo_ml = float(np.count_nonzero(in_lung == GGO) * voxel_ml)
         consolidation_ml = float(np.count_nonzero(in_lung == CONSOLIDATION) * voxel_ml)
         by_lung[side] = {"ggo": ggo_ml, "consolidation": consolidation_ml, "total": ggo_ml + consolidation_ml}
-    lesion = labels > 0
+    lesion = (labels == GGO) | (labels == CONSOLIDATION)
     peripheral = peripheral_mask(lungs.left, spacing_mm=spacing_mm) | peripheral_mask(lungs.right,
                                                                                       spacing_mm=spacing_mm)
     zones = _zones(lungs, lesion=lesion, peripheral=peripheral, superior_first=superior_first)
@@ -214,6 +217,7 @@ def quantify_volume(
         lesion_hu=lesion_hu_statistics(hu[lesion & both]),
         ggo_hu=lesion_hu_statistics(hu[labels == GGO]),
         consolidation_hu=lesion_hu_statistics(hu[labels == CONSOLIDATION]),
+        dependent_density_ml=float(np.count_nonzero(labels == DEPENDENT) * voxel_ml),
         zones=zones,
         severity_total=sum(zone.score for zone in zones),
         severity_max=MAX_TOTAL_SCORE,

@@ -32,13 +32,14 @@ import pydicom
 
 from inference.dicom_io import read_series, sort_slices
 from inference.metrics import binary_metrics, cohen_kappa
+from inference.quantify.lesions import CONSOLIDATION, GGO
 from inference.quantify.report import Quantification, quantify_volume
 from inference.quantify.scoring import zone_index_per_slice
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[3] / "shared" / "data" / "dicom-covid-ct-md"
 VOLUMES = ("covid-P002", "cap-cap002", "normal-normal002")
 LOBES_OF = {"left": ("LLL", "LUL"), "right": ("RLL", "RML", "RUL")}
-GRID = {"vesselness_min": (0.2, 0.3, 0.45), "thin_radius_mm": (2.0, 3.0)}
+GRID = {"pleural_band_mm": (3.0, 5.0)}  # small on purpose: every option costs three real volumes
 NORMAL_MAX_LESION_FRACTION = 0.01
 
 
@@ -70,7 +71,7 @@ def read_labelled_volume(folder: Path) -> LabelledVolume:
 def slice_lesion_fraction(result: Quantification) -> np.ndarray:
     """Return each slice's lesion voxels over its lung voxels (0 where a slice has no lung)."""
     lung = result.lungs.both.sum(axis=(1, 2))
-    lesion = (result.lesion_labels > 0).sum(axis=(1, 2))
+    lesion = np.isin(result.lesion_labels, (GGO, CONSOLIDATION)).sum(axis=(1, 2))
     return np.where(lung > 0, lesion / np.maximum(lung, 1), 0.0)
 
 

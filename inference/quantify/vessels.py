@@ -34,6 +34,7 @@ THIN_SLICE_MAX_MM = 3.0  # above this z spacing, use the in-plane (2-D) measure
 FRANGI_ALPHA = 0.5  # Frangi's suggested a and b
 FRANGI_BETA = 0.5
 FRANGI_C_HU = 60.0  # contrast term: sigma²-normalised curvature of a faint vessel (real lungs: median ~100–150)
+MIN_SIGMA_PX = 0.75
 RIDGE_SLOPE_RATIO = 0.5  # passes a Gaussian-profile tube within ~0.4 of its width of the axis, not a step edge
 
 
@@ -130,6 +131,8 @@ def vesselness(
     axes = ("yy", "xx", "yx") if two_d else ("zz", "yy", "xx", "zy", "zx", "yx")
     best = np.zeros(int(np.count_nonzero(where)), dtype=np.float64)
     for scale in scales_mm:
+        if scale < MIN_SIGMA_PX * float(min(spacing_mm[1], spacing_mm[2])):
+            continue  # a Gaussian narrower than ~a pixel gives finite-difference noise, not curvature
         sigma = [0.0 if (two_d and axis == 0) else scale / float(spacing_mm[axis]) for axis in range(3)]
         entries = {}
         for name in axes:

@@ -99,6 +99,8 @@ class Quantification(models.Model):
     severity_total = models.PositiveSmallIntegerField()
     severity_max = models.PositiveSmallIntegerField(
         default=30, help_text="Highest possible severity total of the scoring used (zones x 5); pages show '/max'.")
+    dependent_density_ml = models.FloatField(
+        default=0.0, help_text="Dependent subpleural density of an otherwise normal lung: measured, not lesion.")
     lesion_pattern = models.JSONField(
         default=dict, help_text="Bilateral, peripheral / lower-zone / GGO shares of the lesion volume (0–1).")
     report = models.JSONField(default=dict, help_text="The full quantification report as computed.")

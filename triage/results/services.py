@@ -135,5 +135,6 @@ def quantification_fields(quantification: "MeasuredQuantification") -> dict:
         "severity_total": quantification.severity_total,
         "severity_max": quantification.severity_max,
         "lesion_pattern": dataclasses.asdict(quantification.pattern),
+        "dependent_density_ml": quantification.dependent_density_ml,
         "report": quantification.to_dict(),
     }

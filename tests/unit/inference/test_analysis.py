@@ -68,7 +68,7 @@ def test_analyse_series__produces_every_stored_part(loaded, series):
     assert kinds == ["gradcam", "lesion"] and len(analysis.overlays) == 8
     gradcam = next(o for o in analysis.overlays if o.kind == "gradcam")
     assert gradcam.png.startswith(b"\x89PNG") and decode_heatmap(gradcam.heatmap).shape == (96, 96)
-    lesion_ml = analysis.quantification["lesion_ml"]["total"]
+    lesion_ml = analysis.quantification.lesion_total_ml
     assert lesion_ml == pytest.approx(info.lesion_ml["total"], rel=0.1)
 
 

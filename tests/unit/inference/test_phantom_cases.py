@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from inference.phantom_cases import AIR_HU, HARD_CASES, VESSEL_HU, air_bronchogram, pleural_effusion
-from inference.quantify import quantify_volume
+from inference.quantify import CONSOLIDATION, GGO, quantify_volume
 
 HARD_CASE_TOLERANCE = 0.05
 
@@ -22,7 +22,7 @@ def test_quantify_volume__hard_case_lesion_volume_within_5_percent(measured_case
 
 def test_quantify_volume__hard_case_lesion_overlaps_truth(measured_case):
     case, result = measured_case
-    found = result.lesion_labels > 0
+    found = np.isin(result.lesion_labels, (GGO, CONSOLIDATION))
     dice = 2 * np.count_nonzero(found & case.lesion) / (np.count_nonzero(found) + np.count_nonzero(case.lesion))
     assert dice >= 0.9, case.name
 
@@ -33,14 +33,14 @@ def test_vessel_cases__hold_vessels_that_the_old_rule_counted(name):
     vessel_like = (case.hu > -300) & case.lungs & ~case.lesion
     assert np.count_nonzero(vessel_like) * np.prod(case.spacing_mm) / 1000.0 > 5.0  # > 5 ml of vessel in the lungs
     result = quantify_volume(case.hu, spacing_mm=case.spacing_mm)
-    assert np.count_nonzero((result.lesion_labels > 0) & vessel_like) <= 0.01 * np.count_nonzero(vessel_like)
+    assert np.count_nonzero((np.isin(result.lesion_labels, (GGO, CONSOLIDATION))) & vessel_like) <= 0.01 * np.count_nonzero(vessel_like)
 
 
 def test_pleural_effusion__fluid_is_neither_lung_nor_lesion():
     case = pleural_effusion()
     fluid = (np.abs(case.hu - 15.0) < 60.0) & ~case.lungs
     result = quantify_volume(case.hu, spacing_mm=case.spacing_mm)
-    assert not (result.lesion_labels.astype(bool) & fluid).any()
+    assert not (np.isin(result.lesion_labels, (GGO, CONSOLIDATION)) & fluid).any()
     lungs = result.lungs.both
     assert 2 * np.count_nonzero(lungs & case.lungs) / (np.count_nonzero(lungs) + np.count_nonzero(case.lungs)) >= 0.97
 
@@ -49,7 +49,7 @@ def test_air_bronchogram__bronchial_lumen_is_not_lesion():
     case = air_bronchogram()
     lumen = (case.hu < -900) & case.lungs
     result = quantify_volume(case.hu, spacing_mm=case.spacing_mm)
-    assert lumen.any() and not (result.lesion_labels.astype(bool) & lumen).any()
+    assert lumen.any() and not (np.isin(result.lesion_labels, (GGO, CONSOLIDATION)) & lumen).any()
 
 
 def test_hard_cases__paint_their_structures():

@@ -26,7 +26,8 @@ def measured_quantification() -> MeasuredQuantification:
         lesion_total_ml=76.0, lesion_ml_by_lung={"left": {"ggo": 45.0, "consolidation": 0.0, "total": 45.0},
                                                  "right": {"ggo": 15.0, "consolidation": 16.0, "total": 31.0}},
         lesion_fraction_left=0.025, lesion_fraction_right=0.0155, lesion_fraction_both=0.02,
-        lesion_hu=hu, ggo_hu=hu, consolidation_hu=lesion_hu_statistics(np.array([])), zones=zones,
+        lesion_hu=hu, ggo_hu=hu, consolidation_hu=lesion_hu_statistics(np.array([])), dependent_density_ml=1.5,
+        zones=zones,
         severity_total=2, severity_max=MAX_TOTAL_SCORE,
         pattern=LesionPattern(bilateral=True, peripheral_share=0.7, lower_zone_share=0.1, ggo_share=0.79),
         lungs=LungMasks(left=empty, right=empty.copy()), lesion_labels=np.zeros((2, 4, 4), dtype=np.uint8),
@@ -69,7 +70,7 @@ def test_quantification_fields__stores_fractions_and_every_field_as_measured():
     assert fields["lesion_hu_percentiles"]["p50"] == pytest.approx(-480.0)
     assert fields["zones"]["left_upper"] == {"lesion_fraction": 0.06, "peripheral_fraction": 0.1,
                                              "central_fraction": 0.02, "score": 2}
-    assert fields["lesion_pattern"]["peripheral_share"] == 0.7
+    assert fields["lesion_pattern"]["peripheral_share"] == 0.7 and fields["dependent_density_ml"] == 1.5
     assert sum(fields["lesion_hu_histogram"]["counts"]) == 3
     Quantification(**fields).full_clean(exclude=["result"])
 
