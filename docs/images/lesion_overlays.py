@@ -5,6 +5,10 @@ shown twice, side by side, in the lung window: left the replaced lesion rule
 (``inference.quantify.bench.reference_quantify``), right today's ``quantify_volume``. Outlines come
 from the platform's own renderer (``render_lesion_outline_png``: GGO amber, consolidation red),
 laid over the slice as the viewer does.
+
+Sources of the pictured slices: TCIA Lung-PET-CT-Dx (Lung_Dx-A0002, CC BY 4.0; Li P. et al., "A
+large-scale CT and PET/CT dataset for lung cancer diagnosis", TCIA 2020) and COVID-CT-MD (covid-P002;
+Afshar P. et al., Sci Data 8:121, 2021; research use).
 """
 
 from __future__ import annotations
