@@ -7,12 +7,16 @@ Stages (each timed in ``StudyAnalysis.stage_seconds``):
    producer thread prepares batch *i + 1* while the model runs on batch *i* (TensorFlow releases
    the GIL), so preprocessing hides behind the model. Slices go to the model as uint8 values;
    the model normalises them itself, on the device.
-3. ``aggregate``: temperature scaling from the model card, then the study rule of
+3. ``domain`` (once stage 5's lung mask is ready): is the study in the model's validated domain (:mod:`inference.domain`): axial
+   chest CT with lungs, plausible HU, covered slice spacing, penultimate features near the
+   training slices. ``StudyAnalysis.applicability`` says so, with reasons; the caller stores a
+   study that is not applicable as such instead of its probabilities.
+4. ``aggregate``: temperature scaling from the model card, then the study rule of
    :mod:`inference.aggregate`.
-4. ``quantify``: lung and lesion segmentation and measurements (:mod:`inference.quantify`), on
+5. ``quantify``: lung and lesion segmentation and measurements (:mod:`inference.quantify`), on
    a CPU thread that runs alongside stages 2–3 (so stage seconds can add up to more than the
    wall time).
-5. ``explain``: Grad-CAM for the COVID-19 class on the top-k key slices in one batched pass,
+6. ``explain``: Grad-CAM for the COVID-19 class on the top-k key slices in one batched pass,
    mapped back to the slice, masked to the lung, rendered as overlays; lesion outlines too
    (outline alone on a transparent PNG: the viewer draws it over the slice it shows).
 """
@@ -33,6 +37,7 @@ import numpy as np
 
 from inference.aggregate import DEFAULT_TOP_K, calibrate_probabilities, study_probability
 from inference.dicom_io import DicomSource, Volume, read_series
+from inference.domain import Applicability, DomainLimits, check_applicability, relative_feature_distance
 from inference.preprocess import StudyPlan, plan_study, render_model_slices
 from inference.quantify.report import Quantification
 from inference.registry import LoadedModel
@@ -77,6 +82,7 @@ class StudyAnalysis:
     key_slice_indices: list[int]
     quantification: Quantification
     overlays: list[OverlayImage]
+    applicability: Applicability | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -148,8 +154,11 @@ def predict_raw(model: Any, batches: Iterator[np.ndarray]) -> np.ndarray:
     return np.concatenate(outputs, axis=0)
 
 
-def classify_slices(volume_hu: np.ndarray, plan: StudyPlan, *, loaded: LoadedModel, batch_size: int) -> np.ndarray:
-    """Return raw softmax outputs ``(n_lung_slices, classes)`` with preprocessing overlapped on the model."""
+def classify_slices_with_features(
+    volume_hu: np.ndarray, plan: StudyPlan, *, loaded: LoadedModel, batch_size: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Return raw softmax outputs ``(n_lung_slices, classes)`` and, when the model has a feature reference,
+    the penultimate features ``(n_lung_slices, d)`` of the same pass (else None); preprocessing overlaps the model."""
     size_px = int(loaded.card["input_size_px"])
     indices = plan.slice_indices
     starts = list(range(0, len(indices), batch_size))
@@ -157,7 +166,25 @@ def classify_slices(volume_hu: np.ndarray, plan: StudyPlan, *, loaded: LoadedMod
     def batch(i: int) -> np.ndarray:
         return render_model_slices(volume_hu, plan, indices=indices[starts[i]:starts[i] + batch_size], size_px=size_px)
 
-    return predict_raw(loaded.model, prefetched(batch, len(starts)))
+    if loaded.scoring_model is None:
+        return predict_raw(loaded.model, prefetched(batch, len(starts))), None
+    joined = predict_raw(loaded.scoring_model, prefetched(batch, len(starts)))
+    classes = len(loaded.card["class_names"])
+    return joined[:, :classes], joined[:, classes:]
+
+
+def classify_slices(volume_hu: np.ndarray, plan: StudyPlan, *, loaded: LoadedModel, batch_size: int) -> np.ndarray:
+    """Return raw softmax outputs ``(n_lung_slices, classes)`` with preprocessing overlapped on the model."""
+    return classify_slices_with_features(volume_hu, plan, loaded=loaded, batch_size=batch_size)[0]
+
+
+def assess_applicability(volume: Volume, *, loaded: LoadedModel, lung_mask: np.ndarray, features: np.ndarray | None) -> Applicability:
+    """Check the study against the model card's domain, with the feature distance when the model has a reference."""
+    distance = None
+    if features is not None and loaded.feature_reference is not None and len(features):
+        distance = relative_feature_distance(features, reference=loaded.feature_reference)
+    return check_applicability(volume.hu, spacing_mm=volume.spacing_mm, orientation=volume.orientation, lung_mask=lung_mask,
+                               limits=DomainLimits.from_card(loaded.card), relative_distance=distance)
 
 
 def heatmap_to_slice(heatmap: np.ndarray, plan: StudyPlan, *, slice_shape: tuple[int, int]) -> np.ndarray:
@@ -238,11 +265,13 @@ def analyse_volume(
         quantified = pool.submit(quantify)
         with timer.stage("classify"):
             plan = plan_study(volume.hu)
-            raw = classify_slices(volume.hu, plan, loaded=loaded, batch_size=batch_size)
+            raw, features = classify_slices_with_features(volume.hu, plan, loaded=loaded, batch_size=batch_size)
         with timer.stage("aggregate"):
             scores = score_study(raw, loaded=loaded)
             key = plan.slice_indices[select_key_slices(scores.slice_probabilities[:, positive], k=key_slices)]
         quantification = quantified.result()
+    with timer.stage("domain"):
+        applicability = assess_applicability(volume, loaded=loaded, lung_mask=quantification.lungs.both, features=features)
     with timer.stage("explain"):
         overlays = explain_key_slices(volume, plan, loaded=loaded, key_slice_indices=key.tolist(),
                                       lung_mask=quantification.lungs.both, lesion_labels=quantification.lesion_labels)
@@ -256,6 +285,7 @@ def analyse_volume(
         key_slice_indices=key.tolist(),
         quantification=quantification,
         overlays=overlays,
+        applicability=applicability,
         stage_seconds=timer.seconds,
     )
 

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import keras
 
+    from inference.domain import FeatureReference
+
 WEIGHTS_ROOT = Path(__file__).resolve().parent / "weights"
 ACTIVE_FILE_NAME = "ACTIVE"
 CARD_JSON = "model_card.json"
@@ -36,11 +38,18 @@ class ChecksumMismatchError(RuntimeError):
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A Keras model with its model card and version directory."""
+    """A Keras model with its model card and version directory.
+
+    ``scoring_model`` (when the card has a feature reference) shares ``model``'s layers and outputs
+    the class probabilities followed by the penultimate features in one array, so the in-domain
+    distance (:mod:`inference.domain`) costs no second pass.
+    """
 
     model: keras.Model
     card: dict[str, Any]
     directory: Path
+    feature_reference: FeatureReference | None = None
+    scoring_model: keras.Model | None = None
 
     @property
     def positive_index(self) -> int:
@@ -113,7 +122,23 @@ def load_model(name: str | None = None, *, root: Path = WEIGHTS_ROOT) -> LoadedM
     weights = verified_weights_path(directory, card)
     model = build_model(card["variant"], input_size_px=int(card["input_size_px"]), num_classes=len(card["class_names"]))
     model.load_weights(weights)
-    return LoadedModel(model, card, directory)
+    reference_file = card.get("domain", {}).get("feature_reference_file")
+    if not reference_file:
+        return LoadedModel(model, card, directory)
+    from inference.domain import FeatureReference
+
+    return LoadedModel(model, card, directory, FeatureReference.load(str(directory / reference_file)), scoring_model_of(model))
+
+
+def scoring_model_of(model: keras.Model) -> keras.Model:
+    """Return a model sharing ``model``'s layers whose output is [probabilities | penultimate features] (float32)."""
+    import keras
+
+    from inference.models import EMBEDDING_LAYER
+
+    joined = keras.layers.Concatenate(axis=-1, dtype="float32", name="probabilities_and_features")(
+        [model.output, model.get_layer(EMBEDDING_LAYER).output])
+    return keras.Model(model.input, joined, name=f"{model.name}_scoring")
 
 
 def write_model_card(directory: str | Path, card: dict[str, Any]) -> None:
@@ -133,6 +158,7 @@ def _format_metric(metric: dict[str, Any]) -> str:
 def render_model_card_markdown(card: dict[str, Any]) -> str:
     """Render a model card dict as Markdown (metrics table plus every descriptive section)."""
     lines = [f"# Model card: {card['name']} {card['version']}", ""]
+    lines += [f"- **kind**: {card.get('kind', 'slice')}"]
     lines += [f"- **{key.replace('_', ' ')}**: {card[key]}" for key in
               ("variant", "input_size_px", "class_names", "positive_class", "params", "flops_per_slice",
                "weights_file", "weights_sha256", "created_utc") if key in card]
@@ -142,13 +168,36 @@ def render_model_card_markdown(card: dict[str, Any]) -> str:
                   "| metric | value (95 % bootstrap CI) |", "|---|---|"]
         lines += [f"| {name} | {_format_metric(value)} |" for name, value in metrics.items() if isinstance(value, dict)]
         lines += ["", f"Confusion matrix [[TN, FP], [FN, TP]]: {metrics['confusion_matrix']}"]
+    lines += _render_validation(card.get("validation", {}))
     for section in ("intended_use", "data_description", "data", "split", "calibration", "aggregation", "training", "reproduce",
-                    "model_selection", "comparison_with_paper", "limitations"):
+                    "model_selection", "domain", "comparison_with_paper", "limitations"):
         if section in card:
             lines += ["", f"## {section.replace('_', ' ').capitalize()}", ""]
             value = card[section]
             lines += [f"- **{k.replace('_', ' ')}**: {v}" for k, v in value.items()] if isinstance(value, dict) else [str(value)]
     return "\n".join(lines) + "\n"
+
+
+def _render_validation(validation: dict[str, Any]) -> list[str]:
+    """Render held-out real-HU metrics: one row per volume and pooled, then the study probabilities."""
+    slices = validation.get("real_hu_slices")
+    if not slices:
+        return []
+    lines = ["", "## Held-out validation on real HU volumes", "",
+             "| held-out slices | n | infected | infection AUC, 1 − P(normal) (95 % CI) | COVID-19 AUC, P(covid) (95 % CI) |",
+             "|---|---|---|---|---|"]
+    for name, row in [*slices["per_fold"].items(), ("pooled", slices["pooled"])]:
+        cells = [_format_metric(row[key]["auc"]) if key in row else "undefined (one class)" for key in ("infection_vs_none", "covid_vs_rest")]
+        lines.append(f"| {name} | {row['n']} | {row['infected']} | {cells[0]} | {cells[1]} |")
+    studies = validation.get("real_hu_studies", {})
+    if studies:
+        lines += ["", "| held-out study | class | COVID-19 probability | infection probability |", "|---|---|---|---|"]
+        for name, scores in studies["held_out_study_probabilities"].items():
+            lines.append(f"| {name} | {studies['study_class'][name]} | {scores['covid_probability']:.3f} | "
+                         f"{scores['infection_probability']:.3f} |")
+        lines += ["", f"Every COVID-19/CAP study above every normal one (COVID-19 probability): "
+                      f"{studies['every_pneumonia_above_every_normal']}"]
+    return lines
 
 
 def publish_run(
@@ -166,13 +215,13 @@ def publish_run(
     if clashes:
         raise ValueError(f"notes may only add card fields, not overwrite {clashes}")
     card.update(notes or {}, name=name, version=version)
-    card.setdefault("reproduce", {})["evaluate"] = (
+    card.setdefault("reproduce", {}).setdefault("evaluate", (
         f"python -m inference.evaluate --data {card['data']['root']} --model {name}/{version} "
         f"--split-file inference/weights/{name}/{version}/{card['split_file']} --json OUT.json"
-    )
+    ))
     target = root / name / version
     target.mkdir(parents=True, exist_ok=False)
-    for file_name in (card["weights_file"], card["split_file"]):
+    for file_name in (card["weights_file"], card["split_file"], *card.get("extra_files", [])):
         shutil.copy2(source / file_name, target / file_name)
     verified_weights_path(target, card)
     write_model_card(target, card)

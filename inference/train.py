@@ -2,7 +2,8 @@
 
 ``python -m inference.train --data DIR --model s --size 256 --epochs 30 --out RUN_DIR [--seed 0]``
 
-The split is patient-level (see :mod:`inference.datasets`); batches are class-balanced
+With ``--data TABLE.npz`` (a real-HU slice table from :mod:`inference.hu_dataset`) the run is the
+3-class, leave-one-volume-out recipe of :mod:`inference.train_hu`. Otherwise, for a class-folder dataset: the split is patient-level (see :mod:`inference.datasets`); batches are class-balanced
 and augmented (:mod:`inference.augment`); the checkpoint with the best validation AUC
 is kept (early stopping; ``checkpoint.weights.h5`` also holds the optimizer state, ``model.weights.h5``
 only the layers); a temperature fitted on validation calibrates the test figures.
@@ -53,6 +54,8 @@ class TrainConfig:
     patience: int = 8
     steps_per_epoch: int | None = None
     augment_probability: float = 0.5
+    folds: bool = True
+    n_boot: int = 10000
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
@@ -69,6 +72,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help="sgd = momentum 0.9 as in the paper")
     parser.add_argument("--patience", type=int, default=8, help="epochs without validation-AUC gain before stopping")
     parser.add_argument("--steps-per-epoch", type=int, default=None, help="default: training images / batch size")
+    parser.add_argument("--no-folds", dest="folds", action="store_false",
+                        help="slice tables only: train the final model without the leave-one-volume-out folds")
+    parser.add_argument("--n-boot", type=int, default=10000, help="bootstrap resamples of the validation CIs")
     args = parser.parse_args(argv)
     return TrainConfig(**{key: value for key, value in vars(args).items()})
 
@@ -173,43 +179,57 @@ def evaluate_calibrated(
     }
 
 
-def build_card(config: TrainConfig, *, dataset: SliceDataset, splits: dict[str, np.ndarray], grouping: str, model: Any,
-               history: list[dict[str, float]], evaluation: dict[str, Any], wall_clock_s: float, argv: list[str]) -> dict[str, Any]:
-    """Assemble the model card of a finished run (descriptive fields can be edited before publishing)."""
+def build_card_common(config: TrainConfig, *, class_names: tuple[str, ...], positive_class: str, model: Any,
+                      wall_clock_s: float, argv: list[str]) -> dict[str, Any]:
+    """Return the card fields every training recipe shares (identity, architecture, weights, training)."""
     import keras
 
     from inference.models.flops import FLOPS_DEFINITION, model_flops
 
-    best = max(history, key=lambda row: row["val_auc"] if np.isfinite(row["val_auc"]) else -1)
-    counts = {name: {cls: int((dataset.labels[idx] == i).sum()) for i, cls in enumerate(dataset.class_names)} for name, idx in splits.items()}
     return {
         "name": Path(config.out).name, "version": datetime.now(UTC).strftime("%Y-%m-%d"),
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "variant": config.model, "input_size_px": config.size, "class_names": list(dataset.class_names),
-        "positive_class": dataset.class_names[dataset.positive_index],
-        "input": "uint8 grey levels (n, size, size, 1), normalised inside the model; images padded to square and resized",
+        "variant": config.model, "input_size_px": config.size, "class_names": list(class_names),
+        "positive_class": positive_class,
         "params": int(model.count_params()), "flops_per_slice": f"{model_flops(model):,} ({FLOPS_DEFINITION})",
         "weights_file": WEIGHTS_FILE, "weights_sha256": sha256_file(Path(config.out) / WEIGHTS_FILE), "split_file": SPLIT_FILE,
+        "training": {**asdict(config), "wall_clock_s": round(wall_clock_s, 1), "hardware": _hardware_description(),
+                     "framework": f"keras {keras.__version__} ({keras.backend.backend()} backend)",
+                     "augmentation": "each p=0.5: crop-box jitter, rotation ±15°, shear, horizontal flip, intensity shift/scale",
+                     "sampling": "class-balanced batches (with replacement)"},
+        "reproduce": {"train": "python -m inference.train " + shlex.join(argv)},
+    }
+
+
+def build_card(config: TrainConfig, *, dataset: SliceDataset, splits: dict[str, np.ndarray], grouping: str, model: Any,
+               history: list[dict[str, float]], evaluation: dict[str, Any], wall_clock_s: float, argv: list[str]) -> dict[str, Any]:
+    """Assemble the model card of a finished class-folder run (descriptive fields can be edited before publishing)."""
+    best = max(history, key=lambda row: row["val_auc"] if np.isfinite(row["val_auc"]) else -1)
+    counts = {name: {cls: int((dataset.labels[idx] == i).sum()) for i, cls in enumerate(dataset.class_names)} for name, idx in splits.items()}
+    card = build_card_common(config, class_names=dataset.class_names, positive_class=dataset.class_names[dataset.positive_index],
+                             model=model, wall_clock_s=wall_clock_s, argv=argv)
+    card["training"].update(epochs_run=len(history), best_epoch=int(best["epoch"]), best_val_auc=best["val_auc"])
+    card.update({
+        "input": "uint8 grey levels (n, size, size, 1), normalised inside the model; images padded to square and resized",
         "calibration": {"method": "temperature scaling of log-probabilities, NLL fitted on the validation split",
                         "temperature": evaluation["temperature"], "ece_test_before": evaluation["ece_test_before"],
                         "ece_test_after": evaluation["ece_test_after"], "ece_bins": 10},
         "aggregation": {"rule": STUDY_RULE, "top_k": DEFAULT_TOP_K},
         "data": {"root": str(dataset.root), "images": len(dataset.relative_paths)},
         "split": {"grouping": grouping, "seed": config.seed, "images_per_split_and_class": counts},
-        "training": {**asdict(config), "epochs_run": len(history), "best_epoch": int(best["epoch"]), "best_val_auc": best["val_auc"],
-                     "wall_clock_s": round(wall_clock_s, 1), "hardware": _hardware_description(),
-                     "framework": f"keras {keras.__version__} ({keras.backend.backend()} backend)",
-                     "augmentation": "each p=0.5: crop-box jitter, rotation ±15°, shear, horizontal flip, intensity shift/scale",
-                     "sampling": "class-balanced batches (with replacement)"},
         "test_metrics": evaluation["test_metrics"],
-        "reproduce": {"train": "python -m inference.train " + shlex.join(argv)},
-    }
+    })
+    return card
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the training CLI and return the model card it wrote."""
     arguments = sys.argv[1:] if argv is None else argv
     config = parse_args(arguments)
+    if config.data.endswith(".npz"):
+        from inference.train_hu import run
+
+        return run(config, argv=arguments)
     started = time.perf_counter()
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,8 @@
 """2D slice classifiers in the spirit of COVID-Net CT-2, built lazily so importing this needs no Keras.
 
 Contract used by Grad-CAM and the registry: the layer named ``FEATURES_LAYER`` outputs
-the last convolutional block's feature map, ``LOGITS_LAYER`` the pre-softmax scores
+the last convolutional block's feature map, ``EMBEDDING_LAYER`` its global average (the penultimate
+layer), ``LOGITS_LAYER`` the pre-softmax scores
 and ``PROBABILITIES_LAYER`` (the model output) the softmax probabilities. Inputs are
 ``(n, size, size, 1)`` grey levels 0..255 (uint8 values), normalised inside the model.
 """
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     import keras
 
 FEATURES_LAYER = "features"
+EMBEDDING_LAYER = "pool"  # penultimate: pooled features, the space of the in-domain distance (inference.domain)
 LOGITS_LAYER = "logits"
 PROBABILITIES_LAYER = "probabilities"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from inference.models import FEATURES_LAYER, LOGITS_LAYER, PROBABILITIES_LAYER, VariantSpec
+from inference.models import EMBEDDING_LAYER, FEATURES_LAYER, LOGITS_LAYER, PROBABILITIES_LAYER, VariantSpec
 
 # Moving statistics follow the weights within about ten steps (Keras default 0.99: about a hundred),
 # so validation in inference mode tracks training on small datasets. Training-only: inference is unchanged.
@@ -63,7 +63,7 @@ def build_covidnet(spec: VariantSpec, *, input_size_px: int, num_classes: int, n
     early = _conv_1x1(early, spec.stage_channels[-1], name="hub_long", relu=False)
     x = layers.Add(name="hub_long_sum")([stage_outputs[-1], early])
     features = layers.ReLU(name=FEATURES_LAYER)(x)
-    x = layers.GlobalAveragePooling2D(name="pool")(features)
+    x = layers.GlobalAveragePooling2D(name=EMBEDDING_LAYER)(features)
     x = layers.Dropout(0.2, name="dropout")(x)
     logits = layers.Dense(num_classes, name=LOGITS_LAYER)(x)
     # float32 even under a mixed-precision policy: probabilities near 0 and 1 need the range.
