@@ -184,7 +184,8 @@ def assess_applicability(volume: Volume, *, loaded: LoadedModel, lung_mask: np.n
     if features is not None and loaded.feature_reference is not None and len(features):
         distance = relative_feature_distance(features, reference=loaded.feature_reference)
     return check_applicability(volume.hu, spacing_mm=volume.spacing_mm, orientation=volume.orientation, lung_mask=lung_mask,
-                               limits=DomainLimits.from_card(loaded.card), relative_distance=distance)
+                               limits=DomainLimits.from_card(loaded.card), relative_distance=distance,
+                               manufacturer=volume.manufacturer)
 
 
 def heatmap_to_slice(heatmap: np.ndarray, plan: StudyPlan, *, slice_shape: tuple[int, int]) -> np.ndarray:

@@ -36,6 +36,7 @@ class Volume:
     slice_positions_mm : (z,) position of each slice along the slice normal.
     sort_method : ``SORT_BY_POSITION``, ``SORT_BY_INSTANCE_NUMBER`` (fallback when positions are missing)
         or ``SORTED_BY_CALLER``.
+    manufacturer : Manufacturer (0008,0070) of the first slice ("" when absent).
     """
 
     hu: np.ndarray
@@ -43,6 +44,7 @@ class Volume:
     orientation: tuple[float, float, float, float, float, float]
     slice_positions_mm: np.ndarray
     sort_method: str
+    manufacturer: str = ""
 
     @property
     def x_points_to_patient_left(self) -> bool:
@@ -138,7 +140,8 @@ def read_series(sources: Sequence[DicomSource], *, positions_mm: Sequence[float]
     row_mm, column_mm = (float(v) for v in datasets[0].get("PixelSpacing", (1.0, 1.0)))
     gaps = np.diff(positions)
     z_mm = float(np.median(gaps)) if gaps.size else float(datasets[0].get("SliceThickness", 1.0) or 1.0)
-    return Volume(hu, (z_mm, row_mm, column_mm), _orientation_of(datasets[0]), positions, method)
+    return Volume(hu, (z_mm, row_mm, column_mm), _orientation_of(datasets[0]), positions, method,
+                  str(datasets[0].get("Manufacturer", "") or ""))
 
 
 def read_slice_image(path: str | Path) -> np.ndarray:

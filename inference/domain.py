@@ -4,6 +4,9 @@
 already computed and, when available, the penultimate-layer features of the classified slices,
 and returns every rule that failed, in words a radiologist can read. Rules, in order:
 
+0. real patient CT: not a synthetic phantom (Manufacturer (0008,0070) of a known generator, such
+   as this project's own ``inference.phantom``; its features are close to real CT, so rule 5
+   alone does not catch it);
 1. axial: the slice normal (from ImageOrientationPatient (0020,0037)) is within about 25° of the
    patient's head-feet axis;
 2. slice spacing within what training covered (``DomainLimits.slice_spacing_mm``);
@@ -27,6 +30,7 @@ AIR_SEARCH_HU = (-1500.0, -500.0)
 AXIAL_MIN_COSINE = 0.9  # |normal . z| >= cos(25 deg)
 COVARIANCE_SHRINKAGE = 0.1
 REFERENCE_PERCENTILE = 95.0
+SYNTHETIC_MANUFACTURERS = ("CT Triage phantom",)  # inference.phantom writes this Manufacturer (0008,0070)
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,7 @@ def check_applicability(
     lung_mask: np.ndarray,
     limits: DomainLimits,
     relative_distance: float | None = None,
+    manufacturer: str = "",
 ) -> Applicability:
     """Check a study against the model's domain (rules 1-5 of the module docstring).
 
@@ -144,12 +149,16 @@ def check_applicability(
     lung_mask : (z, y, x) boolean lungs (:func:`inference.quantify.segment_lungs`).
     limits : the model card's limits (:meth:`DomainLimits.from_card`).
     relative_distance : :func:`relative_feature_distance` of the study's lung slices; None skips rule 5.
+    manufacturer : Manufacturer (0008,0070) of the series (rule 0).
 
     Returns
     -------
     Applicability with every failed rule's reason and the measured values.
     """
     reasons: list[str] = []
+    if manufacturer.strip() in SYNTHETIC_MANUFACTURERS:
+        reasons.append(f"synthetic phantom (Manufacturer '{manufacturer.strip()}'), not patient CT: "
+                       "the model is validated on real scanner CT only")
     normal_z = slice_normal_z(orientation)
     if normal_z < AXIAL_MIN_COSINE:
         reasons.append(f"not an axial series (slice normal |z| = {normal_z:.2f}; coronal/sagittal reformats are not supported)")

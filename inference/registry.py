@@ -215,10 +215,11 @@ def publish_run(
     if clashes:
         raise ValueError(f"notes may only add card fields, not overwrite {clashes}")
     card.update(notes or {}, name=name, version=version)
-    card.setdefault("reproduce", {}).setdefault("evaluate", (
-        f"python -m inference.evaluate --data {card['data']['root']} --model {name}/{version} "
-        f"--split-file inference/weights/{name}/{version}/{card['split_file']} --json OUT.json"
-    ))
+    if "test_metrics" in card:  # class-folder recipe: its test split is re-evaluated by inference.evaluate
+        card.setdefault("reproduce", {})["evaluate"] = (
+            f"python -m inference.evaluate --data {card['data']['root']} --model {name}/{version} "
+            f"--split-file inference/weights/{name}/{version}/{card['split_file']} --json OUT.json"
+        )
     target = root / name / version
     target.mkdir(parents=True, exist_ok=False)
     for file_name in (card["weights_file"], card["split_file"], *card.get("extra_files", [])):

@@ -44,7 +44,13 @@ def _observations(*, study: Study, result: Result | None, quantification: Quanti
             "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
                                       "code": "imaging", "display": "Imaging"}]}]}
     items: list[tuple[str, dict]] = []
-    if result is not None:
+    if result is not None and not result.applicable:
+        # Outside the model's validated domain: say so and why, never a probability that means nothing.
+        items.append(("ai-not-applicable", base | {
+            "code": _local("ai-not-applicable", "AI not applicable: study outside the model's validated domain"),
+            "valueString": "AI not applicable: " + "; ".join(result.not_applicable_reasons),
+            "device": {"display": f"{result.model_version.name} {result.model_version.version}"}}))
+    elif result is not None:
         items.append(("covid-probability", base | {
             "code": _local("covid19-probability", "AI COVID-19 pneumonia probability (calibrated)"),
             "valueQuantity": {"value": round(result.covid_probability, 4), "unit": "probability",

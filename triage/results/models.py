@@ -48,6 +48,10 @@ class Result(models.Model):
     slices_scored = models.PositiveIntegerField()
     key_slice_indices = models.JSONField(default=list)
     stage_seconds = models.JSONField(default=dict, help_text="Wall time per pipeline stage.")
+    applicable = models.BooleanField(default=True, help_text="False = 'AI not applicable': the study lies outside the "
+                                     "model's validated domain, so its probabilities mean nothing and are not shown.")
+    not_applicable_reasons = models.JSONField(default=list, blank=True,
+                                              help_text="One sentence per failed domain rule (inference.domain).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -94,6 +94,8 @@ def store_analysis(*, study: models.Model, model_version: ModelVersion, analysis
         covid_probability_uncalibrated=analysis.covid_probability_uncalibrated,
         predicted_label=analysis.predicted_label, slices_scored=len(analysis.slice_scores),
         key_slice_indices=list(analysis.key_slice_indices), stage_seconds=analysis.stage_seconds,
+        applicable=analysis.applicability is None or analysis.applicability.applicable,
+        not_applicable_reasons=list(analysis.applicability.reasons) if analysis.applicability else [],
     )
     SliceScore.objects.bulk_create(
         SliceScore(result=result, slice_index=s.slice_index, z_position_mm=s.z_position_mm,
@@ -108,7 +110,7 @@ def store_analysis(*, study: models.Model, model_version: ModelVersion, analysis
     )
     record_event(actor=None, action=ResultAction.RESULT_CREATED, hospital=study.hospital, target=study,
                  extra={"result": str(result.uuid), "model": model_version.reference,
-                        "covid_probability": round(result.covid_probability, 4)})
+                        "covid_probability": round(result.covid_probability, 4), "applicable": result.applicable})
     study_changed.send(sender="results", study=study)
     return result
 

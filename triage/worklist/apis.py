@@ -59,6 +59,7 @@ class WorklistListApi(APIView):
             overdue = serializers.BooleanField()
             waiting_minutes = serializers.IntegerField()
             covid_probability = serializers.FloatField(source="entry.covid_probability", allow_null=True)
+            not_applicable_reason = serializers.CharField(source="entry.not_applicable_reason")
             predicted_label = serializers.CharField(source="entry.predicted_label")
             lesion_fraction_both = serializers.FloatField(source="entry.lesion_fraction_both", allow_null=True)
             severity_total = serializers.IntegerField(source="entry.severity_total", allow_null=True)

@@ -21,6 +21,8 @@ class WorklistEntry(models.Model):
     sort_probability = models.FloatField(default=-1.0, help_text="covid_probability, or -1 when not analysed: "
                                          "one non-null, indexable sort key that puts un-analysed studies last.")
     predicted_label = models.CharField(max_length=32, blank=True)
+    not_applicable_reason = models.CharField(max_length=500, blank=True, help_text="Why the AI is not applicable "
+                                             "(then covid_probability is NULL and the study sorts by waiting time).")
     lesion_fraction_both = models.FloatField(null=True, help_text="Lesion fraction of both lungs, 0–1.")
     severity_total = models.PositiveSmallIntegerField(null=True)
     reviewed = models.BooleanField(default=False, help_text="A radiologist signed the report.")

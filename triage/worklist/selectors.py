@@ -70,6 +70,7 @@ class PriorityReason:
     OVERDUE = "overdue"
     PROBABILITY = "probability"
     NOT_ANALYSED = "not_analysed"
+    NOT_APPLICABLE = "not_applicable"  # analysed, outside the model's domain: waits in time order
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,8 @@ class WorklistRow:
     def priority_reason(self) -> str:
         if self.overdue:
             return PriorityReason.OVERDUE
+        if self.entry.not_applicable_reason:
+            return PriorityReason.NOT_APPLICABLE
         if self.entry.covid_probability is None:
             return PriorityReason.NOT_ANALYSED
         return PriorityReason.PROBABILITY

@@ -24,6 +24,8 @@ from triage.studies.models import Study
 from triage.worklist.models import WorklistEntry, WorklistVersion
 from triage.worklist.selectors import stack_gaps_for
 
+NOT_APPLICABLE_LABEL = "not applicable"  # predicted_label of a study outside the model's validated domain
+
 if TYPE_CHECKING:
     from django.db.models import QuerySet
 
@@ -48,7 +50,10 @@ def refresh_worklist_entry(*, study: Study) -> WorklistEntry:
     """
     study = Study.objects.only("id", "hospital_id", "status", "received_at", "accession_number",
                                "patient_id", "selected_series_id").get(pk=study.pk)
-    result = current_results(studies=[study]).only("id", "covid_probability", "predicted_label").first()
+    result = current_results(studies=[study]).only("id", "covid_probability", "predicted_label", "applicable",
+                                                   "not_applicable_reasons").first()
+    # A study outside the model's domain has no meaningful probability: it waits in time order.
+    scored = result if result is not None and result.applicable else None
     quantification = None
     if result is not None:
         quantification = (Quantification.objects.filter(result_id=result.id)
@@ -62,9 +67,10 @@ def refresh_worklist_entry(*, study: Study) -> WorklistEntry:
             "received_at": study.received_at,
             "accession_number": study.accession_number,
             "patient_id": study.patient_id,
-            "covid_probability": result.covid_probability if result else None,
-            "sort_probability": result.covid_probability if result else -1.0,
-            "predicted_label": result.predicted_label if result else "",
+            "covid_probability": scored.covid_probability if scored else None,
+            "sort_probability": scored.covid_probability if scored else -1.0,
+            "predicted_label": scored.predicted_label if scored else (NOT_APPLICABLE_LABEL if result else ""),
+            "not_applicable_reason": "; ".join(result.not_applicable_reasons)[:500] if result and not scored else "",
             "lesion_fraction_both": quantification.lesion_fraction_both if quantification else None,
             "severity_total": quantification.severity_total if quantification else None,
             "reviewed": reviewed_at is not None,

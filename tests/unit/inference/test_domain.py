@@ -25,7 +25,7 @@ LIMITS = DomainLimits(max_relative_distance=2.0)
 def _check(volume, *, relative_distance=None, limits=LIMITS):
     lungs = segment_lungs(volume.hu, spacing_mm=volume.spacing_mm, orientation=volume.orientation).both
     return check_applicability(volume.hu, spacing_mm=volume.spacing_mm, orientation=volume.orientation, lung_mask=lungs,
-                               limits=limits, relative_distance=relative_distance)
+                               limits=limits, relative_distance=relative_distance, manufacturer=volume.manufacturer)
 
 
 def test_check_applicability__real_chest_series_is_applicable():
@@ -107,3 +107,23 @@ def test_domain_limits__from_card_reads_lists_and_defaults():
     limits = DomainLimits.from_card({"domain": {"limits": {"slice_spacing_mm": [1, 8], "max_relative_distance": 1.7}}})
     assert limits.slice_spacing_mm == (1, 8) and limits.max_relative_distance == 1.7
     assert DomainLimits.from_card({}) == DomainLimits()
+
+
+def test_check_applicability__project_phantom_is_labelled_synthetic(tmp_path):
+    from inference.phantom import write_phantom_series
+
+    write_phantom_series(tmp_path, slices=16, size_px=96, severity="moderate", seed=0)
+    volume = read_series(sorted(tmp_path.glob("*.dcm")))
+    assert volume.manufacturer == "CT Triage phantom"
+    outcome = _check(volume, relative_distance=0.5)
+    assert not outcome.applicable
+    assert outcome.reasons[0].startswith("synthetic phantom (Manufacturer 'CT Triage phantom'), not patient CT")
+
+
+def test_check_applicability__real_scanner_manufacturer_passes_rule_0():
+    volume = np.full((30, 32, 32), -1000.0, np.float32)
+    lungs = np.zeros(volume.shape, bool)
+    lungs[:, 2:30, 2:30] = True
+    outcome = check_applicability(volume, spacing_mm=(5.0, 10.0, 10.0), orientation=(1, 0, 0, 0, 1, 0), lung_mask=lungs,
+                                  limits=LIMITS, manufacturer="SIEMENS")
+    assert outcome.applicable, outcome.reasons

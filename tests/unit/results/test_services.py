@@ -4,6 +4,7 @@ import pytest
 import numpy as np
 
 from inference.analysis import OverlayImage, SliceScore, StudyAnalysis
+from inference.domain import Applicability
 from inference.quantify import MAX_TOTAL_SCORE, LesionPattern, LungMasks, ZoneInvolvement
 from inference.quantify import Quantification as MeasuredQuantification
 from inference.quantify.scoring import lesion_hu_statistics
@@ -34,21 +35,24 @@ def measured_quantification() -> MeasuredQuantification:
     )
 
 
-def fake_analysis(probability: float = 0.8) -> StudyAnalysis:
+def fake_analysis(probability: float = 0.8, *, reasons: tuple[str, ...] = ()) -> StudyAnalysis:
+    rest = (1 - probability) / 2
     return StudyAnalysis(
-        class_names=("non-covid", "covid"), class_probabilities={"non-covid": 1 - probability, "covid": probability},
+        class_names=("normal", "pneumonia", "covid"),
+        class_probabilities={"normal": rest, "pneumonia": rest, "covid": probability},
         covid_probability=probability, covid_probability_uncalibrated=0.9, predicted_label="covid",
         slice_scores=[SliceScore(i, float(i), 0.5) for i in range(3, 9)], key_slice_indices=[5, 6],
         quantification=measured_quantification(),
         overlays=[OverlayImage(5, "gradcam", b"\x89PNG-a", b"\x89PNG-h", 64, 64),
                   OverlayImage(5, "lesion", b"\x89PNG-b", None, 64, 64)],
+        applicability=Applicability(not reasons, list(reasons)),
         stage_seconds={"classify": 1.0},
     )
 
 
 @pytest.fixture
 def model_version(db):
-    return ModelVersion.objects.create(name="m", version="1", weights_sha256="a" * 64, class_names=["non-covid", "covid"],
+    return ModelVersion.objects.create(name="m", version="1", weights_sha256="a" * 64, class_names=["normal", "pneumonia", "covid"],
                                        input_size_px=224, is_active=True)
 
 
@@ -93,7 +97,7 @@ def test_store_analysis__a_new_model_keeps_the_old_result_but_not_as_current(mak
     study = make_study()
     first = store_analysis(study=study, model_version=model_version, analysis=fake_analysis(0.8))
     newer = ModelVersion.objects.create(name="m", version="2", weights_sha256="b" * 64,
-                                        class_names=["non-covid", "covid"], input_size_px=224)
+                                        class_names=["normal", "pneumonia", "covid"], input_size_px=224)
     second = store_analysis(study=study, model_version=newer, analysis=fake_analysis(0.3))
     first.refresh_from_db()
     assert not first.is_current and second.is_current
@@ -109,3 +113,26 @@ def test_store_analysis__worklist_row_shows_the_new_result_at_once(make_study, m
     entry = WorklistEntry.objects.get(study=study)
     assert (entry.status, entry.covid_probability, entry.severity_total) == ("processing", 0.8, 2)
     assert entry.lesion_fraction_both == pytest.approx(0.02)
+
+
+@pytest.mark.django_db
+def test_store_analysis__not_applicable_study_keeps_its_reasons_and_no_worklist_probability(make_study, model_version):
+    from triage.worklist.models import WorklistEntry
+    from triage.worklist.services import NOT_APPLICABLE_LABEL
+
+    study = make_study(status="processing")
+    reasons = ("no chest CT with lungs in the field of view (0 ml of lung; at least 1000 ml needed)",)
+    result = store_analysis(study=study, model_version=model_version, analysis=fake_analysis(0.9, reasons=reasons))
+    result.refresh_from_db()
+    assert result.applicable is False and result.not_applicable_reasons == list(reasons)
+    entry = WorklistEntry.objects.get(study=study)
+    # No meaningful probability: the study sorts with the un-analysed ones, oldest first, and says why.
+    assert (entry.covid_probability, entry.sort_probability, entry.predicted_label) == (None, -1.0, NOT_APPLICABLE_LABEL)
+    assert entry.not_applicable_reason == reasons[0]
+
+
+@pytest.mark.django_db
+def test_store_analysis__applicable_study_is_marked_applicable(make_study, model_version):
+    result = store_analysis(study=make_study(), model_version=model_version, analysis=fake_analysis(0.7))
+    result.refresh_from_db()
+    assert result.applicable is True and result.not_applicable_reasons == []

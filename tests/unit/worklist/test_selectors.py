@@ -147,3 +147,18 @@ def test_worklist_page__counts_stop_at_the_limit_but_pages_stay_right(radiologis
     first = worklist_page(user=radiologist, filters=ALL, page=1, page_size=2, now=NOW)
     assert (first.count, first.count_is_exact, first.has_next) == (3, False, True)
     assert order(radiologist, page=3, page_size=2) == ["P3"]
+
+
+def test_worklist_page__not_applicable_studies_wait_in_time_order_and_say_why(radiologist, hospital_a):
+    from triage.results.models import Result
+
+    make_study(hospital=hospital_a, received_at=minutes_ago(10), probability=0.05, accession="READY-LOW")
+    for accession, age in (("NA-NEWER", 20), ("NA-OLDER", 40)):
+        study = make_study(hospital=hospital_a, received_at=minutes_ago(age), probability=0.99, accession=accession)
+        Result.objects.filter(study=study).update(applicable=False, not_applicable_reasons=["not an axial series"])
+        refresh_worklist_entry(study=study)
+    page = worklist_page(user=radiologist, filters=ALL, now=NOW)
+    # A 0.99 that means nothing must not outrank a real 0.05: not-applicable studies sort by waiting time.
+    assert [r.study.accession_number for r in page.rows] == ["READY-LOW", "NA-OLDER", "NA-NEWER"]
+    assert [r.priority_reason for r in page.rows[1:]] == [PriorityReason.NOT_APPLICABLE] * 2
+    assert page.rows[1].entry.not_applicable_reason == "not an axial series" and page.rows[1].entry.covid_probability is None
