@@ -170,7 +170,8 @@ def render_model_card_markdown(card: dict[str, Any]) -> str:
         lines += ["", f"Confusion matrix [[TN, FP], [FN, TP]]: {metrics['confusion_matrix']}"]
     lines += _render_validation(card.get("validation", {}))
     for section in ("intended_use", "data_description", "data", "split", "calibration", "aggregation", "training", "reproduce",
-                    "model_selection", "domain", "comparison_with_paper", "limitations"):
+                    "model_selection", "domain", "domain_check_results", "figure_crop_evaluation", "comparison_with_paper",
+                    "limitations"):
         if section in card:
             lines += ["", f"## {section.replace('_', ' ').capitalize()}", ""]
             value = card[section]
