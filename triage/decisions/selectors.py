@@ -47,9 +47,12 @@ def decision_rule_get(*, user: User, hospital_uuid: UUID) -> DecisionRule:
 
 
 def suggestion_for(*, study: Study) -> Suggestion | None:
-    """Return the suggested decision from the signed read (when there is one) or the current AI result."""
+    """Return the suggested decision from the signed read (when there is one) or the current AI result.
+
+    A result marked "AI not applicable" has no meaningful probability, so it suggests nothing.
+    """
     result = current_result_for(study=study)
-    if result is None:
+    if result is None or not result.applicable:
         return None
     quantification = Quantification.objects.filter(result=result).only("severity_total").first()
     report = latest_report_for(study=study)

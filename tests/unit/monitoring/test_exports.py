@@ -73,3 +73,14 @@ def test_metrics_csv_get__lists_confusion_cells_and_metrics_with_cis(hospital_a,
     cells = {r[2]: r for r in rows if r[1] == "model"}
     assert [cells[c][3] for c in ("tp", "fp", "fn", "tn")] == ["1", "1", "1", "1"]
     assert float(cells["sensitivity"][3]) == pytest.approx(0.5) and cells["sensitivity"][4] != ""
+
+
+def test_fhir_report_get__not_applicable_result_exports_the_reason_not_a_probability(hospital_a, admin_a):
+    from triage.results.models import Result
+
+    study = make_case(hospital=hospital_a, probability=0.87, quantify=True)
+    Result.objects.filter(study=study).update(applicable=False, not_applicable_reasons=["no chest CT with lungs in the field of view"])
+    bundle = selectors.fhir_report_get(user=admin_a, study_uuid=study.uuid)
+    observations = {o["code"]["coding"][0]["code"]: o for o in _resources(bundle, "Observation")}
+    assert observations["ai-not-applicable"]["valueString"] == "AI not applicable: no chest CT with lungs in the field of view"
+    assert "covid19-probability" not in observations

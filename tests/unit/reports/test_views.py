@@ -66,3 +66,19 @@ def test_study_report_page__and_viewer_number_the_key_slice_alike(client, radiol
     assert config["keySlices"] == [{"index": 12, "number": 13}]
     assert "Slice 13 ·" in report and "Slice 12 ·" not in report
     assert f"/overlays/12/gradcam.png" in report  # URLs keep the 0-based index
+
+
+def test_study_report_page__not_applicable_result_says_why_and_shows_no_probability(client, clinician, ready_study):
+    from triage.results.models import Result
+
+    Result.objects.filter(study=ready_study).update(applicable=False, not_applicable_reasons=["not an axial series (slice normal |z| = 0.00)"])
+    html = page(client, clinician, ready_study).content.decode()
+    assert "AI not applicable" in html and "not an axial series (slice normal |z| = 0.00)" in html
+    assert "data-probability" not in html
+
+
+def test_study_report_page__not_applicable_result_suggests_no_decision(client, clinician, ready_study):
+    from triage.results.models import Result
+
+    Result.objects.filter(study=ready_study).update(applicable=False, not_applicable_reasons=["synthetic phantom"])
+    assert "Suggested because probability" not in page(client, clinician, ready_study).content.decode()
