@@ -57,7 +57,10 @@ def test_heatmap_to_slice__puts_heat_back_inside_the_crop_box():
 def test_analyse_series__produces_every_stored_part(loaded, series):
     files, info = series
     analysis = analyse_series(files, loaded=loaded, batch_size=5, key_slices=4)
-    assert set(analysis.stage_seconds) == {"decode", "classify", "aggregate", "quantify", "explain"}
+    assert set(analysis.stage_seconds) == {"decode", "classify", "aggregate", "quantify", "domain", "explain"}
+    # The project's own phantom is not patient CT: scored (for tests and demos) but marked not applicable.
+    assert analysis.applicability is not None and not analysis.applicability.applicable
+    assert analysis.applicability.reasons[0].startswith("synthetic phantom")
     assert 0.0 <= analysis.covid_probability <= 1.0
     assert sum(analysis.class_probabilities.values()) == pytest.approx(1.0, abs=1e-6)
     assert analysis.predicted_label in {"non-covid", "covid"}
