@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('worklist', '0002_hospital_probability_index_with_id'),
+        ('worklist', '0004_entry_missing_slices'),
     ]
 
     operations = [
