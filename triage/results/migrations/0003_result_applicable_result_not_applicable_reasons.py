@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('results', '0001_initial'),
+        ('results', '0002_quantification_severity_max_pattern_dependent'),
     ]
 
     operations = [
