@@ -248,11 +248,19 @@ def analyse_volume(
     key_slices: int = DEFAULT_KEY_SLICES,
     timer: StageTimer | None = None,
 ) -> StudyAnalysis:
-    """Classify, aggregate, quantify and explain one HU volume (see the module docstring for the stages)."""
+    """Classify, aggregate, quantify and explain one HU volume (see the module docstring for the stages).
+
+    A volume model (card ``kind: volume``) takes the 3D path of :mod:`inference.volume_analysis`.
+    """
     from inference.explain import select_key_slices
     from inference.quantify import quantify_volume
+    from inference.registry import VOLUME_KIND
 
     timer = timer or StageTimer()
+    if loaded.kind == VOLUME_KIND:
+        from inference.volume_analysis import analyse_whole_volume
+
+        return analyse_whole_volume(volume, loaded=loaded, key_slices=key_slices, timer=timer)
     class_names = tuple(loaded.card["class_names"])
     positive = loaded.positive_index
 

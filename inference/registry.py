@@ -26,6 +26,7 @@ ACTIVE_FILE_NAME = "ACTIVE"
 CARD_JSON = "model_card.json"
 CARD_MARKDOWN = "model_card.md"
 _HASH_CHUNK_BYTES = 1 << 20
+SLICE_KIND, VOLUME_KIND = "slice", "volume"  # a card's ``kind``; cards without one are slice models
 
 
 class ModelNotFoundError(LookupError):
@@ -55,6 +56,11 @@ class LoadedModel:
     def positive_index(self) -> int:
         """Return the output index of the COVID-19 class."""
         return int(self.card["class_names"].index(self.card["positive_class"]))
+
+    @property
+    def kind(self) -> str:
+        """Return what the model classifies: ``"slice"`` (2D, the default) or ``"volume"`` (3D)."""
+        return str(self.card.get("kind", SLICE_KIND))
 
     @property
     def temperature(self) -> float:
@@ -114,13 +120,12 @@ def verified_weights_path(directory: Path, card: dict[str, Any]) -> Path:
 def load_model(name: str | None = None, *, root: Path = WEIGHTS_ROOT) -> LoadedModel:
     """Build the card's architecture, verify the weights checksum and load them (default: the active model)."""
     from inference.device import configure_precision
-    from inference.models import build_model
 
     configure_precision()
     directory = model_directory(name, root=root)
     card = read_model_card(str(directory.relative_to(root)), root=root)
     weights = verified_weights_path(directory, card)
-    model = build_model(card["variant"], input_size_px=int(card["input_size_px"]), num_classes=len(card["class_names"]))
+    model = _build_from_card(card)
     model.load_weights(weights)
     reference_file = card.get("domain", {}).get("feature_reference_file")
     if not reference_file:
@@ -139,6 +144,18 @@ def scoring_model_of(model: keras.Model) -> keras.Model:
     joined = keras.layers.Concatenate(axis=-1, dtype="float32", name="probabilities_and_features")(
         [model.output, model.get_layer(EMBEDDING_LAYER).output])
     return keras.Model(model.input, joined, name=f"{model.name}_scoring")
+
+
+def _build_from_card(card: dict[str, Any]) -> keras.Model:
+    """Build the untrained architecture a card names, by its ``kind``."""
+    if card.get("kind", SLICE_KIND) == VOLUME_KIND:
+        from inference.models.covidnet3d import build_volume_model
+        from inference.volume_preprocess import geometry_from_card
+
+        return build_volume_model(card["variant"], geometry=geometry_from_card(card))
+    from inference.models import build_model
+
+    return build_model(card["variant"], input_size_px=int(card["input_size_px"]), num_classes=len(card["class_names"]))
 
 
 def write_model_card(directory: str | Path, card: dict[str, Any]) -> None:
@@ -160,7 +177,7 @@ def render_model_card_markdown(card: dict[str, Any]) -> str:
     lines = [f"# Model card: {card['name']} {card['version']}", ""]
     lines += [f"- **kind**: {card.get('kind', 'slice')}"]
     lines += [f"- **{key.replace('_', ' ')}**: {card[key]}" for key in
-              ("variant", "input_size_px", "class_names", "positive_class", "params", "flops_per_slice",
+              ("kind", "variant", "input_size_px", "input_geometry", "class_names", "positive_class", "params", "flops_per_slice",
                "weights_file", "weights_sha256", "created_utc") if key in card]
     metrics = card.get("test_metrics", {})
     if metrics:
@@ -216,7 +233,9 @@ def publish_run(
     if clashes:
         raise ValueError(f"notes may only add card fields, not overwrite {clashes}")
     card.update(notes or {}, name=name, version=version)
-    if "test_metrics" in card:  # class-folder recipe: its test split is re-evaluated by inference.evaluate
+    # A class-folder slice recipe: its test split is re-evaluated by inference.evaluate; volume cards
+    # and HU-volume slice cards carry their own reproduce commands.
+    if card.get("kind", SLICE_KIND) == SLICE_KIND and "test_metrics" in card:
         card.setdefault("reproduce", {})["evaluate"] = (
             f"python -m inference.evaluate --data {card['data']['root']} --model {name}/{version} "
             f"--split-file inference/weights/{name}/{version}/{card['split_file']} --json OUT.json"

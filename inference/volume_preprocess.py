@@ -9,6 +9,7 @@ input never mutated, float32 out. Volumes are ``(z, y, x)``; the channel axis is
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -102,3 +103,8 @@ def heatmap_to_source_slice(heatmap_crop: np.ndarray, *, geometry: VolumeGeometr
     factors = (slice_shape[0] / geometry.resize_px, slice_shape[1] / geometry.resize_px)
     mapped = ndimage.zoom(full, factors, order=1, mode="nearest", grid_mode=False)
     return np.clip(mapped, 0.0, 1.0).astype(np.float32)
+
+
+def geometry_from_card(card: dict[str, Any]) -> VolumeGeometry:
+    """Return the input geometry a volume model card records in ``input_geometry``."""
+    return VolumeGeometry(**{key: int(value) for key, value in card["input_geometry"].items()})
