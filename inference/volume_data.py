@@ -158,3 +158,23 @@ def write_phantom_training_folder(out: str | Path, *, count: int, slices: int = 
         writer.writeheader()
         writer.writerows(rows)
     return read_training_folder(folder)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Write a phantom training folder: ``python -m inference.volume_data --out DIR --count N [--seed S]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m inference.volume_data", description=main.__doc__)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--slices", type=int, default=48)
+    parser.add_argument("--size-px", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    cases = write_phantom_training_folder(args.out, count=args.count, slices=args.slices, size_px=args.size_px,
+                                          seed=args.seed)
+    print(f"{len(cases)} phantom volumes in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
