@@ -28,7 +28,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -240,6 +240,18 @@ def explain_key_slices(
     return overlays
 
 
+def start_quantification(pool: ThreadPoolExecutor, volume: Volume, *, timer: StageTimer) -> Future[Quantification]:
+    """Start lung and lesion quantification on ``pool``: it needs only the volume, so it runs while the model classifies."""
+    from inference.quantify import quantify_volume
+
+    def quantify() -> Quantification:
+        with timer.stage("quantify"):
+            return quantify_volume(volume.hu, spacing_mm=volume.spacing_mm, orientation=volume.orientation,
+                                   superior_first=volume.superior_first)
+
+    return pool.submit(quantify)
+
+
 def analyse_volume(
     volume: Volume,
     *,
@@ -253,7 +265,6 @@ def analyse_volume(
     A volume model (card ``kind: volume``) takes the 3D path of :mod:`inference.volume_analysis`.
     """
     from inference.explain import select_key_slices
-    from inference.quantify import quantify_volume
     from inference.registry import VOLUME_KIND
 
     timer = timer or StageTimer()
@@ -263,15 +274,8 @@ def analyse_volume(
         return analyse_whole_volume(volume, loaded=loaded, key_slices=key_slices, timer=timer)
     class_names = tuple(loaded.card["class_names"])
     positive = loaded.positive_index
-
-    def quantify() -> Quantification:
-        with timer.stage("quantify"):
-            return quantify_volume(volume.hu, spacing_mm=volume.spacing_mm, orientation=volume.orientation,
-                                   superior_first=volume.superior_first)
-
-    # Quantification needs only the volume: it runs on a CPU thread while the model classifies.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="quantify") as pool:
-        quantified = pool.submit(quantify)
+        quantified = start_quantification(pool, volume, timer=timer)
         with timer.stage("classify"):
             plan = plan_study(volume.hu)
             raw, features = classify_slices_with_features(volume.hu, plan, loaded=loaded, batch_size=batch_size)

@@ -16,7 +16,7 @@ A volume model scores the study, not slices: ``slice_scores`` is empty.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -76,19 +76,12 @@ def explain_volume(volume: Volume, heat: np.ndarray, *, loaded: LoadedModel, pai
 def analyse_whole_volume(volume: Volume, *, loaded: LoadedModel, key_slices: int = DEFAULT_KEY_SLICES,
                          timer: StageTimer) -> StudyAnalysis:
     """Classify, quantify and explain one HU volume with a 3D model (see the module docstring)."""
-    from inference.analysis import StudyAnalysis
+    from inference.analysis import StudyAnalysis, start_quantification
     from inference.explain.gradcam_volume import gradcam_volume
-    from inference.quantify import quantify_volume
 
     class_names = tuple(loaded.card["class_names"])
-
-    def quantify() -> Any:
-        with timer.stage("quantify"):
-            return quantify_volume(volume.hu, spacing_mm=volume.spacing_mm, orientation=volume.orientation,
-                                   superior_first=volume.superior_first)
-
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="quantify") as pool:
-        quantified = pool.submit(quantify)
+        quantified = start_quantification(pool, volume, timer=timer)
         with timer.stage("classify"):
             model_input = prepare_volume(volume.hu, geometry=geometry_from_card(loaded.card))
             heat, probability = gradcam_volume(loaded.model, model_input)

@@ -116,7 +116,8 @@ def build_covidnet3d(spec: DenseNet3DSpec, *, input_shape: tuple[int, int, int, 
         x = _dense_block(x, units, spec=spec, name=f"block{index + 1}")
         if index < len(spec.block_units) - 1:
             x = _transition(x, spec=spec, name=f"transition{index + 1}")
-    x = InstanceNormalization(name="final_in")(x)
+    # No norm before the global pool: an instance norm there would make every channel's spatial mean
+    # its learnt offset, so the pooled features could no longer say how much of a pattern a scan has.
     features = layers.ReLU(name=FEATURES_LAYER)(x)
     x = layers.GlobalAveragePooling3D(name="pool")(features)
     logits = layers.Dense(1, name=LOGITS_LAYER)(x)
