@@ -178,3 +178,40 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@dataclass(frozen=True)
+class TrainingSlices:
+    """The lung slices of a training folder's volumes, as the slice model sees them.
+
+    Attributes
+    ----------
+    images : uint8 ``(n, size, size)``: lung window, body crop, resize (the worker's slice pipeline).
+    is_positive : bool ``(n,)``: the study's label on every one of its slices (a weak label: a
+        COVID-19 study's slices without lesions are labelled positive too).
+    patients : ``(n,)`` patient key of each slice, for patient-level splits.
+    case_ids : ``(n,)`` the case each slice came from.
+    """
+
+    images: np.ndarray
+    is_positive: np.ndarray
+    patients: np.ndarray
+    case_ids: np.ndarray
+
+
+def read_training_slices(root: str | Path, *, size_px: int, labels_csv: str | Path | None = None) -> TrainingSlices:
+    """Return the lung slices of every volume of a training folder, for the 2D training CLI."""
+    from tqdm import tqdm
+
+    from inference.preprocess import plan_study, render_model_slices
+
+    images, positive, patients, case_ids = [], [], [], []
+    for case in tqdm(read_training_folder(root, labels_csv=labels_csv), desc="volumes to slices", unit="volume"):
+        hu = read_case_volume(case.path).hu
+        plan = plan_study(hu)
+        images.append(render_model_slices(hu, plan, indices=plan.slice_indices, size_px=size_px))
+        count = plan.slice_indices.size
+        positive += [case.is_positive] * count
+        patients += [case.patient] * count
+        case_ids += [case.case_id] * count
+    return TrainingSlices(np.concatenate(images), np.array(positive, dtype=bool), np.array(patients), np.array(case_ids))

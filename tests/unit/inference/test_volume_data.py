@@ -11,6 +11,7 @@ from inference.volume_data import (
     read_case_volume,
     read_nifti,
     read_training_folder,
+    read_training_slices,
     write_nifti,
     write_phantom_training_folder,
 )
@@ -77,3 +78,14 @@ def test_write_phantom_training_folder__half_with_lesions_labelled_covid(tmp_pat
     assert [case.is_positive for case in cases] == [False, True, False, True]
     assert len({case.patient for case in cases}) == 4
     assert read_case_volume(cases[1].path).hu.shape == (8, 64, 64)
+
+
+def test_read_training_slices__lung_slices_carry_their_study_label_and_patient(tmp_path):
+    from inference.preprocess import plan_study
+
+    cases = write_phantom_training_folder(tmp_path, count=2, slices=8, size_px=64, seed=3)
+    slices = read_training_slices(tmp_path, size_px=32)
+    lung_counts = [plan_study(read_case_volume(case.path).hu).slice_indices.size for case in cases]
+    assert slices.images.shape == (sum(lung_counts), 32, 32) and slices.images.dtype == np.uint8
+    assert slices.is_positive.tolist() == [False] * lung_counts[0] + [True] * lung_counts[1]
+    assert slices.patients.tolist() == [cases[0].patient] * lung_counts[0] + [cases[1].patient] * lung_counts[1]
