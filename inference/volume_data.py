@@ -153,11 +153,19 @@ def write_phantom_training_folder(out: str | Path, *, count: int, slices: int = 
         rows.append({"volume": name, "patient": f"phantom-{index:04d}",
                      "label": "normal" if severity == "none" else POSITIVE_LABEL,
                      "label_source": "generated", "scanner": f"phantom ({severity})"})
-    with (folder / LABELS_FILE).open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+    write_labels_csv(folder, rows)
+    return read_training_folder(folder)
+
+
+def write_labels_csv(folder: str | Path, rows: list[dict[str, str]]) -> Path:
+    """Write a training folder's ``labels.csv`` (``REQUIRED_COLUMNS`` first, then each row's other keys)."""
+    extra = sorted({key for row in rows for key in row} - set(REQUIRED_COLUMNS))
+    path = Path(folder) / LABELS_FILE
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*REQUIRED_COLUMNS, *extra])
         writer.writeheader()
         writer.writerows(rows)
-    return read_training_folder(folder)
+    return path
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -107,3 +107,23 @@ def test_build_volume_model__jax_backend_gives_the_tensorflow_outputs(tmp_path):
     answer = json.loads(done.stdout.strip().splitlines()[-1])
     assert answer["backend"] == "jax"
     np.testing.assert_allclose(answer["p"], np.asarray(model.predict(volumes, verbose=0)).ravel(), rtol=1e-4, atol=1e-5)
+
+
+def test_build_volume_model__mixed_precision_keeps_norm_statistics_and_output_in_float32():
+    """Under mixed_float16 (a GPU's policy; TF on CPU lacks float16 3D pooling, so no forward pass here)."""
+    import keras
+
+    x = np.random.default_rng(5).normal(100.0, 3.0, size=(1, 6, 8, 8, 2)).astype(np.float32)
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = build_volume_model("shallow", geometry=TINY)
+        norm = InstanceNormalization()
+        normalised = np.asarray(norm(x.astype(np.float16)))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert model.get_layer("block1_u0_1_conv").compute_dtype == "float16"
+    assert model.get_layer(PROBABILITIES_LAYER).compute_dtype == "float32"
+    # Statistics in float32: the error left is the float16 input rounding (0.06 at 100, i.e. 0.02 sd).
+    expected = (x - x.mean(axis=(1, 2, 3), keepdims=True)) / np.sqrt(x.var(axis=(1, 2, 3), keepdims=True) + 1e-5)
+    assert normalised.dtype == np.float16
+    np.testing.assert_allclose(normalised.astype(np.float32), expected, atol=0.02)
