@@ -188,7 +188,7 @@ def render_model_card_markdown(card: dict[str, Any]) -> str:
     lines += _render_validation(card.get("validation", {}))
     for section in ("intended_use", "data_description", "data", "split", "calibration", "aggregation", "training", "reproduce",
                     "model_selection", "domain", "domain_check_results", "figure_crop_evaluation", "comparison_with_paper",
-                    "limitations"):
+                    "external_check", "limitations"):
         if section in card:
             lines += ["", f"## {section.replace('_', ' ').capitalize()}", ""]
             value = card[section]

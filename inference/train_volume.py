@@ -196,12 +196,16 @@ def evaluate(model: Any, *, volumes: np.ndarray, labels: np.ndarray, cases: list
              splits: dict[str, np.ndarray], batch_size: int) -> dict[str, Any]:
     """Fit the temperature on validation; score the test split overall and per data source."""
     raw = {name: _predict(model, volumes[idx], batch_size=batch_size) for name, idx in splits.items() if name != "train"}
-    temperature = fit_temperature(_two_class_logits(raw["val"]), (1 - labels[splits["val"]]).astype(np.int64))
+    val_labels = labels[splits["val"]]
+    separated = raw["val"][val_labels == 0].max(initial=0.0) < raw["val"][val_labels == 1].min(initial=1.0)
+    # On a perfectly separated validation split the NLL falls as T shrinks: no temperature is identifiable.
+    temperature = 1.0 if separated else fit_temperature(_two_class_logits(raw["val"]), (1 - val_labels).astype(np.int64))
     calibrated = apply_temperature(_two_class_logits(raw["test"]), temperature=temperature)[:, 0]
     test_labels = labels[splits["test"]]
     sources = np.array([cases[i].source for i in splits["test"]])
     return {
         "temperature": temperature,
+        "validation_separated": bool(separated),
         "test_metrics": binary_metrics(test_labels, calibrated),
         "test_metrics_by_source": {source: binary_metrics(test_labels[sources == source], calibrated[sources == source])
                                    for source in sorted(set(sources.tolist()))},
@@ -255,7 +259,9 @@ def build_card(config: VolumeTrainConfig, *, model: Any, cases: list[TrainingCas
                  "resampled trilinearly to slices x resize^2, centre-cropped to crop^2",
         "params": int(model.count_params()),
         "weights_file": WEIGHTS_FILE, "weights_sha256": sha256_file(Path(config.out) / WEIGHTS_FILE), "split_file": SPLIT_FILE,
-        "calibration": {"method": "temperature scaling of the sigmoid's two-class log-probabilities, NLL fitted on the validation split",
+        "calibration": {"method": "temperature scaling of the sigmoid's two-class log-probabilities, NLL fitted on the validation split"
+                                  + ("; validation perfectly separated, so T is not identifiable and is left at 1 (uncalibrated)"
+                                     if evaluation["validation_separated"] else ""),
                         "temperature": evaluation["temperature"], "ece_test_before": evaluation["ece_test_before"],
                         "ece_test_after": evaluation["ece_test_after"], "ece_bins": 10},
         "aggregation": {"rule": "none: the model reads the whole volume and gives one probability per study"},
@@ -265,7 +271,9 @@ def build_card(config: VolumeTrainConfig, *, model: Any, cases: list[TrainingCas
         "training": {**asdict(config), "optimizer": "Adam", "loss": "binary cross-entropy",
                      "augmentation": "left-right flip, p = 0.5", "epochs_run": len(history),
                      "best_epoch": int(best["epoch"]), "best_val_auc": best["val_auc"],
-                     "wall_clock_s": round(wall_clock_s, 1), "median_epoch_train_s": epoch_seconds,  # epochs that traced the graph excluded
+                     "training_s": round(sum(row["train_seconds"] for row in history), 1),
+                     "wall_clock_s_last_invocation": round(wall_clock_s, 1),
+                     "median_epoch_train_s": epoch_seconds,  # epochs that traced the graph excluded
                      "train_volumes_per_s": round(splits["train"].size / max(epoch_seconds, 1e-9), 2),
                      "hardware": _hardware_description(), "precision": keras.mixed_precision.global_policy().name,
                      "framework": f"keras {keras.__version__} ({keras.backend.backend()} backend)"},
@@ -308,7 +316,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     metrics = card["test_metrics"]
     print(f"test AUC {metrics['auc']['value']}  sensitivity {metrics['sensitivity']['value']}  "
           f"specificity {metrics['specificity']['value']}  T={evaluation['temperature']:.3f}  "
-          f"{card['training']['wall_clock_s']} s", flush=True)
+          f"training {card['training']['training_s']} s", flush=True)
     return card
 
 
