@@ -42,6 +42,7 @@ CHECKPOINT_FILE = "checkpoint.keras"
 BEST_WEIGHTS_FILE = "best.weights.h5"
 STATE_FILE = "state.json"
 HISTORY_FILE = "history.json"
+MIN_CASES_FOR_CI = 20
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,8 @@ def score_external(model: Any, *, config: VolumeTrainConfig, temperature: float)
         "folder": config.external,
         "cases": [{"case": case.case_id, "label": "covid" if case.is_positive else "non-covid",
                    "covid_probability": round(float(p), 4)} for case, p in zip(cases, calibrated)],
-        "metrics": binary_metrics(labels, calibrated),
+        # A percentile bootstrap of a handful of cases only repeats them: no CI below MIN_CASES_FOR_CI.
+        "metrics": binary_metrics(labels, calibrated, n_boot=10000 if labels.size >= MIN_CASES_FOR_CI else 0),
     }
 
 
