@@ -8,4 +8,5 @@ class MonitoringAction(models.TextChoices):
     PCR_IMPORTED = "monitoring.pcr_imported"
     METRICS_EXPORTED = "monitoring.metrics_exported"
     RESEARCH_EXPORTED = "monitoring.research_exported"
+    TRAINING_SET_EXPORTED = "monitoring.training_set_exported"
     FHIR_EXPORTED = "study.fhir_exported"
