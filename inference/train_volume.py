@@ -302,6 +302,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cases = read_cases(config.data, config.labels)
     labels = np.array([case.is_positive for case in cases], dtype=np.int64)
     splits = patient_level_split([case.patient for case in cases], labels, seed=config.seed)
+    empty = [name for name, idx in splits.items() if idx.size == 0]
+    if empty:
+        raise SystemExit(f"the patient-level split left {empty} empty: {len(set(c.patient for c in cases))} patients "
+                         "are too few (about 4 per class are needed)")
     (out / SPLIT_FILE).write_text(json.dumps({name: [cases[i].case_id for i in idx] for name, idx in splits.items()}, indent=1) + "\n")
     print(", ".join(f"{name} {idx.size}" for name, idx in splits.items()) + " volumes (patient-level split)", flush=True)
     volumes = model_inputs(cases, geometry=config.geometry)

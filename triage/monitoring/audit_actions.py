@@ -9,4 +9,5 @@ class MonitoringAction(models.TextChoices):
     METRICS_EXPORTED = "monitoring.metrics_exported"
     RESEARCH_EXPORTED = "monitoring.research_exported"
     TRAINING_SET_EXPORTED = "monitoring.training_set_exported"
+    CANDIDATE_COMPARED = "monitoring.candidate_compared"
     FHIR_EXPORTED = "study.fhir_exported"

@@ -21,12 +21,12 @@ def _broker_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def _send(task, *, study_id: int, queue: str) -> bool:
-    """Publish ``task(study_id=…)`` to ``queue``; on a broker error log it and return False (the sweep retries)."""
+def _send(task, *, study_id: int, queue: str, **arguments: int) -> bool:
+    """Publish ``task(study_id=…, **arguments)`` to ``queue``; on a broker error log it and return False (the sweep retries)."""
     try:
         # ignore_result: nothing reads these results, and a result-backend subscription would
         # turn a Redis outage into a RuntimeError before the message is even sent.
-        task.apply_async(kwargs={"study_id": study_id}, queue=queue, retry_policy=PUBLISH_RETRY_POLICY,
+        task.apply_async(kwargs={"study_id": study_id, **arguments}, queue=queue, retry_policy=PUBLISH_RETRY_POLICY,
                          ignore_result=True)
     except _broker_errors():
         logger.warning("studies.enqueue_failed", extra={"study_id": study_id, "task": task.name}, exc_info=True)
@@ -46,3 +46,10 @@ def enqueue_analysis(*, study_id: int) -> bool:
     from triage.pipeline.tasks import analyse_study
 
     return _send(analyse_study, study_id=study_id, queue="gpu")
+
+
+def enqueue_shadow_analysis(*, study_id: int, model_version_id: int) -> bool:
+    """Send ``results.analyse_shadow`` (a candidate model on a ready study) to the ``gpu`` queue."""
+    from triage.pipeline.tasks import analyse_shadow
+
+    return _send(analyse_shadow, study_id=study_id, queue="gpu", model_version_id=model_version_id)

@@ -22,8 +22,9 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from triage.accounts.models import Hospital, User
+from triage.audit.services import record_event
 from triage.core.exceptions import StorageOffline
-from triage.pipeline.enqueue import enqueue_analysis, enqueue_ingest
+from triage.pipeline.enqueue import enqueue_analysis, enqueue_ingest, enqueue_shadow_analysis
 from triage.results import selectors as result_selectors
 from triage.results import services as result_services
 from triage.results.audit_actions import ResultAction
@@ -129,8 +130,14 @@ def _analyse_claimed(*, study: Study) -> Result | None:
             with transaction.atomic():
                 result = result_services.store_analysis(study=study, model_version=model_version, analysis=analysis)
                 study_services.mark_study_ready(study_id=study.id)
+                for candidate in result_selectors.open_candidate_versions(hospital=study.hospital):
+                    transaction.on_commit(partial(enqueue_shadow_analysis, study_id=study.id,
+                                                  model_version_id=candidate.id))
         else:
-            study_services.mark_study_ready(study_id=study.id)
+            with transaction.atomic():
+                # A promoted candidate's shadow result becomes the one shown when its study is re-analysed.
+                result = result_services.make_result_current(result=result)
+                study_services.mark_study_ready(study_id=study.id)
     except IllegalStudyTransition:
         # New instances reopened the study while it was analysed: nothing was stored, and the
         # ingest of the complete study queues it again.
@@ -138,6 +145,43 @@ def _analyse_claimed(*, study: Study) -> Result | None:
         return None
     logger.info("inference.finished", extra={"study_id": study.id, "model_version": model_version.reference})
     return result
+
+
+def analyse_shadow(*, study_id: int, model_version_id: int) -> Result | None:
+    """Store a candidate model's hidden result for a ready study; idempotent (one result per study and model)."""
+    from inference.analysis import StageTimer
+
+    study = Study.objects.filter(id=study_id, status=Status.READY).select_related("hospital").first()
+    model_version = ModelVersion.objects.filter(id=model_version_id, is_active=False).first()
+    if study is None or model_version is None:
+        return None  # re-opened, failed, or promoted meanwhile: the normal analysis covers it
+    existing = result_selectors.result_for_model_version(study_id=study_id, model_version=model_version)
+    if existing is not None:
+        return existing
+    timer = StageTimer()
+    with timer.stage("decode"):
+        volume = read_selected_volume(study=study)
+    analysis = result_services.run_analysis(volume=volume, model_version=model_version, timer=timer)
+    result = result_services.store_analysis(study=study, model_version=model_version, analysis=analysis, shadow=True)
+    logger.info("inference.shadow_finished", extra={"study_id": study_id, "model_version": model_version.reference})
+    return result
+
+
+@transaction.atomic
+def promote_candidate(*, actor: User, candidate_uuid, evidence: dict, reanalyse: bool = False,
+                      now: datetime | None = None) -> ModelVersion:
+    """Make a candidate the active model in one audited action, recording the evidence it was promoted on.
+
+    ``evidence`` is the comparison the admin was shown (:func:`triage.monitoring.shadow.candidate_comparison`).
+    Earlier results stay; with ``reanalyse`` every ready study is re-queued, and one that already
+    has the candidate's shadow result gets it as its current result without running the model again.
+    """
+    candidate = result_selectors.candidate_get(user=actor, candidate_uuid=candidate_uuid)
+    version = activate_model_version(actor=actor, reference=candidate.model_version.reference, reanalyse=reanalyse)
+    result_services.end_candidacies(model_version=version, now=now or timezone.now())
+    record_event(actor=actor, action=ResultAction.CANDIDATE_PROMOTED, hospital=candidate.hospital, target=version,
+                 extra={"model": version.reference, "reanalyse": reanalyse, "evidence": evidence})
+    return version
 
 
 # --- Sending studies through again -------------------------------------------------------------

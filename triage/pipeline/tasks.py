@@ -46,6 +46,15 @@ def analyse_study(self, *, study_id: int) -> None:
         raise self.retry(countdown=held.retry_after_s, max_retries=None) from held
 
 
+@shared_task(name="results.analyse_shadow", queue="gpu", acks_late=True,
+             autoretry_for=TRANSIENT_ERRORS, max_retries=5, retry_backoff=15, retry_backoff_max=300)
+def analyse_shadow(*, study_id: int, model_version_id: int) -> None:
+    """Run a candidate model on a ready study and store its hidden result (a failure never fails the study)."""
+    from triage.pipeline.services import analyse_shadow as run
+
+    run(study_id=study_id, model_version_id=model_version_id)
+
+
 @shared_task(name="studies.requeue_stuck_studies", queue="ingest", acks_late=True)
 def requeue_stuck_studies() -> int:
     """Re-enqueue studies stuck in ``received`` (broker outage, killed worker); return how many."""

@@ -6,3 +6,5 @@ class ResultAction(models.TextChoices):
     MODEL_REGISTERED = "model.registered"
     MODEL_ACTIVATED = "model.activated"
     REANALYSIS_REQUESTED = "result.reanalysis_requested"
+    CANDIDATE_MARKED = "model.candidate_marked"
+    CANDIDATE_PROMOTED = "model.candidate_promoted"

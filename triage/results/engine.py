@@ -9,6 +9,7 @@ import os
 logger = logging.getLogger(__name__)
 
 _loaded: dict[str, object] = {}
+MODELS_PER_PROCESS = 2  # the active model and one shadow candidate
 
 
 def loaded_model(reference: str):
@@ -16,7 +17,8 @@ def loaded_model(reference: str):
     if reference not in _loaded:
         from inference.registry import load_model
 
-        _loaded.clear()  # one model per process: a new active version replaces the old one
+        while len(_loaded) >= MODELS_PER_PROCESS:  # the least recently loaded goes (a replaced active version)
+            _loaded.pop(next(iter(_loaded)))
         _loaded[reference] = load_model(reference)
         logger.info("inference.model_loaded", extra={"model": reference, "pid": os.getpid()})
     return _loaded[reference]

@@ -136,3 +136,28 @@ class Overlay(models.Model):
             models.CheckConstraint(condition=Q(kind__in=["gradcam", "lesion"]), name="overlay_kind_is_known"),
         ]
         ordering = ["slice_index", "kind"]
+
+
+class Candidate(models.Model):
+    """A model version run in shadow on new studies of one hospital (or all when ``hospital`` is empty).
+
+    Its results are stored (``Result.is_current`` false) and never shown on the worklist, report or
+    exports; monitoring compares them with the shown results on PCR outcomes before promotion.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="candidacies")
+    hospital = models.ForeignKey("accounts.Hospital", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="+", help_text="Empty: every hospital.")
+    started_by = models.ForeignKey("accounts.User", null=True, on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["model_version", "hospital"], condition=Q(ended_at__isnull=True),
+                                    name="one_open_candidacy_per_model_and_hospital"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Candidate {self.model_version} ({self.hospital or 'all hospitals'})"

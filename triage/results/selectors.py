@@ -2,10 +2,10 @@
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from triage.accounts.permissions import require_platform_admin
-from triage.results.models import ModelVersion, Overlay, Result
+from triage.results.models import Candidate, ModelVersion, Overlay, Result
 
 
 def model_version_list(*, user) -> QuerySet[ModelVersion]:
@@ -55,3 +55,16 @@ def key_slices(*, result: Result) -> list[KeySlice]:
                         .values_list("slice_index", "kind")):
         kinds[index].append(kind)
     return [KeySlice(index, tuple(kinds.get(index, ()))) for index in sorted(set(result.key_slice_indices) | set(kinds))]
+
+
+def open_candidate_versions(*, hospital) -> list[ModelVersion]:
+    """Return the model versions running in shadow for ``hospital`` (its own candidacies and those for all)."""
+    candidacies = Candidate.objects.filter(Q(hospital=hospital) | Q(hospital__isnull=True), ended_at__isnull=True,
+                                           model_version__is_active=False)
+    return list(ModelVersion.objects.filter(candidacies__in=candidacies).distinct().order_by("id"))
+
+
+def candidate_get(*, user, candidate_uuid) -> Candidate:
+    """Return a candidacy (platform admins only: model versions are platform-wide)."""
+    require_platform_admin(user=user)
+    return Candidate.objects.select_related("model_version", "hospital").get(uuid=candidate_uuid)

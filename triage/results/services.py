@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING
 from django.db import models, transaction
 from django.db.models import Q
 
-from triage.accounts.models import User
+from triage.accounts.models import Hospital, User
+from triage.core.exceptions import DomainError
 from triage.accounts.permissions import require_platform_admin
 from triage.audit.services import record_event
 from triage.core.signals import study_changed
 from triage.results.audit_actions import ResultAction
 from triage.results.engine import loaded_model
-from triage.results.models import ModelVersion, Overlay, Quantification, Result, SliceScore
+from triage.results.models import Candidate, ModelVersion, Overlay, Quantification, Result, SliceScore
 
 if TYPE_CHECKING:  # the typed report crosses from inference; no scipy import in the web process
     from inference.analysis import StageTimer, StudyAnalysis
@@ -72,6 +73,43 @@ def activate_model_version(*, actor: User | None, reference: str) -> ModelVersio
     return version
 
 
+ACTIVE_NOT_CANDIDATE_MSG = "{model} is the active model; a candidate is a model that is not active yet."
+
+
+@transaction.atomic
+def mark_candidate(*, actor: User, reference: str, hospital: Hospital | None = None) -> Candidate:
+    """Run ``<name>/<version>`` in shadow on new studies of ``hospital`` (all when None); platform admins only."""
+    require_platform_admin(user=actor)
+    version = _register_from_card(reference)
+    if version.is_active:
+        raise DomainError(ACTIVE_NOT_CANDIDATE_MSG.format(model=version.reference))
+    candidate = Candidate.objects.filter(model_version=version, hospital=hospital, ended_at__isnull=True).first()
+    if candidate is not None:
+        return candidate
+    candidate = Candidate.objects.create(model_version=version, hospital=hospital, started_by=actor)
+    record_event(actor=actor, action=ResultAction.CANDIDATE_MARKED, hospital=hospital, target=version,
+                 extra={"model": version.reference, "hospital": hospital.code if hospital else "all"})
+    return candidate
+
+
+@transaction.atomic
+def end_candidacies(*, model_version: ModelVersion, now) -> int:
+    """Close every open candidacy of ``model_version`` (it was promoted); return how many."""
+    return Candidate.objects.filter(model_version=model_version, ended_at__isnull=True).update(ended_at=now)
+
+
+@transaction.atomic
+def make_result_current(*, result: Result) -> Result:
+    """Make a stored result (e.g. a promoted candidate's shadow result) the one every page shows."""
+    if result.is_current:
+        return result
+    Result.objects.filter(study_id=result.study_id, is_current=True).update(is_current=False)
+    Result.objects.filter(id=result.id).update(is_current=True)
+    result.is_current = True
+    study_changed.send(sender="results", study=result.study)
+    return result
+
+
 # --- Analysis ---------------------------------------------------------------------------------
 
 def run_analysis(*, volume: Volume, model_version: ModelVersion, timer: StageTimer) -> StudyAnalysis:
@@ -82,14 +120,17 @@ def run_analysis(*, volume: Volume, model_version: ModelVersion, timer: StageTim
 
 
 @transaction.atomic
-def store_analysis(*, study: models.Model, model_version: ModelVersion, analysis: StudyAnalysis) -> Result:
+def store_analysis(*, study: models.Model, model_version: ModelVersion, analysis: StudyAnalysis,
+                   shadow: bool = False) -> Result:
     """Write Result, slice scores, quantification and overlays of ``study`` (a ``studies.Study``) as its current result.
 
-    The caller moves the study to ``ready`` in the same transaction.
+    The caller moves the study to ``ready`` in the same transaction. A ``shadow`` result (a
+    candidate model's) is stored beside the current one and never becomes current here.
     """
-    Result.objects.filter(Q(study=study) & Q(is_current=True)).update(is_current=False)
+    if not shadow:
+        Result.objects.filter(Q(study=study) & Q(is_current=True)).update(is_current=False)
     result = Result.objects.create(
-        study=study, model_version=model_version, class_probabilities=analysis.class_probabilities,
+        study=study, model_version=model_version, is_current=not shadow, class_probabilities=analysis.class_probabilities,
         covid_probability=analysis.covid_probability,
         covid_probability_uncalibrated=analysis.covid_probability_uncalibrated,
         predicted_label=analysis.predicted_label, slices_scored=len(analysis.slice_scores),
@@ -109,9 +150,10 @@ def store_analysis(*, study: models.Model, model_version: ModelVersion, analysis
         for o in analysis.overlays
     )
     record_event(actor=None, action=ResultAction.RESULT_CREATED, hospital=study.hospital, target=study,
-                 extra={"result": str(result.uuid), "model": model_version.reference,
+                 extra={"result": str(result.uuid), "model": model_version.reference, "shadow": shadow,
                         "covid_probability": round(result.covid_probability, 4), "applicable": result.applicable})
-    study_changed.send(sender="results", study=study)
+    if not shadow:
+        study_changed.send(sender="results", study=study)
     return result
 
 
