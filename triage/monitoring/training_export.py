@@ -2,7 +2,7 @@
 
 The folder is the one both training CLIs read (:func:`inference.volume_data.read_training_folder`):
 one sub-folder of de-identified DICOM slices per study (DICOM PS3.15 basic profile,
-:mod:`triage.studies.deidentify`) and ``labels.csv`` with keyed pseudonyms, the label, its source,
+:mod:`triage.monitoring.deidentify`, slices with Burned In Annotation = YES left out) and ``labels.csv`` with keyed pseudonyms, the label, its source,
 the study month and the scanner. Pseudonyms use the research-export key, so a training set joins
 the research CSV. Only the selected CT series of each study leaves, and only studies whose label
 is definite: a current RT-PCR result (``pcr``; inconclusive ones are skipped) or a signed report's
@@ -26,9 +26,9 @@ from triage.monitoring.audit_actions import MonitoringAction
 from triage.monitoring.selectors import research_key
 from triage.reports.selectors import annotate_review_state
 from triage.studies import storage
-from triage.studies.deidentify import deidentify_dataset, dummy_identifier
-from triage.studies.models import Instance, Study
-from triage.studies.selectors import studies_visible_to
+from triage.monitoring.deidentify import BurnedInAnnotationRefused, deidentify_dataset, dummy_identifier
+from triage.studies.models import Study
+from triage.studies.selectors import ordered_slices, studies_visible_to
 
 OUT_NOT_EMPTY_MSG = "The output folder {out} is not empty; export into a new or empty folder."
 PCR_LABELS = {PcrOutcome.Result.POSITIVE: "covid", PcrOutcome.Result.NEGATIVE: "non-covid"}
@@ -50,6 +50,7 @@ class TrainingExport:
     folder: Path
     studies: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
+    refused_slices: int = 0  # (0028,0301) Burned In Annotation = YES: never exported
 
     def skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
@@ -63,13 +64,16 @@ def _labelled_studies(*, user: User, hospital: Hospital, label_source: str) -> l
     return [(study, study.report_label or None) for study in annotate_review_state(studies)]
 
 
-def _write_series(study: Study, folder: Path, *, key: bytes) -> str:
-    """De-identify and write the study's selected series; return the scanner named in its headers."""
-    instances = Instance.objects.filter(series__study=study, series__is_selected=True, decode_error="")
+def _write_series(study: Study, folder: Path, *, key: bytes, export: TrainingExport) -> str:
+    """De-identify and write the study's ordered slices; return the scanner named in their headers."""
     folder.mkdir(parents=True)
     scanner = ""
-    for number, instance in enumerate(instances.order_by("z_position_mm", "instance_number", "id"), start=1):
-        dataset = deidentify_dataset(pydicom.dcmread(io.BytesIO(storage.read_content(instance.storage_path))), key=key)
+    for number, instance in enumerate(ordered_slices(study=study), start=1):
+        try:
+            dataset = deidentify_dataset(pydicom.dcmread(io.BytesIO(storage.read_content(instance.storage_path))), key=key)
+        except BurnedInAnnotationRefused:
+            export.refused_slices += 1
+            continue
         dataset.save_as(folder / f"IM{number:04d}.dcm", enforce_file_format=True)
         # (0008,0070) Manufacturer and (0008,1090) Manufacturer's Model Name survive the basic profile.
         scanner = scanner or " ".join(str(dataset.get(k, "")).strip() for k in ("Manufacturer", "ManufacturerModelName")).strip()
@@ -96,11 +100,11 @@ def export_training_set(*, user: User, hospital: Hospital, label_source: str, ou
         if label is None:
             export.skip("no definite label")
             continue
-        if not Instance.objects.filter(series__study=study, series__is_selected=True, decode_error="").exists():
+        if not ordered_slices(study=study).exists():
             export.skip("no readable selected CT series")
             continue
         pseudonym = dummy_identifier(str(study.uuid), key=key)
-        scanner = _write_series(study, out / pseudonym, key=key)
+        scanner = _write_series(study, out / pseudonym, key=key, export=export)
         # Patient IDs are issued per hospital: pseudonymise the (hospital, ID) pair, as the research export does.
         patient = dummy_identifier(f"{hospital.uuid}/{study.patient_id}" if study.patient_id else f"study:{study.uuid}",
                                    key=key)
@@ -112,5 +116,6 @@ def export_training_set(*, user: User, hospital: Hospital, label_source: str, ou
     if rows:
         write_labels_csv(out, rows)
     record_event(actor=user, action=MonitoringAction.TRAINING_SET_EXPORTED, hospital=hospital,
-                 extra={"studies": export.studies, "label_source": label_source.value, "skipped": export.skipped})
+                 extra={"studies": export.studies, "label_source": label_source.value, "skipped": export.skipped,
+                        "refused_slices": export.refused_slices})
     return export
