@@ -212,13 +212,7 @@ def explain_key_slices(
     lesion_labels: np.ndarray,
 ) -> list[OverlayImage]:
     """Render a Grad-CAM overlay and a lesion-outline overlay for each key slice (one batched Grad-CAM pass)."""
-    from inference.explain import (
-        encode_heatmap,
-        gradcam,
-        mask_heatmaps,
-        render_lesion_outline_png,
-        render_overlay_png,
-    )
+    from inference.explain import gradcam, mask_heatmaps
 
     if not key_slice_indices:
         return []
@@ -229,9 +223,17 @@ def explain_key_slices(
     slice_shape = volume.hu.shape[1:]
     full = np.stack([heatmap_to_slice(h, plan, slice_shape=slice_shape) for h in heat])
     full = mask_heatmaps(full, lung_masks=lung_mask[indices])
-    height, width = slice_shape
+    return render_key_slice_overlays(volume, indices.tolist(), full, lesion_labels=lesion_labels)
+
+
+def render_key_slice_overlays(volume: Volume, indices: Sequence[int], heatmaps: Sequence[np.ndarray], *,
+                              lesion_labels: np.ndarray) -> list[OverlayImage]:
+    """Render the Grad-CAM overlay (with its raw heat) and the lesion outline of each key slice."""
+    from inference.explain import encode_heatmap, render_lesion_outline_png, render_overlay_png
+
+    height, width = volume.hu.shape[1:]
     overlays = []
-    for index, heatmap in zip(indices.tolist(), full):
+    for index, heatmap in zip(indices, heatmaps):
         slice_hu = volume.hu[index]
         overlays.append(OverlayImage(index, "gradcam", render_overlay_png(slice_hu, heatmap),
                                      encode_heatmap(heatmap), width, height))

@@ -55,22 +55,16 @@ def key_model_slices(heat: np.ndarray, *, source_slices: int, k: int) -> list[tu
 def explain_volume(volume: Volume, heat: np.ndarray, *, loaded: LoadedModel, pairs: list[tuple[int, int]],
                    lung_mask: np.ndarray, lesion_labels: np.ndarray) -> list[OverlayImage]:
     """Render a Grad-CAM overlay and a lesion-outline overlay for each key source slice."""
-    from inference.analysis import OverlayImage
-    from inference.explain import encode_heatmap, mask_heatmaps, render_lesion_outline_png, render_overlay_png
+    from inference.analysis import render_key_slice_overlays
+    from inference.explain import mask_heatmaps
 
     geometry = geometry_from_card(loaded.card)
     slice_shape = volume.hu.shape[1:]
-    height, width = slice_shape
-    overlays = []
-    for model_slice, index in pairs:
-        mapped = heatmap_to_source_slice(heat[model_slice], geometry=geometry, slice_shape=slice_shape)
-        heatmap = mask_heatmaps(mapped[np.newaxis], lung_masks=lung_mask[index][np.newaxis])[0]
-        slice_hu = volume.hu[index]
-        overlays.append(OverlayImage(index, "gradcam", render_overlay_png(slice_hu, heatmap),
-                                     encode_heatmap(heatmap), width, height))
-        overlays.append(OverlayImage(index, "lesion", render_lesion_outline_png(slice_hu, lesion_labels[index]),
-                                     None, width, height))
-    return overlays
+    indices = [index for _, index in pairs]
+    mapped = [heatmap_to_source_slice(heat[model_slice], geometry=geometry, slice_shape=slice_shape)
+              for model_slice, _ in pairs]
+    masked = mask_heatmaps(np.stack(mapped), lung_masks=lung_mask[indices]) if pairs else []
+    return render_key_slice_overlays(volume, indices, masked, lesion_labels=lesion_labels)
 
 
 def analyse_whole_volume(volume: Volume, *, loaded: LoadedModel, key_slices: int = DEFAULT_KEY_SLICES,
