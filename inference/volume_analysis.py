@@ -96,7 +96,7 @@ def analyse_whole_volume(volume: Volume, *, loaded: LoadedModel, key_slices: int
         predicted_label=max(class_probabilities, key=class_probabilities.__getitem__),
         slice_scores=[],
         key_slice_indices=[index for _, index in pairs],
-        quantification=quantification.to_dict(),
+        quantification=quantification,
         overlays=overlays,
         stage_seconds=timer.seconds,
     )

@@ -57,7 +57,7 @@ def test_analyse_volume__volume_card_takes_the_3d_path(volume_model, phantom_vol
     assert [o.slice_index for o in gradcams] == analysis.key_slice_indices
     assert (gradcams[0].width_px, gradcams[0].height_px) == (64, 64)
     assert set(analysis.stage_seconds) == {"classify", "aggregate", "quantify", "explain"}
-    assert analysis.quantification["lesion_ml"]["total"] > 0
+    assert analysis.quantification.lesion_total_ml > 0
 
 
 def test_key_model_slices__hottest_first_one_per_source_slice_and_no_cold_slices():
