@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0001_initial'),
-        ('results', '0001_initial'),
+        ('results', '0002_quantification_severity_max_pattern_dependent'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
