@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0001_initial'),
-        ('results', '0002_quantification_severity_max_pattern_dependent'),
+        ('results', '0003_result_applicable_result_not_applicable_reasons'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
