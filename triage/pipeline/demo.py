@@ -1,4 +1,8 @@
-"""Demo studies: synthetic phantoms per demo hospital, plus a real CT series when shared data is present.
+"""Demo studies: synthetic phantoms per demo hospital, plus one real chest CT series shipped in the repo.
+
+The real series is TCIA Lung-PET-CT-Dx ``Lung_Dx-A0002`` (CC BY 4.0; licence and citation in
+``demo_data/``), so a fresh clone shows the AI on real scanner CT; the phantoms are outside the
+model's domain and show "AI not applicable".
 
 Everything goes through :func:`triage.pipeline.services.receive_upload` (``source="demo"``),
 exactly like a real upload. Re-running is harmless: phantom studies have deterministic
@@ -6,13 +10,11 @@ StudyInstanceUIDs and are skipped once present; real files are reported as dupli
 """
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
-from django.conf import settings
 from pydicom.uid import generate_uid
 
 from triage.accounts.demo import DEMO_HOSPITALS
@@ -25,13 +27,7 @@ from triage.studies.uploads import IncomingFile
 DEMO_PHANTOMS = (("severe", 0), ("moderate", 1), ("mild", 2), ("none", 3))
 DEMO_PHANTOM_SLICES = 48
 DEMO_PHANTOM_SIZE_PX = 256
-REAL_SERIES = Path("dicom-series-lung-pet-ct-dx") / "Lung_Dx-A0002"
-
-
-def shared_data_dir() -> Path:
-    """Return ``TRIAGE_SHARED_DATA`` (setting or environment), by default ``<repo>/../shared/data``."""
-    configured = getattr(settings, "TRIAGE_SHARED_DATA", None) or os.environ.get("TRIAGE_SHARED_DATA")
-    return Path(configured) if configured else settings.BASE_DIR.parent / "shared" / "data"
+REAL_SERIES_DIR = Path(__file__).resolve().parent / "demo_data" / "Lung_Dx-A0002"
 
 
 def demo_study_uid(*, hospital: Hospital, index: int) -> str:
@@ -61,10 +57,9 @@ def _phantom_reports(*, hospital: Hospital, slices: int, size_px: int) -> Iterat
 
 
 def seed_demo_studies(*, slices: int = DEMO_PHANTOM_SLICES, size_px: int = DEMO_PHANTOM_SIZE_PX,
-                      shared_data: Path | None = None) -> list[tuple[Hospital, UploadReport]]:
+                      real_series: Path | None = REAL_SERIES_DIR) -> list[tuple[Hospital, UploadReport]]:
     """Upload the demo studies to every demo hospital that exists; return each upload's report."""
-    shared_data = shared_data or shared_data_dir()
-    real = sorted((shared_data / REAL_SERIES).rglob("*.dcm")) if (shared_data / REAL_SERIES).is_dir() else []
+    real = sorted(real_series.glob("*.dcm")) if real_series is not None else []
     reports = []
     for _, code in DEMO_HOSPITALS:
         hospital = Hospital.objects.filter(code=code).first()

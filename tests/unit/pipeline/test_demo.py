@@ -12,19 +12,17 @@ def small_demo(monkeypatch):
     monkeypatch.setattr(demo, "DEMO_PHANTOMS", (("moderate", 0), ("none", 1)))
 
 
-def test_seed_demo_studies__uploads_phantoms_per_demo_hospital_idempotently(small_demo, tmp_path):
+def test_seed_demo_studies__uploads_phantoms_per_demo_hospital_idempotently(small_demo):
     north = Hospital.objects.create(name="North", code="north")
     Hospital.objects.create(name="South", code="south")
-    first = demo.seed_demo_studies(slices=12, size_px=64, shared_data=tmp_path)
+    first = demo.seed_demo_studies(slices=12, size_px=64, real_series=None)
     assert len(first) == 4 and Study.objects.filter(hospital=north, source="demo").count() == 2
     instances = Instance.objects.count()
-    assert demo.seed_demo_studies(slices=12, size_px=64, shared_data=tmp_path) == []
+    assert demo.seed_demo_studies(slices=12, size_px=64, real_series=None) == []
     assert Instance.objects.count() == instances == 4 * 12
 
 
-def test_seed_demo_studies__adds_real_series_when_shared_data_present(small_demo):
-    if not (demo.shared_data_dir() / demo.REAL_SERIES).is_dir():
-        pytest.skip(f"shared data not present at {demo.shared_data_dir() / demo.REAL_SERIES}")
+def test_seed_demo_studies__adds_the_shipped_real_series(small_demo):
     Hospital.objects.create(name="North", code="north")
     reports = demo.seed_demo_studies(slices=12, size_px=64)
     assert reports[-1][1].count("accepted") == 30

@@ -1,11 +1,11 @@
 from django.core.management.base import BaseCommand
 
-from triage.pipeline.demo import DEMO_PHANTOM_SIZE_PX, DEMO_PHANTOM_SLICES, seed_demo_studies, shared_data_dir
+from triage.pipeline.demo import DEMO_PHANTOM_SIZE_PX, DEMO_PHANTOM_SLICES, seed_demo_studies
 
 
 class Command(BaseCommand):
-    help = ("Upload demo CT studies (phantoms of each severity, plus the real Lung_Dx-A0002 series when "
-            "shared data is present) to each demo hospital through the normal ingest path. Idempotent.")
+    help = ("Upload demo CT studies (phantoms of each severity, plus the real Lung_Dx-A0002 series "
+            "shipped in triage/pipeline/demo_data) to each demo hospital through the normal ingest path. Idempotent.")
 
     def add_arguments(self, parser):
         parser.add_argument("--slices", type=int, default=DEMO_PHANTOM_SLICES)
@@ -19,5 +19,3 @@ class Command(BaseCommand):
             self.stdout.write(f"  {hospital.code}: {report.count('accepted')} accepted, "
                               f"{report.count('duplicate')} duplicate, {report.count('rejected')} rejected"
                               + (f" ({report.note})" if report.note else ""))
-        if not (shared_data_dir() / "dicom-series-lung-pet-ct-dx").is_dir():
-            self.stdout.write(f"  (no real series: {shared_data_dir()} not present)")
