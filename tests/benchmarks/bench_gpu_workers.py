@@ -18,7 +18,7 @@ from tests.faults.conftest import wait_until
 from tests.unit.studies.helpers import read_paths, receive
 from triage.accounts.models import Role
 from triage.pipeline.enqueue import enqueue_analysis
-from triage.studies import services
+from triage.studies.services import ingest
 from triage.studies.models import Study
 
 
@@ -28,7 +28,7 @@ def queued_studies(count: int, *, hospital, user, phantom_series, slices: int, s
         receive(hospital=hospital, user=user, files=read_paths(phantom_series(slices=slices, size_px=size_px,
                                                                               seed=1000 + seed)))
         study = Study.objects.filter(status="received").get()
-        ids.append(services.ingest_study(study_id=study.id).study.id)  # the ingest step only: nothing enqueued
+        ids.append(ingest.ingest_study(study_id=study.id).study.id)  # the ingest step only: nothing enqueued
     return ids
 
 

@@ -18,7 +18,7 @@ from triage.audit.models import AuditEvent
 from triage.decisions import services as decision_services
 from triage.decisions.models import Decision
 from triage.pipeline import services as pipeline_services
-from triage.studies import services
+from triage.studies.services import receiving
 from triage.studies.models import Instance, Study
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -75,7 +75,7 @@ def test_receive_instances__same_study_from_two_threads_stores_one_copy_other_to
     outcomes = [f["status"] for r in responses for f in r.json()["files"]]
     assert outcomes.count("accepted") == 12 and outcomes.count("duplicate") == 12, outcomes
     duplicates = [f for r in responses for f in r.json()["files"] if f["status"] == "duplicate"]
-    assert {f["reason"] for f in duplicates} == {services.DUPLICATE_MSG}
+    assert {f["reason"] for f in duplicates} == {receiving.DUPLICATE_MSG}
     assert len({f["study"] for r in responses for f in r.json()["files"]}) == 1  # both told the same study
     assert_one_copy(study_storage, 12)
 

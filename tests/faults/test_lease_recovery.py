@@ -19,7 +19,7 @@ from tests.integration.helpers import reads_block
 from tests.unit.studies.helpers import read_paths, receive
 from triage.results.models import Result
 from triage.pipeline.enqueue import enqueue_analysis
-from triage.studies import services
+from triage.studies.services import ingest
 from triage.studies.leases import CLAIM_LEASE
 from triage.studies.models import Instance, Study
 
@@ -44,7 +44,7 @@ def test_analyse_study__sigkill_mid_analysis_is_ready_once_within_90_s(transacti
         env.pop(name, None)  # the production defaults
     sweep_every_s = settings.CELERY_BEAT_SCHEDULE["results-requeue-stuck-analyses"]["schedule"]
     receive(hospital=hospital_a, user=radiologist, files=read_paths(phantom_series(slices=16)))
-    study = services.ingest_study(study_id=Study.objects.get().id).study  # the ingest step: queued, no message yet
+    study = ingest.ingest_study(study_id=Study.objects.get().id).study  # the ingest step: queued, no message yet
     worker = WorkerProcess(env, tmp_path / "worker.log")
     worker.start()
     try:

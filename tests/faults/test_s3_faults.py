@@ -74,7 +74,7 @@ def test_receive_instances__s3_down_mid_upload_is_503_then_the_retry_stores_ever
 
 def queued_study(hospital, user, phantom_series) -> Study:
     from tests.unit.studies.helpers import read_paths, receive
-    from triage.studies.services import ingest_study
+    from triage.studies.services.ingest import ingest_study
 
     receive(hospital=hospital, user=user, files=read_paths(phantom_series(slices=12)))
     return ingest_study(study_id=Study.objects.get().id).study  # the ingest step only: nothing enqueued

@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from triage.accounts.models import Role
 from triage.pipeline import services as pipeline_services
-from triage.studies import exceptions, services, storage
+from triage.studies import exceptions, storage
 from triage.studies.models import Instance, Series, Study
 
 pytestmark = pytest.mark.django_db

@@ -17,7 +17,8 @@ from tests.fuzz import corpus
 from triage.accounts.models import Role
 from triage.core.exceptions import DomainError
 from triage.pipeline import services as pipeline_services
-from triage.studies import dicom_headers, services, uploads
+from triage.studies import dicom_headers, uploads
+from triage.studies.services import ingest, receiving, states
 from triage.studies.models import Instance, Study
 from triage.studies.uploads import IncomingFile
 
@@ -28,7 +29,7 @@ SMALL_SLICE = ct_slice(size_px=16)  # fixed bytes: hypothesis replays draws agai
 
 def known_reasons() -> list[str]:
     """The fixed text of every rejection message (up to its first placeholder)."""
-    messages = [value for module in (dicom_headers, uploads, services)
+    messages = [value for module in (dicom_headers, uploads, receiving, states, ingest)
                 for name, value in vars(module).items() if name.endswith("_MSG") and isinstance(value, str)]
     return [m.split("{")[0] for m in messages if m.split("{")[0]]
 
@@ -106,15 +107,15 @@ def rle_series_with_corrupt_frames(tmp_path, *, slices: int = 12, corrupt: int =
 
 def test_ingest_study__fuzz_survivors_end_queued_or_failed_with_reason(cases, study_storage, hospital_a, tmp_path):
     damaged_series = rle_series_with_corrupt_frames(tmp_path)
-    services.receive_instances(hospital=hospital_a, uploaded_by=None, source=Study.Source.DEMO,
+    receiving.receive_instances(hospital=hospital_a, uploaded_by=None, source=Study.Source.DEMO,
                                files=[IncomingFile(c.name, io.BytesIO(c.data)) for c in cases + damaged_series])
     study_ids = list(Study.objects.values_list("id", flat=True))
     assert study_ids  # some mutants keep a valid header and reach ingest
     for study_id in study_ids:
         try:
-            services.ingest_study(study_id=study_id)
+            ingest.ingest_study(study_id=study_id)
         except DomainError as exc:  # what the task's failure hook does with it
-            services.mark_study_failed_after_error(study_id=study_id, error=exc)
+            states.mark_study_failed_after_error(study_id=study_id, error=exc)
     outcome = Counter(Study.objects.values_list("status", flat=True))
     assert set(outcome) <= {"queued", "failed"}, outcome
     assert not Study.objects.filter(status="failed", failure_reason="").exists()

@@ -14,7 +14,7 @@ from triage.results.models import Overlay, Quantification, Result, SliceScore
 from triage.pipeline import enqueue
 from triage.pipeline import services as pipeline_services
 from triage.pipeline.services import QUEUE_DOWN_NOTE, requeue_stuck_analyses
-from triage.studies import services as study_services
+from triage.studies.services import ingest as study_ingest
 from triage.studies.models import Instance, Study
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -47,7 +47,7 @@ def test_analyse_study__upload_to_ready_with_every_result_row(celery_worker_proc
 
 
 def _ingest_without_handoff(study: Study) -> None:
-    study_services.ingest_study(study_id=study.id)  # the step alone: nothing is sent to the gpu queue
+    study_ingest.ingest_study(study_id=study.id)  # the step alone: nothing is sent to the gpu queue
     study.refresh_from_db()
     assert study.status == "queued"
 

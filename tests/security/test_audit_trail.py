@@ -130,7 +130,7 @@ def test_main_flow__every_step_is_audited_in_order(world, study_storage):
     study = Study.objects.get(uuid=response.json()["studies"][0])
     assert "study.uploaded" in new_actions(since, hospital=a.hospital)
     # The pipeline (tested in tests/integration) would analyse it; here a result is attached directly.
-    from triage.studies.services import ingest_study
+    from triage.studies.services.ingest import ingest_study
 
     ingest_study(study_id=study.id)
     Study.objects.filter(pk=study.pk).update(status=Study.Status.READY)

@@ -16,7 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from tests.security.conftest import TENANT_PRINCIPALS, client_as, tiny_ct
 from tests.security.discovery import PUBLIC_PATHS
 from triage.studies.models import Instance
-from triage.studies.services import receive_instances
+from triage.studies.services.receiving import receive_instances
 from triage.studies.uploads import IncomingFile
 
 DOCUMENT_TYPES = ("application/json", "text/html", "application/vnd.oai.openapi")

@@ -86,10 +86,12 @@ def test_step_apps__studies_and_results_import_nothing_of_each_other():
 
 
 LOADED_BY = """
-import sys, django
+import importlib, pkgutil, sys, django
 django.setup()
 before = set(sys.modules)
-import triage.{app}.services
+services = importlib.import_module("triage.{app}.services")
+for module in pkgutil.iter_modules(getattr(services, "__path__", [])):  # a services package: every module
+    importlib.import_module(f"{{services.__name__}}.{{module.name}}")
 print("\\n".join(sorted(set(sys.modules) - before)))
 """
 
@@ -101,5 +103,9 @@ def test_importing_step_services__loads_nothing_of_the_other_step(app, other):
                          cwd=REPO_ROOT, env=env, timeout=120)
     assert run.returncode == 0, run.stderr
     loaded = run.stdout.split()
-    assert f"triage.{app}.services" in loaded  # the probe imported something, so the check can fail
+    package = TRIAGE / app / "services"
+    probed = {f"triage.{app}.services"} | {f"triage.{app}.services.{p.stem}" for p in package.glob("*.py")
+                                          if p.stem != "__init__"}
+    assert probed <= set(loaded)  # the probe imported every services module, so the check can fail
     assert [m for m in loaded if m.startswith(f"triage.{other}.")] == []
+

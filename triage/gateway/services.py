@@ -30,7 +30,7 @@ from triage.gateway.exceptions import AE_TITLE_TAKEN_MSG, NO_PARTS_MSG
 from triage.gateway.models import DicomNode
 from triage.gateway.multipart import iter_parts
 from triage.pipeline.services import receive_upload
-from triage.studies.services import FileStatus, UploadReport
+from triage.studies.services.receiving import FileStatus, UploadReport
 from triage.studies.uploads import MAX_FILE_BYTES, ZIP_MAGIC, IncomingFile
 
 logger = logging.getLogger(__name__)

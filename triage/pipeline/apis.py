@@ -20,7 +20,7 @@ from triage.studies.apis import (NothingAccepted, StudyListApi, StudySummarySeri
                                  check_upload_size)
 from triage.studies.exceptions import NO_FILES_MSG, NOTHING_ACCEPTED_MSG, UploadTooLarge
 from triage.studies.models import Study
-from triage.studies.services import FileStatus
+from triage.studies.services.receiving import FileStatus
 from triage.studies.uploads import IncomingFile
 
 

@@ -21,7 +21,7 @@ from triage.accounts.demo import DEMO_HOSPITALS
 from triage.accounts.models import Hospital
 from triage.studies.models import Study
 from triage.pipeline.services import receive_upload
-from triage.studies.services import UploadReport
+from triage.studies.services.receiving import UploadReport
 from triage.studies.uploads import IncomingFile
 
 DEMO_PHANTOMS = (("severe", 0), ("moderate", 1), ("mild", 2), ("none", 3))

@@ -30,11 +30,14 @@ from triage.results import services as result_services
 from triage.results.audit_actions import ResultAction
 from triage.results.models import ModelVersion, Result
 from triage.studies import selectors as study_selectors
-from triage.studies import services as study_services
 from triage.studies.exceptions import IllegalStudyTransition
 from triage.studies.leases import CLAIM_LEASE, LeaseHeartbeat
 from triage.studies.models import Study
-from triage.studies.services import AfterIngest, UploadReport
+from triage.studies.services import ingest as study_ingest
+from triage.studies.services import receiving as study_receiving
+from triage.studies.services import states as study_states
+from triage.studies.services.ingest import AfterIngest
+from triage.studies.services.receiving import UploadReport
 from triage.studies.uploads import IncomingFile
 from triage.studies.volume import read_selected_volume
 
@@ -62,12 +65,12 @@ class StudyLeaseHeld(Exception):
 
 def receive_upload(*, hospital: Hospital, uploaded_by: User | None, files: Iterable[IncomingFile], source: str,
                    now: datetime | None = None) -> UploadReport:
-    """Store and record uploaded files (:func:`~triage.studies.services.receive_instances`), then ingest.
+    """Store and record uploaded files (:func:`~triage.studies.services.receiving.receive_instances`), then ingest.
 
     After commit each study with new instances goes to the ``ingest`` queue; if the broker is
     down the study stays ``received`` (the sweep re-enqueues it) and the report says so.
     """
-    report = study_services.receive_instances(hospital=hospital, uploaded_by=uploaded_by, files=files,
+    report = study_receiving.receive_instances(hospital=hospital, uploaded_by=uploaded_by, files=files,
                                               source=source, now=now)
 
     def enqueue_all() -> None:
@@ -84,7 +87,7 @@ def receive_upload(*, hospital: Hospital, uploaded_by: User | None, files: Itera
 
 def ingest_study(*, study_id: int, now: datetime | None = None) -> Study | None:
     """Run the ingest step; a study it queued goes to analysis, one reopened meanwhile to ingest again."""
-    outcome = study_services.ingest_study(study_id=study_id, now=now)
+    outcome = study_ingest.ingest_study(study_id=study_id, now=now)
     if outcome.next_step == AfterIngest.ANALYSE:
         transaction.on_commit(partial(enqueue_analysis, study_id=study_id))
     elif outcome.next_step == AfterIngest.INGEST_AGAIN:
@@ -101,7 +104,7 @@ def analyse_study(*, study_id: int) -> Result | None:
     outside any transaction; the result rows and the move to ``ready`` are one atomic block.
     After a transient database error the claim is given back, so the task's retry takes it at once.
     """
-    study = study_services.claim_study_for_processing(study_id=study_id, lease=CLAIM_LEASE)
+    study = study_states.claim_study_for_processing(study_id=study_id, lease=CLAIM_LEASE)
     if study is None:
         held_until = study_selectors.processing_lease_until(study_id=study_id)
         if held_until is not None:
@@ -112,7 +115,7 @@ def analyse_study(*, study_id: int) -> Result | None:
         with heartbeat:  # a short lease, renewed while this worker lives (triage/studies/leases.py)
             return _analyse_claimed(study=study)
     except (OperationalError, StorageOffline):
-        study_services.release_claim_after_transient_error(study_id=study_id, lease_until=heartbeat.lease_until)
+        study_states.release_claim_after_transient_error(study_id=study_id, lease_until=heartbeat.lease_until)
         raise
 
 
@@ -129,7 +132,7 @@ def _analyse_claimed(*, study: Study) -> Result | None:
             analysis = result_services.run_analysis(volume=volume, model_version=model_version, timer=timer)
             with transaction.atomic():
                 result = result_services.store_analysis(study=study, model_version=model_version, analysis=analysis)
-                study_services.mark_study_ready(study_id=study.id)
+                study_states.mark_study_ready(study_id=study.id)
                 for candidate in result_selectors.open_candidate_versions(hospital=study.hospital):
                     transaction.on_commit(partial(enqueue_shadow_analysis, study_id=study.id,
                                                   model_version_id=candidate.id))
@@ -137,7 +140,7 @@ def _analyse_claimed(*, study: Study) -> Result | None:
             with transaction.atomic():
                 # A promoted candidate's shadow result becomes the one shown when its study is re-analysed.
                 result = result_services.make_result_current(result=result)
-                study_services.mark_study_ready(study_id=study.id)
+                study_states.mark_study_ready(study_id=study.id)
     except IllegalStudyTransition:
         # New instances reopened the study while it was analysed: nothing was stored, and the
         # ingest of the complete study queues it again.
@@ -188,7 +191,7 @@ def promote_candidate(*, actor: User, candidate_uuid, evidence: dict, reanalyse:
 
 def reprocess_study(*, actor: User, study: Study, now: datetime | None = None) -> Study:
     """Send a ``failed`` or ``ready`` study through again (hospital admins): analysis, or ingest without a series."""
-    study = study_services.reprocess_study(actor=actor, study=study, now=now)
+    study = study_states.reprocess_study(actor=actor, study=study, now=now)
     enqueue = enqueue_analysis if study.status == Status.QUEUED else enqueue_ingest
     transaction.on_commit(partial(enqueue, study_id=study.id))
     return study
@@ -210,7 +213,7 @@ def activate_model_version(*, actor: User | None, reference: str, reanalyse: boo
 
 def reanalyse_ready_studies(*, actor: User | None) -> int:
     """Send every ``ready`` study back to ``queued`` for the active model; one audit row per study."""
-    requeued = study_services.requeue_ready_studies(actor=actor, action=ResultAction.REANALYSIS_REQUESTED)
+    requeued = study_states.requeue_ready_studies(actor=actor, action=ResultAction.REANALYSIS_REQUESTED)
     for study_id in requeued:
         transaction.on_commit(partial(enqueue_analysis, study_id=study_id))
     return len(requeued)

@@ -16,7 +16,7 @@ class FailStudyOnError(Task):
     """Mark the study ``failed`` (through a service) when the task errors or runs out of retries."""
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
-        from triage.studies.services import mark_study_failed_after_error
+        from triage.studies.services.states import mark_study_failed_after_error
 
         study_id = kwargs.get("study_id")
         if study_id is not None:

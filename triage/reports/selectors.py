@@ -103,7 +103,7 @@ def follow_up_series(*, user: User, study: Study) -> list[FollowUpPoint]:
     across hospitals). Empty when the study has no patient ID or is the patient's only study. The
     other studies' numbers are patient data shown to ``user``: they are audited as listed.
     """
-    # Imported here: studies.selectors -> studies.services -> worklist.services -> this module.
+    # Imported here: studies.selectors -> studies.services.* -> worklist.services -> this module.
     from triage.studies.selectors import record_studies_listed, studies_visible_to
 
     if not study.patient_id:

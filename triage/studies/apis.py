@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from triage.core.exceptions import DomainError
 from triage.core.pagination import StandardPagination, paginated_schema
 from triage.studies import selectors
-from triage.studies.services import FileStatus
+from triage.studies.services.receiving import FileStatus
 from triage.studies.exceptions import UploadTooLarge
 from triage.studies.models import Study
 

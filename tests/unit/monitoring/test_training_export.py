@@ -13,8 +13,8 @@ from triage.audit.models import AuditEvent
 from triage.core.exceptions import NotFound
 from triage.decisions.models import PcrOutcome
 from triage.monitoring.training_export import ExportFolderNotEmpty, export_training_set
-from triage.studies import services as study_services
 from triage.studies.models import Study
+from triage.studies.services import ingest as study_ingest
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ def _isolated_storage(study_storage):
 def ingested(hospital, user, paths) -> Study:
     report = receive(hospital=hospital, user=user, files=read_paths(paths))
     study = Study.objects.get(id=report.studies_to_ingest[0])
-    return study_services.ingest_study(study_id=study.id).study
+    return study_ingest.ingest_study(study_id=study.id).study
 
 
 def pcr(study, result, user):

@@ -14,7 +14,8 @@ from triage.pipeline.enqueue import PUBLISH_RETRY_POLICY
 from triage.results import services as result_services
 from triage.results.models import Result
 from triage.results.services import store_analysis
-from triage.studies import services as study_services
+from triage.studies.services import ingest as study_ingest
+from triage.studies.services import states as study_states
 from triage.studies.exceptions import UnreadableSeries
 from triage.studies.models import Study
 
@@ -84,13 +85,13 @@ def test_ingest_study__instances_arriving_meanwhile_send_it_to_ingest_again(hosp
     receive(hospital=hospital_a, user=radiologist, files=read_paths(phantom_series(slices=12)))
     study = Study.objects.get()
     later = timezone.now() + timedelta(seconds=1)
-    real_queue = study_services.mark_study_queued
+    real_queue = study_states.mark_study_queued
 
     def new_instance_first(**kwargs):
         Study.objects.filter(id=study.id).update(last_instance_received_at=later)  # an upload landed meanwhile
         return real_queue(**kwargs)
 
-    with mock.patch.object(study_services, "mark_study_queued", side_effect=new_instance_first), \
+    with mock.patch.object(study_ingest, "mark_study_queued", side_effect=new_instance_first), \
             sent(tasks.ingest_study) as again, sent(tasks.analyse_study) as analyse, \
             django_capture_on_commit_callbacks(execute=True):
         assert services.ingest_study(study_id=study.id) is None
@@ -161,8 +162,8 @@ def test_reprocess_study__failed_study_with_a_series_goes_to_analysis(hospital_a
                                                                       phantom_series,
                                                                       django_capture_on_commit_callbacks):
     receive(hospital=hospital_a, user=radiologist, files=read_paths(phantom_series()))
-    study = study_services.ingest_study(study_id=Study.objects.get().id).study
-    study_services.mark_study_failed(study_id=study.id, reason="x")
+    study = study_ingest.ingest_study(study_id=Study.objects.get().id).study
+    study_states.mark_study_failed(study_id=study.id, reason="x")
     with sent(tasks.analyse_study) as analyse, sent(tasks.ingest_study) as ingest, \
             django_capture_on_commit_callbacks(execute=True):
         again = services.reprocess_study(actor=admin_a, study=Study.objects.get(id=study.id))
@@ -174,7 +175,7 @@ def test_reprocess_study__failed_study_without_a_series_goes_to_ingest(hospital_
                                                                        django_capture_on_commit_callbacks):
     receive(hospital=hospital_a, user=radiologist, files=ct_series(slices=2))
     study = Study.objects.get()
-    study_services.mark_study_failed(study_id=study.id, reason="No usable axial CT series")
+    study_states.mark_study_failed(study_id=study.id, reason="No usable axial CT series")
     with sent(tasks.analyse_study) as analyse, sent(tasks.ingest_study) as ingest, \
             django_capture_on_commit_callbacks(execute=True):
         again = services.reprocess_study(actor=admin_a, study=Study.objects.get(id=study.id))

@@ -20,8 +20,8 @@ from triage.pipeline import services, tasks
 from triage.results import selectors as result_selectors
 from triage.results.models import Result
 from triage.results.services import mark_candidate
-from triage.studies import services as study_services
 from triage.studies.models import Study
+from triage.studies.services import ingest as study_ingest
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 def analysed_study(hospital, user, paths, pcr: str) -> Study:
     report = receive(hospital=hospital, user=user, files=read_paths(paths))
     study_id = report.studies_to_ingest[0]
-    study_services.ingest_study(study_id=study_id)
+    study_ingest.ingest_study(study_id=study_id)
     services.analyse_study(study_id=study_id)
     PcrOutcome.objects.create(study_id=study_id, result=pcr, sample_taken_on=date(2026, 1, 5), entered_by=user,
                               entered_at=timezone.now(), source=PcrOutcome.Source.FORM)

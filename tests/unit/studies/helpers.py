@@ -1,7 +1,7 @@
 import io
 from pathlib import Path
 
-from triage.studies.services import receive_instances
+from triage.studies.services.receiving import receive_instances
 from triage.studies.uploads import IncomingFile
 
 

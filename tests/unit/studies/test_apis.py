@@ -214,7 +214,7 @@ def test_study_upload_api__real_format_files(relative, status, reason, hospital_
 
 @needs_shared_data(FORMAT_TESTS)
 def test_decode_instance__real_compressed_files_decode(hospital_a, make_user):
-    from triage.studies.services import _decode_instance
+    from triage.studies.services.ingest import _decode_instance
     user = make_user(hospital=hospital_a, role=Role.RADIOLOGIST)
     names = ["pydicom_data_1.0.0/693_J2KR.dcm", "notZaki_DICOMSamples/CT_JPEG70.dcm"]
     receive(hospital=hospital_a, user=user, files={n: (FORMAT_TESTS / n).read_bytes() for n in names})

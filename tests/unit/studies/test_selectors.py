@@ -61,7 +61,7 @@ def test_upload_hospitals_for__only_hospitals_with_upload_role(hospital_a, hospi
 
 def test_ordered_slices__is_the_order_ingest_stored_feet_to_head(hospital_a, radiologist, phantom_series):
     from tests.unit.studies.helpers import read_paths
-    from triage.studies.services import ingest_study
+    from triage.studies.services.ingest import ingest_study
 
     receive(hospital=hospital_a, user=radiologist, files=read_paths(phantom_series(slices=12)))
     study = ingest_study(study_id=Study.objects.get().id).study

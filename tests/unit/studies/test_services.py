@@ -11,7 +11,7 @@ from tests.unit.studies.helpers import read_paths, receive
 from triage.accounts.models import Role
 from triage.audit.models import AuditEvent
 from triage.core.exceptions import NotFound
-from triage.studies import services
+from triage.studies.services import ingest, states
 from triage.studies.exceptions import IllegalStudyTransition, NoUsableSeries
 from triage.studies.models import Instance, Series, Study
 
@@ -26,7 +26,7 @@ def actions_for(study) -> list[str]:
 def make_queued_study(hospital, user, phantom_series) -> Study:
     receive(hospital=hospital, user=user, files=read_paths(phantom_series()))
     study = Study.objects.get()
-    return services.ingest_study(study_id=study.id).study
+    return ingest.ingest_study(study_id=study.id).study
 
 
 def test_receive_instances__stores_phantom_as_one_study_with_metadata(hospital_a, radiologist, phantom_series):
@@ -89,7 +89,7 @@ def test_receive_instances__outsider_gets_not_found(hospital_a, make_hospital, m
 
 
 def test_receive_instances__database_failure_leaves_no_rows_or_files(hospital_a, radiologist, study_storage):
-    with mock.patch.object(services.Instance.objects, "bulk_create", side_effect=RuntimeError("db down")):
+    with mock.patch.object(Instance.objects, "bulk_create", side_effect=RuntimeError("db down")):
         with pytest.raises(RuntimeError):
             receive(hospital=hospital_a, user=radiologist, files=ct_series(slices=3))
     assert not Study.objects.exists()
@@ -99,10 +99,10 @@ def test_receive_instances__database_failure_leaves_no_rows_or_files(hospital_a,
 def test_ingest_study__selects_axial_series_orders_slices_and_queues(hospital_a, radiologist, phantom_series):
     receive(hospital=hospital_a, user=radiologist, files=read_paths(phantom_series(slices=12)))
     study = Study.objects.get()
-    outcome = services.ingest_study(study_id=study.id)
+    outcome = ingest.ingest_study(study_id=study.id)
     study.refresh_from_db()
     series = study.series.get()
-    assert outcome.next_step == services.AfterIngest.ANALYSE and outcome.study.id == study.id
+    assert outcome.next_step == ingest.AfterIngest.ANALYSE and outcome.study.id == study.id
     assert study.status == Status.QUEUED and study.selected_series == series and series.is_selected
     assert series.spacing_between_slices_mm == pytest.approx(320 / 12, abs=1e-3)
     z = list(series.instances.order_by("z_position_mm").values_list("instance_number", flat=True))
@@ -112,7 +112,7 @@ def test_ingest_study__selects_axial_series_orders_slices_and_queues(hospital_a,
 
 def test_ingest_study__falls_back_to_instance_number_without_positions(hospital_a, radiologist):
     receive(hospital=hospital_a, user=radiologist, files=ct_series(slices=9, with_position=False))
-    study = services.ingest_study(study_id=Study.objects.get().id).study
+    study = ingest.ingest_study(study_id=Study.objects.get().id).study
     assert study.status == Status.QUEUED
     event = AuditEvent.objects.filter(action="study.queued").get()
     assert event.extra["ordered_by"] == "instance_number"
@@ -121,7 +121,7 @@ def test_ingest_study__falls_back_to_instance_number_without_positions(hospital_
 
 def test_ingest_study__runs_twice_safely(hospital_a, radiologist, phantom_series):
     study = make_queued_study(hospital_a, radiologist, phantom_series)
-    assert services.ingest_study(study_id=study.id).next_step == services.AfterIngest.NOTHING
+    assert ingest.ingest_study(study_id=study.id).next_step == ingest.AfterIngest.NOTHING
     assert AuditEvent.objects.filter(action="study.queued").count() == 1
 
 
@@ -130,43 +130,43 @@ def test_ingest_study__corrupt_pixels_rejects_instance_and_fails_without_series(
     receive(hospital=hospital_a, user=radiologist, files=ct_series(slices=3))
     study = Study.objects.get()
     with pytest.raises(NoUsableSeries, match="No usable axial CT series: no axial CT series with at least 8"):
-        services.ingest_study(study_id=study.id)
+        ingest.ingest_study(study_id=study.id)
     path = study_storage / Instance.objects.first().storage_path
     path.write_bytes(path.read_bytes()[:400])
     study.refresh_from_db()
     assert study.lease_until is None
     with pytest.raises(NoUsableSeries):
-        services.ingest_study(study_id=study.id)
+        ingest.ingest_study(study_id=study.id)
     assert Instance.objects.exclude(decode_error="").count() == 1
 
 
 def test_claim_study_for_processing__only_one_claim_until_lease_expires(hospital_a, radiologist, phantom_series):
     study = make_queued_study(hospital_a, radiologist, phantom_series)
     now = timezone.now()
-    assert services.claim_study_for_processing(study_id=study.id, lease=timedelta(minutes=5), now=now)
-    assert services.claim_study_for_processing(study_id=study.id, lease=timedelta(minutes=5), now=now) is None
+    assert states.claim_study_for_processing(study_id=study.id, lease=timedelta(minutes=5), now=now)
+    assert states.claim_study_for_processing(study_id=study.id, lease=timedelta(minutes=5), now=now) is None
     later = now + timedelta(minutes=6)
-    assert services.claim_study_for_processing(study_id=study.id, lease=timedelta(minutes=5), now=later)
+    assert states.claim_study_for_processing(study_id=study.id, lease=timedelta(minutes=5), now=later)
     assert actions_for(study).count("study.processing") == 2
 
 
 def test_mark_study_ready__from_processing_then_no_op(hospital_a, radiologist, phantom_series):
     study = make_queued_study(hospital_a, radiologist, phantom_series)
-    services.claim_study_for_processing(study_id=study.id, lease=timedelta(minutes=5))
-    assert services.mark_study_ready(study_id=study.id).status == Status.READY
-    assert services.mark_study_ready(study_id=study.id).status == Status.READY
+    states.claim_study_for_processing(study_id=study.id, lease=timedelta(minutes=5))
+    assert states.mark_study_ready(study_id=study.id).status == Status.READY
+    assert states.mark_study_ready(study_id=study.id).status == Status.READY
     assert actions_for(study).count("study.ready") == 1
 
 
 def test_mark_study_ready__illegal_from_queued(hospital_a, radiologist, phantom_series):
     study = make_queued_study(hospital_a, radiologist, phantom_series)
     with pytest.raises(IllegalStudyTransition, match="A study cannot go from queued to ready."):
-        services.mark_study_ready(study_id=study.id)
+        states.mark_study_ready(study_id=study.id)
 
 
 def test_mark_study_failed__records_reason_and_audit(hospital_a, radiologist, phantom_series):
     study = make_queued_study(hospital_a, radiologist, phantom_series)
-    failed = services.mark_study_failed(study_id=study.id, reason="Model crashed.")
+    failed = states.mark_study_failed(study_id=study.id, reason="Model crashed.")
     assert (failed.status, failed.failure_reason) == (Status.FAILED, "Model crashed.")
     event = AuditEvent.objects.filter(action="study.failed").get()
     assert event.extra == {"old": "queued", "new": "failed", "reason": "Model crashed."}
@@ -174,8 +174,8 @@ def test_mark_study_failed__records_reason_and_audit(hospital_a, radiologist, ph
 
 def test_reprocess_study__admin_requeues_failed_study(hospital_a, radiologist, admin_a, phantom_series):
     study = make_queued_study(hospital_a, radiologist, phantom_series)
-    services.mark_study_failed(study_id=study.id, reason="x")
-    again = services.reprocess_study(actor=admin_a, study=Study.objects.get(id=study.id))
+    states.mark_study_failed(study_id=study.id, reason="x")
+    again = states.reprocess_study(actor=admin_a, study=Study.objects.get(id=study.id))
     assert again.status == Status.QUEUED and again.failure_reason == ""
     assert AuditEvent.objects.filter(action="study.reprocessed", actor=admin_a).exists()
 
@@ -184,16 +184,16 @@ def test_receive_instances__lists_studies_to_ingest(hospital_a, radiologist, pha
     files = read_paths(phantom_series(slices=12))
     first = receive(hospital=hospital_a, user=radiologist, files=files)
     assert first.studies_to_ingest == [Study.objects.get().id]
-    services.ingest_study(study_id=Study.objects.get().id)
+    ingest.ingest_study(study_id=Study.objects.get().id)
     assert receive(hospital=hospital_a, user=radiologist, files=files).studies_to_ingest == []  # all duplicates
 
 
 def test_requeue_ready_studies__audits_each_study_with_the_callers_action(hospital_a, radiologist, phantom_series):
     study = make_queued_study(hospital_a, radiologist, phantom_series)
-    services.claim_study_for_processing(study_id=study.id, lease=timedelta(minutes=5))
-    services.mark_study_ready(study_id=study.id)
-    assert services.requeue_ready_studies(actor=None, action="result.reanalysis_requested") == [study.id]
-    assert services.requeue_ready_studies(actor=None, action="result.reanalysis_requested") == []
+    states.claim_study_for_processing(study_id=study.id, lease=timedelta(minutes=5))
+    states.mark_study_ready(study_id=study.id)
+    assert states.requeue_ready_studies(actor=None, action="result.reanalysis_requested") == [study.id]
+    assert states.requeue_ready_studies(actor=None, action="result.reanalysis_requested") == []
     assert Study.objects.get(id=study.id).status == Status.QUEUED
     event = AuditEvent.objects.get(action="result.reanalysis_requested")
     assert event.extra == {"old": "ready", "new": "queued"}
@@ -202,13 +202,13 @@ def test_requeue_ready_studies__audits_each_study_with_the_callers_action(hospit
 def test_reprocess_study__radiologist_is_denied(hospital_a, radiologist, phantom_series):
     study = make_queued_study(hospital_a, radiologist, phantom_series)
     with pytest.raises(PermissionDenied):
-        services.reprocess_study(actor=radiologist, study=study)
+        states.reprocess_study(actor=radiologist, study=study)
 
 
 def test_reprocess_study__illegal_from_queued(hospital_a, radiologist, admin_a, phantom_series):
     study = make_queued_study(hospital_a, radiologist, phantom_series)
     with pytest.raises(IllegalStudyTransition):
-        services.reprocess_study(actor=admin_a, study=study)
+        states.reprocess_study(actor=admin_a, study=study)
 
 
 def test_receive_instances__new_instances_reopen_queued_study(hospital_a, radiologist, phantom_series):
@@ -231,5 +231,5 @@ def test_study_transitions__keep_the_worklist_row_in_step(hospital_a):
     from triage.worklist.models import WorklistEntry
 
     study = Study.objects.create(hospital=hospital_a, study_instance_uid="9.8.7", status="processing")
-    services.mark_study_failed(study_id=study.id, reason="Bad data.")
+    states.mark_study_failed(study_id=study.id, reason="Bad data.")
     assert WorklistEntry.objects.get(study=study).status == "failed"

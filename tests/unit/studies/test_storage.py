@@ -5,7 +5,8 @@ import pytest
 from django.core.files.storage import default_storage
 
 from tests.unit.studies.helpers import read_paths, receive
-from triage.studies import services, storage
+from triage.studies import storage
+from triage.studies.services import ingest
 from triage.studies.models import Instance, Study
 
 pytestmark = pytest.mark.django_db
@@ -69,7 +70,7 @@ def test_receive_and_ingest__a_phantom_study_round_trips_through_the_store(any_s
                                                                           radiologist, phantom_series):
     files = read_paths(phantom_series(slices=12))
     receive(hospital=hospital_a, user=radiologist, files=files)
-    study = services.ingest_study(study_id=Study.objects.get().id).study
+    study = ingest.ingest_study(study_id=Study.objects.get().id).study
     assert study.status == Study.Status.QUEUED
     instances = Instance.objects.all()
     assert {i.storage_path for i in instances} == stored_keys(any_study_store)

@@ -13,8 +13,9 @@ from django.db import transaction
 from django.test import override_settings
 
 from triage.accounts.models import Hospital
-from triage.studies.services import ingest_study, receive_instances
 from triage.studies.models import Study
+from triage.studies.services.ingest import ingest_study
+from triage.studies.services.receiving import receive_instances
 from triage.studies.uploads import IncomingFile
 
 
