@@ -109,3 +109,11 @@ def test_importing_step_services__loads_nothing_of_the_other_step(app, other):
     assert probed <= set(loaded)  # the probe imported every services module, so the check can fail
     assert [m for m in loaded if m.startswith(f"triage.{other}.")] == []
 
+
+def test_selectors__import_no_service_of_their_own_app():
+    """Reads never depend on writes (STYLE B1): ``selectors`` may audit, but not call its app's services."""
+    offenders = [f"{app}/selectors.py:{line} imports {module}"
+                 for app in APPS if (TRIAGE / app / "selectors.py").is_file()
+                 for module, line in _imported_modules(TRIAGE / app / "selectors.py")
+                 if module == f"triage.{app}.services" or module.startswith(f"triage.{app}.services.")]
+    assert offenders == []
