@@ -18,6 +18,14 @@ def active_model_version() -> ModelVersion | None:
     return ModelVersion.objects.filter(is_active=True).first()
 
 
+def known_class_labels() -> list[str]:
+    """Return every class label a registered model version can give, sorted (the worklist's label filter)."""
+    labels: set[str] = set()
+    for names in ModelVersion.objects.values_list("class_names", flat=True):
+        labels.update(str(n) for n in (names or []))
+    return sorted(labels)
+
+
 def result_for_model_version(*, study_id: int, model_version: ModelVersion) -> Result | None:
     """Return the result ``model_version`` stored for the study, if any (results are keyed on both)."""
     return Result.objects.filter(study_id=study_id, model_version=model_version).first()

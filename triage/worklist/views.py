@@ -13,8 +13,7 @@ from triage.reports.selectors import review_state_for
 
 from triage.reports.presentation import follow_up_panel
 from triage.reports.selectors import follow_up_series, review_state_for
-from triage.results.models import ModelVersion
-from triage.results.selectors import key_slices
+from triage.results.selectors import key_slices, known_class_labels
 from triage.worklist import imaging, selectors
 from triage.worklist.imaging import heatmap_colormap
 from triage.worklist.filters import REVIEWED_CHOICES, WorklistQuerySerializer
@@ -22,13 +21,6 @@ from triage.worklist.filters import REVIEWED_CHOICES, WorklistQuerySerializer
 POLL_INTERVAL_MS = 5000
 # Set by the navigation's hospital switcher (triage.web); read here so the list opens narrowed to it.
 CURRENT_HOSPITAL_SESSION_KEY = "current_hospital_uuid"
-
-
-def _known_labels() -> list[str]:
-    labels: set[str] = set()
-    for names in ModelVersion.objects.values_list("class_names", flat=True):
-        labels.update(str(n) for n in (names or []))
-    return sorted(labels)
 
 
 def _with_current_hospital(request) -> dict:
@@ -66,7 +58,7 @@ class WorklistPage(LoginRequiredMixin, View):
         context.update({
             "hospitals": hospitals_visible_to(user=request.user).order_by("name"),
             "states": selectors.WorklistState.CHOICES,
-            "labels": _known_labels(),
+            "labels": known_class_labels(),
             "reviewed_choices": REVIEWED_CHOICES,
             "poll_interval_ms": POLL_INTERVAL_MS,
             "list_title": self.title,

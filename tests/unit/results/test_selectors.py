@@ -2,7 +2,7 @@ import pytest
 
 from tests.unit.reports.factories import make_result, make_study
 from triage.results.models import ModelVersion, Result
-from triage.results.selectors import current_result_for, current_results, key_slices
+from triage.results.selectors import current_result_for, current_results, key_slices, known_class_labels
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +21,14 @@ def test_current_result_for__is_the_current_one_of_several(hospital_a):
 
 def test_current_result_for__none_without_result(hospital_a):
     assert current_result_for(study=make_study(hospital=hospital_a)) is None
+
+
+def test_known_class_labels__union_of_every_model_version_sorted(db):
+    assert known_class_labels() == []
+    for version, names in [("1", ["non-covid", "covid"]), ("2", ["covid", "cap"])]:
+        ModelVersion.objects.create(name="m", version=version, weights_sha256=version * 64, class_names=names,
+                                    input_size_px=224)
+    assert known_class_labels() == ["cap", "covid", "non-covid"]
 
 
 def test_key_slices__one_based_numbers_with_overlay_kinds_in_slice_order(hospital_a):
