@@ -22,6 +22,9 @@ SECRET_KEY = "triage-test-secret"  # a throw-away server on loopback, gone after
 STATE_FILE = "seaweedfs.json"
 
 
+PROBE_BUCKET, PROBE_KEY = "readiness-probe", "probe"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -68,7 +71,7 @@ class S3Server:
         (self.folder / STATE_FILE).write_text(json.dumps({"argv": self.argv, "endpoint": self.endpoint, "pid": self.pid}))
 
     def start(self, *, timeout_s: float = 60.0) -> None:
-        """Start the server and wait until the S3 gateway accepts a bucket listing."""
+        """Start the server and wait until an object can be read back through the S3 gateway."""
         log = open(self.folder / "weed.log", "ab")
         process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.pid = process.pid
@@ -78,7 +81,7 @@ class S3Server:
             if process.poll() is not None:
                 raise RuntimeError(f"weed exited with {process.returncode}; see {self.folder / 'weed.log'}")
             try:
-                self.client().list_buckets()
+                self._probe()
                 return
             except Exception:
                 time.sleep(0.3)
@@ -97,6 +100,24 @@ class S3Server:
             time.sleep(0.1)
         self.pid = None
         self._save()
+
+    def _probe(self) -> None:
+        """Read (on the first start: write) a probe object.
+
+        The gateway lists buckets before the restarted volume server has registered again, and
+        object reads answer 500 until it has; a fault test restarting the store needs the latter.
+        """
+        from botocore.exceptions import ClientError
+
+        client = self.client()
+        try:
+            client.get_object(Bucket=PROBE_BUCKET, Key=PROBE_KEY)["Body"].read()
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in ("NoSuchBucket", "NoSuchKey", "404"):
+                raise
+            if error.response["Error"]["Code"] == "NoSuchBucket":
+                client.create_bucket(Bucket=PROBE_BUCKET)
+            client.put_object(Bucket=PROBE_BUCKET, Key=PROBE_KEY, Body=b"ready")
 
     def client(self):
         import boto3
