@@ -129,11 +129,19 @@ class S3Server:
                                           s3={"addressing_style": "path"}))
 
     def create_bucket(self, name: str) -> str:
-        """Create a bucket; retried while a fresh server still allocates its first volume."""
-        deadline = time.monotonic() + 30
+        """Create a bucket and wait until it takes a write.
+
+        SeaweedFS allocates a new bucket's volumes lazily; after a restart a first write can answer
+        500 for a while, so a test would see an outage it did not cause.
+        """
+        deadline = time.monotonic() + 60
+        client = self.client()
         while True:
             try:
-                self.client().create_bucket(Bucket=name)
+                if name not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
+                    client.create_bucket(Bucket=name)
+                client.put_object(Bucket=name, Key=PROBE_KEY, Body=b"ready")
+                client.delete_object(Bucket=name, Key=PROBE_KEY)
                 return name
             except Exception:
                 if time.monotonic() > deadline:
