@@ -256,7 +256,11 @@ def s3_bucket(s3_server, settings):
     """Point study storage at a fresh bucket of the suite's S3 store; return the bucket name."""
     bucket = s3_server.create_bucket(f"test-{uuid.uuid4().hex[:16]}")
     settings.TRIAGE_S3 = s3_settings(s3_server, bucket)
-    return bucket
+    yield bucket
+    try:
+        s3_server.delete_bucket(bucket)
+    except Exception:  # a fault test may leave the store stopped; its slots go with the run
+        pass
 
 
 @pytest.fixture(params=["filesystem", "s3"])

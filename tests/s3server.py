@@ -58,11 +58,15 @@ class S3Server:
         # the Iceberg and Lance side servers off.
         argv = [weed_binary(), "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={folder / 'data'}",
                 f"-master.port={p['master']}", f"-master.port.grpc={p['master_grpc']}",
-                "-master.volumeSizeLimitMB=64", "-volume.max=50",
+                "-master.volumeSizeLimitMB=64", "-volume.max=200",
                 f"-volume.port={p['volume']}", f"-volume.port.grpc={p['volume_grpc']}",
                 "-filer", f"-filer.port={p['filer']}", f"-filer.port.grpc={p['filer_grpc']}",
                 "-s3", f"-s3.port={p['s3']}", f"-s3.port.grpc={p['s3_grpc']}", f"-s3.config={folder / 's3.json'}",
                 "-s3.port.iceberg=0", "-s3.port.lance=0"]
+        # Each bucket is a collection, and SeaweedFS grows 7 volumes for a new one by default:
+        # with a bucket per test the volume slots ran out mid-suite (PutObject answered 500).
+        # One volume per growth step; weed reads master.toml from its working directory.
+        (folder / "master.toml").write_text("[master.volume_growth]\ncopy_1 = 1\ncopy_2 = 2\ncopy_3 = 3\ncopy_other = 1\n")
         (folder / STATE_FILE).write_text(json.dumps({"argv": argv, "endpoint": f"http://127.0.0.1:{p['s3']}",
                                                     "pid": None}))
         return cls(folder)
@@ -73,7 +77,8 @@ class S3Server:
     def start(self, *, timeout_s: float = 60.0) -> None:
         """Start the server and wait until an object can be read back through the S3 gateway."""
         log = open(self.folder / "weed.log", "ab")
-        process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                   cwd=self.folder)
         self.pid = process.pid
         self._save()
         deadline = time.monotonic() + timeout_s
@@ -147,6 +152,15 @@ class S3Server:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.3)
+
+
+    def delete_bucket(self, name: str) -> None:
+        """Empty and delete a test's bucket, which frees its collection's volume slots."""
+        client = self.client()
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
+            for item in page.get("Contents", []):
+                client.delete_object(Bucket=name, Key=item["Key"])
+        client.delete_bucket(Bucket=name)
 
 
 def _alive(pid: int) -> bool:
