@@ -97,6 +97,11 @@ def model_directory(name: str | None = None, *, root: Path = WEIGHTS_ROOT) -> Pa
     return directory
 
 
+def model_references(*, root: Path = WEIGHTS_ROOT) -> list[str]:
+    """Return every ``<name>/<version>`` under ``root`` that has a model card, sorted."""
+    return sorted(f"{card.parent.parent.name}/{card.parent.name}" for card in root.glob(f"*/*/{CARD_JSON}"))
+
+
 def read_model_card(name: str | None = None, *, root: Path = WEIGHTS_ROOT) -> dict[str, Any]:
     """Return the JSON model card of a model (default: the active one)."""
     card: dict[str, Any] = json.loads((model_directory(name, root=root) / CARD_JSON).read_text())

@@ -239,6 +239,8 @@ CELERY_BEAT_SCHEDULE = {
     # Studies whose analysis message was lost, or whose worker died (its 30 s lease not renewed),
     # go back on the gpu queue: a crash delays a study by lease + this interval at most.
     "results-requeue-stuck-analyses": {"task": "results.requeue_stuck_analyses", "schedule": 20.0},
+    # Ready studies whose candidate (shadow) analysis was never sent or got lost are sent again, once each.
+    "results-requeue-missed-shadow": {"task": "results.requeue_missed_shadow_analyses", "schedule": 300.0},
     # Worklist rows a service forgot to refresh are rewritten (safety net; normally nothing to do).
     "worklist-sync-entries": {"task": "worklist.sync_entries", "schedule": 60.0},
     # Results due for a hospital's export destinations, and exports whose backoff has passed, are sent.

@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from triage.core.apis import HealthApi, HealthLiveApi, HealthReadyApi
+from triage.web import shadow_page
 from triage.web import views as web_views
 from triage.web.report_page import StudyReportPage
 
@@ -35,6 +36,12 @@ urlpatterns = [
     path("studies/<uuid:study_uuid>/report/", StudyReportPage.as_view(), name="study-report"),
     path("", include("triage.decisions.page_urls")),
     path("", include("triage.worklist.page_urls")),
+    path("monitoring/shadow/", shadow_page.ShadowIndexPage.as_view(), name="shadow-index"),
+    path("monitoring/shadow/mark/", shadow_page.ShadowMarkPage.as_view(), name="shadow-mark"),
+    path("monitoring/shadow/<uuid:candidate_uuid>/", shadow_page.ShadowCandidatePage.as_view(), name="shadow-candidate"),
+    path("monitoring/shadow/<uuid:candidate_uuid>/end/", shadow_page.ShadowEndPage.as_view(), name="shadow-end"),
+    path("monitoring/shadow/<uuid:candidate_uuid>/promote/", shadow_page.ShadowPromotePage.as_view(),
+         name="shadow-promote"),
     path("", include("triage.monitoring.page_urls")),
     path("", include("triage.accounts.page_urls")),
     path("", include("triage.gateway.page_urls")),

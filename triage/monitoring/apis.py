@@ -10,7 +10,11 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from triage.accounts.selectors import administered_hospital_get
 from triage.monitoring import selectors, services
+from triage.monitoring.shadow import candidate_comparison
+from triage.monitoring.training_export import LabelSource
+from triage.results.selectors import candidate_get
 
 
 class MetricSerializer(serializers.Serializer):
@@ -146,3 +150,40 @@ class ResearchExportApi(APIView):
         scope = selectors.dashboard_scope_get(user=request.user, hospital_uuid=hospital_uuid)
         rows = selectors.research_export_rows(user=request.user, hospitals=scope.hospitals)
         return Response(self.OutputSerializer(rows, many=True).data)
+
+
+class CandidateComparisonApi(APIView):
+    """Candidate vs shown model on the same labelled studies (hospital admins: their hospital only)."""
+
+    class FilterSerializer(serializers.Serializer):
+        hospital = serializers.UUIDField(required=False, help_text="Default: the candidacy's scope.")
+        label_source = serializers.ChoiceField(choices=LabelSource.choices, default=LabelSource.PCR)
+
+    class OutputSerializer(serializers.Serializer):
+        candidate = serializers.CharField()
+        hospital = serializers.CharField()
+        label_source = serializers.CharField()
+        threshold = serializers.FloatField()
+        shown_models = serializers.ListField(child=serializers.CharField())
+        n = serializers.IntegerField()
+        n_positive = serializers.IntegerField()
+        n_negative = serializers.IntegerField()
+        min_cases = serializers.IntegerField()
+        too_few = serializers.BooleanField()
+        a = serializers.JSONField(required=False, help_text="Shown model: binary metrics with 95 % CIs.")
+        b = serializers.JSONField(required=False, help_text="Candidate: binary metrics with 95 % CIs.")
+        difference = serializers.JSONField(required=False, help_text="Candidate - shown, paired bootstrap CIs.")
+        kappa = serializers.FloatField(required=False, allow_null=True)
+        disagreeing_studies = serializers.ListField(child=serializers.UUIDField(), required=False)
+        roc = serializers.JSONField(required=False, help_text="(FPR, TPR) points per model.")
+
+    @extend_schema(parameters=[FilterSerializer], responses=OutputSerializer)
+    def get(self, request, candidate_uuid):
+        f = self.FilterSerializer(data=request.query_params)
+        f.is_valid(raise_exception=True)
+        candidate = candidate_get(user=request.user, candidate_uuid=candidate_uuid)
+        hospital_uuid = f.validated_data.get("hospital")
+        hospital = administered_hospital_get(user=request.user, hospital_uuid=hospital_uuid) if hospital_uuid else None
+        evidence = candidate_comparison(user=request.user, candidate=candidate, hospital=hospital,
+                                        label_source=f.validated_data["label_source"])
+        return Response(self.OutputSerializer(evidence).data)

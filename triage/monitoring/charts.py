@@ -54,6 +54,22 @@ def unit_square_chart(points: Sequence[tuple[float, float]], *, title: str, x_la
     return mark_safe("".join(parts))
 
 
+def curves_chart(curves: Sequence[tuple[str, Sequence[tuple[float, float]]]], *, title: str, x_label: str,
+                 y_label: str) -> SafeString:
+    """Draw several named curves in [0, 1]² (e.g. two models' ROC) over the dashed diagonal, with a legend."""
+    parts = _frame(title, x_label, y_label)
+    parts.append(_polyline([(0, 0), (1, 1)], "diagonal"))
+    for i, (name, points) in enumerate(curves):
+        css_class = f"series series-{i}"
+        if len(points) > 1:
+            parts.append(_polyline(points, css_class))
+        y = _y(0.08) - 14 * (len(curves) - 1 - i)  # bottom right: where ROC curves are not
+        parts.append(f'<line x1="{_x(0.42)}" y1="{y - 3}" x2="{_x(0.5)}" y2="{y - 3}" class="{css_class}"/>'
+                     f'<text x="{_x(0.52)}" y="{y}" class="tick">{escape(name)}</text>')
+    parts.append("</svg>")
+    return mark_safe("".join(parts))
+
+
 def drift_chart(weeks: Sequence, *, title: str) -> SafeString:
     """Draw the weekly median (line) and IQR (band) of the probability, and the positive rate (dashed)."""
     width = max(WIDTH, 60 + 28 * len(weeks))

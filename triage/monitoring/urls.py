@@ -14,5 +14,7 @@ urlpatterns = [
          name="monitoring-pcr-import-api"),
     path("monitoring/hospitals/<uuid:hospital_uuid>/research-export/", apis.ResearchExportApi.as_view(),
          name="monitoring-research-export"),
+    path("models/candidates/<uuid:candidate_uuid>/comparison/", apis.CandidateComparisonApi.as_view(),
+         name="candidate-comparison"),
     path("studies/<uuid:study_uuid>/fhir/", apis.StudyFhirApi.as_view(), name="study-fhir"),
 ]

@@ -13,7 +13,9 @@ from rest_framework.views import APIView
 
 from triage.accounts.selectors import hospital_get
 from triage.core.exceptions import DomainError, NotFound
+from triage.monitoring.training_export import LabelSource
 from triage.pipeline import services
+from triage.pipeline.shadow import promote_reviewed_candidate
 from triage.results.apis import ModelVersionOutputSerializer
 from triage.studies import selectors as study_selectors
 from triage.studies.apis import (NothingAccepted, StudyListApi, StudySummarySerializer, UploadReportSerializer,
@@ -86,4 +88,24 @@ class ModelVersionActivateApi(APIView):
             version = services.activate_model_version(actor=request.user, **data.validated_data)
         except ModelNotFoundError as exc:
             raise NotFound("No such model version in inference/weights.") from exc
+        return Response(ModelVersionOutputSerializer(version).data)
+
+
+class CandidatePromoteApi(APIView):
+    """Promote a shadow candidate to the active model (platform admins), on the comparison read first.
+
+    ``reviewed_n`` is the ``n`` of the comparison the caller read (``GET .../comparison/``): if new
+    outcomes changed it meanwhile the answer is 409 and nothing changes.
+    """
+
+    class InputSerializer(serializers.Serializer):
+        reviewed_n = serializers.IntegerField(min_value=0, help_text="n of the comparison that was reviewed.")
+        label_source = serializers.ChoiceField(choices=LabelSource.choices, default=LabelSource.PCR)
+        reanalyse = serializers.BooleanField(default=False, help_text="Re-queue every ready study for the new model.")
+
+    @extend_schema(request=InputSerializer, responses=ModelVersionOutputSerializer)
+    def post(self, request, candidate_uuid):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = promote_reviewed_candidate(actor=request.user, candidate_uuid=candidate_uuid, **data.validated_data)
         return Response(ModelVersionOutputSerializer(version).data)

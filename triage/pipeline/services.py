@@ -182,8 +182,10 @@ def promote_candidate(*, actor: User, candidate_uuid, evidence: dict, reanalyse:
     candidate = result_selectors.candidate_get(user=actor, candidate_uuid=candidate_uuid)
     version = activate_model_version(actor=actor, reference=candidate.model_version.reference, reanalyse=reanalyse)
     result_services.end_candidacies(model_version=version, now=now or timezone.now())
+    # The ROC curves are drawn from the same scores; the audit row keeps the figures the admin read.
+    figures = {key: value for key, value in evidence.items() if key != "roc"}
     record_event(actor=actor, action=ResultAction.CANDIDATE_PROMOTED, hospital=candidate.hospital, target=version,
-                 extra={"model": version.reference, "reanalyse": reanalyse, "evidence": evidence})
+                 extra={"model": version.reference, "reanalyse": reanalyse, "evidence": figures})
     return version
 
 

@@ -69,3 +69,11 @@ def requeue_stuck_analyses() -> int:
     from triage.pipeline.services import requeue_stuck_analyses as run
 
     return run()
+
+
+@shared_task(name="results.requeue_missed_shadow_analyses", queue="ingest", acks_late=True)
+def requeue_missed_shadow_analyses() -> int:
+    """Re-send shadow analyses that ready studies missed (broker down or message lost); return how many."""
+    from triage.pipeline.shadow import requeue_missed_shadow_analyses as run
+
+    return run()

@@ -8,3 +8,4 @@ class ResultAction(models.TextChoices):
     REANALYSIS_REQUESTED = "result.reanalysis_requested"
     CANDIDATE_MARKED = "model.candidate_marked"
     CANDIDATE_PROMOTED = "model.candidate_promoted"
+    CANDIDATE_ENDED = "model.candidate_ended"

@@ -152,6 +152,8 @@ class Candidate(models.Model):
     started_by = models.ForeignKey("accounts.User", null=True, on_delete=models.PROTECT, related_name="+")
     started_at = models.DateTimeField(auto_now_add=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    swept_until = models.DateTimeField(
+        null=True, blank=True, help_text="Studies ready up to then were checked for a missed shadow analysis.")
 
     class Meta:
         constraints = [

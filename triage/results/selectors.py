@@ -4,7 +4,8 @@ from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 
-from triage.accounts.permissions import require_platform_admin
+from triage.accounts.permissions import ADMIN_ROLES, acts_as_platform_admin, hospitals_with_role, require_platform_admin
+from triage.core.exceptions import NotFound
 from triage.results.models import Candidate, ModelVersion, Overlay, Result
 
 
@@ -72,7 +73,27 @@ def open_candidate_versions(*, hospital) -> list[ModelVersion]:
     return list(ModelVersion.objects.filter(candidacies__in=candidacies).distinct().order_by("id"))
 
 
+def candidates_visible_to(*, user) -> QuerySet[Candidate]:
+    """Return the candidacies ``user`` may see, newest first: all for a platform admin; for a hospital admin,
+    those of the hospitals they administer and those for every hospital (read-only for them)."""
+    candidates = Candidate.objects.select_related("model_version", "hospital", "started_by").order_by("-started_at")
+    if acts_as_platform_admin(user=user):
+        return candidates
+    administered = hospitals_with_role(user=user, roles=ADMIN_ROLES)
+    if not administered.exists():
+        return candidates.none()
+    return candidates.filter(Q(hospital__in=administered) | Q(hospital__isnull=True))
+
+
+def open_candidacies() -> QuerySet[Candidate]:
+    """Return the candidacies running now (not ended, model not promoted meanwhile), oldest first."""
+    return Candidate.objects.filter(ended_at__isnull=True, model_version__is_active=False).order_by("started_at")
+
+
 def candidate_get(*, user, candidate_uuid) -> Candidate:
-    """Return a candidacy (platform admins only: model versions are platform-wide)."""
-    require_platform_admin(user=user)
-    return Candidate.objects.select_related("model_version", "hospital").get(uuid=candidate_uuid)
+    """Return a candidacy ``user`` may see; any other gets the same ``NotFound`` as a missing one."""
+    candidate = candidates_visible_to(user=user).filter(uuid=candidate_uuid).first()
+    if candidate is None:
+        raise NotFound()
+    return candidate
+

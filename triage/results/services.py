@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from django.db import models, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from triage.accounts.models import Hospital, User
 from triage.core.exceptions import DomainError
@@ -90,6 +91,25 @@ def mark_candidate(*, actor: User, reference: str, hospital: Hospital | None = N
     record_event(actor=actor, action=ResultAction.CANDIDATE_MARKED, hospital=hospital, target=version,
                  extra={"model": version.reference, "hospital": hospital.code if hospital else "all"})
     return candidate
+
+
+@transaction.atomic
+def end_candidacy(*, actor: User, candidate: Candidate, now=None) -> Candidate:
+    """Stop running a candidate in shadow (platform admins); its stored results stay. A no-op if it ended."""
+    require_platform_admin(user=actor)
+    if candidate.ended_at is not None:
+        return candidate
+    candidate.ended_at = now or timezone.now()
+    candidate.save(update_fields=["ended_at"])
+    record_event(actor=actor, action=ResultAction.CANDIDATE_ENDED, hospital=candidate.hospital,
+                 target=candidate.model_version, extra={"model": candidate.model_version.reference,
+                                                        "hospital": candidate.hospital.code if candidate.hospital else "all"})
+    return candidate
+
+
+def record_shadow_sweep(*, candidate: Candidate, swept_until) -> None:
+    """Remember that studies ready up to ``swept_until`` were checked for a missed shadow analysis (system only)."""
+    Candidate.objects.filter(id=candidate.id).update(swept_until=swept_until)
 
 
 @transaction.atomic

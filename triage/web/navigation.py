@@ -63,6 +63,7 @@ def nav_items(*, user: User, hospital: Hospital | None) -> list[NavItem]:
         monitoring = (reverse("monitoring-hospital", kwargs={"hospital_uuid": hospital.uuid}) if hospital
                       else reverse("monitoring-index"))
         items.append(NavItem("Monitoring", monitoring, "monitoring"))
+        items.append(NavItem("Shadow models", reverse("shadow-index"), "monitoring/shadow"))
         administration = (reverse("admin-hospital", kwargs={"hospital_uuid": hospital.uuid}) if hospital
                           else reverse("admin-index"))
         items.append(NavItem("Administration", administration, "administration"))
@@ -84,7 +85,7 @@ def navigation(request) -> dict:
     items = nav_items(user=user, hospital=hospital)
     return {"nav": {
         "items": items,
-        "current_section": next((i.section for i in items if path.startswith(i.section)), ""),
+        "current_section": max((i.section for i in items if path.startswith(i.section)), key=len, default=""),
         "hospitals": hospitals if len(hospitals) > 1 else [],
         "current_hospital": hospital,
     }}

@@ -56,3 +56,30 @@ def make_case(*, hospital, probability: float | None = 0.5, pcr: str | None = No
                               radiologist_label=radiologist, verdict=verdict, signed_by=signer,
                               signed_at=timezone.now())
     return study
+
+
+SHIPPED_3D = "covidnet3d-shallow/2026-12-01"
+# (shown model's probability, candidate's, PCR): the shown model right on 3 of 4, the candidate on all 4;
+# the PCR-inconclusive study is left out of every comparison.
+SHADOW_CASES = [(0.9, 0.8, "positive"), (0.3, 0.7, "positive"), (0.2, 0.1, "negative"), (0.1, 0.2, "negative"),
+                (0.9, 0.9, "inconclusive")]
+
+
+def hidden_result(study, model_version, probability: float) -> Result:
+    """Store a candidate model's shadow result (never current) for ``study``."""
+    return Result.objects.create(study=study, model_version=model_version, is_current=False,
+                                 class_probabilities={"covid": probability}, covid_probability=probability,
+                                 covid_probability_uncalibrated=probability, predicted_label="covid", slices_scored=0)
+
+
+def shadow_candidate(*, actor, hospital, signer, cases=SHADOW_CASES, candidate_hospital="same"):
+    """Mark the shipped 3D model as candidate (for ``hospital``, or all when ``candidate_hospital`` is None) and
+    give ``hospital`` studies with both results and a PCR outcome (``cases``)."""
+    from triage.results.services import mark_candidate
+
+    candidate = mark_candidate(actor=actor, reference=SHIPPED_3D,
+                               hospital=hospital if candidate_hospital == "same" else candidate_hospital)
+    for shown_p, hidden_p, pcr in cases:
+        study = make_case(hospital=hospital, probability=shown_p, pcr=pcr, signer=signer)
+        hidden_result(study, candidate.model_version, hidden_p)
+    return candidate

@@ -4,29 +4,21 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.unit.monitoring.factories import make_case
+from tests.unit.monitoring.factories import SHADOW_CASES, SHIPPED_3D, hidden_result, make_case
 from triage.audit.models import AuditEvent
 from triage.core.exceptions import NotFound
 from triage.monitoring.shadow import candidate_comparison
-from triage.results.models import Candidate, ModelVersion, Result
+from triage.results.models import Candidate, ModelVersion
+from triage.results.services import mark_candidate
 
 pytestmark = pytest.mark.django_db
-SHIPPED_3D = "covidnet3d-shallow/2026-12-01"
-
-
-def hidden_result(study, model_version, probability):
-    return Result.objects.create(study=study, model_version=model_version, is_current=False,
-                                 class_probabilities={"covid": probability}, covid_probability=probability,
-                                 covid_probability_uncalibrated=probability, predicted_label="covid", slices_scored=0)
 
 
 @pytest.fixture
 def compared(hospital_a, platform_admin, admin_a):
     call_command("shadow_model", "mark", SHIPPED_3D, user=platform_admin.username, hospital="a", stdout=io.StringIO())
     candidate = Candidate.objects.get()
-    # shown model: right on 3 of 4; candidate: right on all 4; one PCR-inconclusive study is left out
-    for shown_p, hidden_p, pcr in [(0.9, 0.8, "positive"), (0.3, 0.7, "positive"), (0.2, 0.1, "negative"),
-                                   (0.1, 0.2, "negative"), (0.9, 0.9, "inconclusive")]:
+    for shown_p, hidden_p, pcr in SHADOW_CASES:
         study = make_case(hospital=hospital_a, probability=shown_p, pcr=pcr, signer=admin_a)
         hidden_result(study, candidate.model_version, hidden_p)
     return candidate
@@ -61,3 +53,29 @@ def test_shadow_model_mark__hospital_admin_is_refused(hospital_a, admin_a):
     with pytest.raises(CommandError, match="platform"):
         call_command("shadow_model", "mark", SHIPPED_3D, user=admin_a.username, stdout=io.StringIO())
     assert not Candidate.objects.exists()
+
+
+def test_candidate_comparison__small_classes_are_flagged_too_few_and_curves_come_along(compared, admin_a):
+    evidence = candidate_comparison(user=admin_a, candidate=compared, n_boot=200)
+    assert (evidence["n_positive"], evidence["n_negative"], evidence["too_few"]) == (2, 2, True)
+    # both rank every positive above every negative (AUC 1); they differ only at the 0.5 threshold
+    assert evidence["difference"]["auc"]["value"] == 0.0 and evidence["a"]["auc"]["value"] == 1.0
+    assert evidence["roc"]["candidate"][-1] == (1.0, 1.0) and len(evidence["roc"]["shown"]) >= 3
+
+
+def test_candidate_comparison__signed_radiologist_labels_as_reference(hospital_a, platform_admin, admin_a):
+    candidate = mark_candidate(actor=platform_admin, reference=SHIPPED_3D, hospital=hospital_a)
+    for shown_p, hidden_p, read in [(0.9, 0.2, "covid"), (0.2, 0.9, "normal"), (0.8, 0.7, None)]:
+        study = make_case(hospital=hospital_a, probability=shown_p, radiologist=read, signer=admin_a, pcr="negative")
+        hidden_result(study, candidate.model_version, hidden_p)
+    evidence = candidate_comparison(user=admin_a, candidate=candidate, label_source="radiologist", n_boot=100)
+    # the unsigned study is left out; the signed "covid" read is the positive class of the shown model's card
+    assert (evidence["n"], evidence["n_positive"], evidence["label_source"]) == (2, 1, "radiologist")
+    assert evidence["a"]["sensitivity"]["value"] == 1.0 and evidence["b"]["sensitivity"]["value"] == 0.0
+    assert candidate_comparison(user=admin_a, candidate=candidate, n_boot=100)["n_positive"] == 0  # PCR: all negative
+
+
+def test_candidate_comparison__another_hospital_scope_of_a_hospital_candidacy_is_not_found(compared, platform_admin,
+                                                                                          hospital_b):
+    with pytest.raises(NotFound):
+        candidate_comparison(user=platform_admin, candidate=compared, hospital=hospital_b)
