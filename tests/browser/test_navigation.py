@@ -17,7 +17,7 @@ def nav_labels(page) -> list[str]:
 @pytest.mark.parametrize("role, expected", [
     (Role.RADIOLOGIST, ["Worklist", "Reports", "Upload"]),
     (Role.CLINICIAN, ["Reports", "Upload"]),
-    (Role.ADMIN, ["Worklist", "Reports", "Upload", "Monitoring", "Administration"]),
+    (Role.ADMIN, ["Worklist", "Reports", "Upload", "Monitoring", "Shadow models", "Administration"]),
 ])
 def test_navigation__each_role_sees_what_it_may_use_on_every_page(page, live_server, log_in, hospital_a, make_user,
                                                                     role, expected):
@@ -35,7 +35,7 @@ def test_home__platform_admin_sees_every_hospital(page, live_server, log_in, hos
     assert "You have no hospital role yet" not in page.inner_text("main")
     assert page.locator(".home-hospitals tbody tr").all_inner_texts()[0].startswith("Hospital A")
     assert page.locator("tr[data-hospital=b] a", has_text="Administration").count() == 1
-    assert nav_labels(page) == ["Worklist", "Reports", "Upload", "Monitoring", "Administration"]
+    assert nav_labels(page) == ["Worklist", "Reports", "Upload", "Monitoring", "Shadow models", "Administration"]
 
 
 def test_switcher__narrows_lists_to_one_hospital_and_links_cross_the_pages(page, live_server, log_in, hospital_a,

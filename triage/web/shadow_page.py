@@ -125,8 +125,7 @@ class ShadowCandidatePage(LoginRequiredMixin, View):
             "can_promote": acts_as_platform_admin(user=request.user) and candidate.ended_at is None
                            and hospital == candidate.hospital,
             "roc_chart": charts.curves_chart(
-                [(f"shown ({', '.join(evidence['shown_models'])})", roc.get("shown", [])),
-                 (f"candidate ({evidence['candidate']})", roc.get("candidate", []))],
+                [("shown", roc.get("shown", [])), ("candidate", roc.get("candidate", []))],
                 title="ROC curves on the same studies", x_label="1 − specificity", y_label="sensitivity")
             if roc else "",
         })

@@ -98,7 +98,7 @@ SYNC_BATCH = 500
 def stale_worklist_studies() -> "QuerySet[Study]":
     """Studies whose worklist row is missing or older than their status, newest result or signature."""
     updated = OuterRef("entry_updated_at")
-    newer_result = Result.objects.filter(study_id=OuterRef("pk"), created_at__gt=updated)
+    newer_result = Result.objects.filter(study_id=OuterRef("pk"), is_current=True, created_at__gt=updated)  # not a shadow one
     newer_report = Report.objects.filter(study_id=OuterRef("pk"), signed_at__gt=updated)
     return Study.objects.annotate(entry_updated_at=F("worklist_entry__updated_at")).filter(
         Q(entry_updated_at__isnull=True) | Q(status_changed_at__gt=F("entry_updated_at"))
