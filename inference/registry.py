@@ -182,7 +182,7 @@ def render_model_card_markdown(card: dict[str, Any]) -> str:
     lines = [f"# Model card: {card['name']} {card['version']}", ""]
     lines += [f"- **kind**: {card.get('kind', 'slice')}"]
     lines += [f"- **{key.replace('_', ' ')}**: {card[key]}" for key in
-              ("kind", "variant", "input_size_px", "input_geometry", "class_names", "positive_class", "params", "flops_per_slice",
+              ("variant", "input_size_px", "input_geometry", "class_names", "positive_class", "params", "flops_per_slice",
                "weights_file", "weights_sha256", "created_utc") if key in card]
     metrics = card.get("test_metrics", {})
     if metrics:
@@ -193,7 +193,7 @@ def render_model_card_markdown(card: dict[str, Any]) -> str:
     lines += _render_validation(card.get("validation", {}))
     for section in ("intended_use", "data_description", "data", "split", "calibration", "aggregation", "training", "reproduce",
                     "model_selection", "domain", "domain_check_results", "figure_crop_evaluation", "comparison_with_paper",
-                    "external_check", "limitations"):
+                    "external_check", "ensemble", "limitations"):
         if section in card:
             lines += ["", f"## {section.replace('_', ' ').capitalize()}", ""]
             value = card[section]
