@@ -8,12 +8,9 @@ from triage.results.models import Candidate, ModelVersion
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def client_for(client):
-    def make(user):
-        client.force_login(user)
-        return client
-    return make
+def signed_in(client, user):
+    client.force_login(user)
+    return client
 
 
 @pytest.fixture
@@ -21,8 +18,8 @@ def candidate(platform_admin, hospital_a, admin_a):
     return shadow_candidate(actor=platform_admin, hospital=hospital_a, signer=admin_a)
 
 
-def test_candidate_page__hospital_admin_reads_comparison_without_actions(candidate, admin_a, client_for):
-    response = client_for(admin_a).get(f"/monitoring/shadow/{candidate.uuid}/")
+def test_candidate_page__hospital_admin_reads_comparison_without_actions(candidate, admin_a, client):
+    response = signed_in(client, admin_a).get(f"/monitoring/shadow/{candidate.uuid}/")
     html = response.content.decode()
     assert response.status_code == 200
     assert 'n = <strong>4</strong> studies (2 positive, 2 negative)' in html and 'id="too-few"' in html
@@ -31,13 +28,13 @@ def test_candidate_page__hospital_admin_reads_comparison_without_actions(candida
     assert AuditEvent.objects.filter(action="monitoring.candidate_compared", actor=admin_a).count() == 1
 
 
-def test_candidate_page__other_hospitals_admin_and_radiologist_get_404(candidate, admin_b, radiologist, client_for):
-    assert client_for(admin_b).get(f"/monitoring/shadow/{candidate.uuid}/").status_code == 404
-    assert client_for(radiologist).get(f"/monitoring/shadow/{candidate.uuid}/").status_code == 404
+def test_candidate_page__other_hospitals_admin_and_radiologist_get_404(candidate, admin_b, radiologist, client):
+    assert signed_in(client, admin_b).get(f"/monitoring/shadow/{candidate.uuid}/").status_code == 404
+    assert signed_in(client, radiologist).get(f"/monitoring/shadow/{candidate.uuid}/").status_code == 404
 
 
-def test_index_page__platform_admin_marks_a_candidate_for_every_hospital(platform_admin, client_for):
-    client = client_for(platform_admin)
+def test_index_page__platform_admin_marks_a_candidate_for_every_hospital(platform_admin, client):
+    client = signed_in(client, platform_admin)
     html = client.get("/monitoring/shadow/").content.decode()
     assert 'id="no-candidates"' in html and f'<option value="{SHIPPED_3D}">' in html
     response = client.post("/monitoring/shadow/mark/", {"reference": SHIPPED_3D, "hospital": ""})
@@ -47,21 +44,21 @@ def test_index_page__platform_admin_marks_a_candidate_for_every_hospital(platfor
     assert 'id="no-pairs"' in client.get(response.url).content.decode()
 
 
-def test_index_page__hospital_admin_sees_no_mark_form_and_cannot_post_it(candidate, admin_a, client_for):
-    client = client_for(admin_a)
+def test_index_page__hospital_admin_sees_no_mark_form_and_cannot_post_it(candidate, admin_a, client):
+    client = signed_in(client, admin_a)
     html = client.get("/monitoring/shadow/").content.decode()
     assert SHIPPED_3D in html and 'id="mark-form"' not in html and "Stop shadow run" not in html
     assert client.post("/monitoring/shadow/mark/", {"reference": SHIPPED_3D}).status_code == 403
     assert client.post(f"/monitoring/shadow/{candidate.uuid}/end/").status_code == 403
 
 
-def test_end_page__platform_admin_stops_the_shadow_run(candidate, platform_admin, client_for):
-    assert client_for(platform_admin).post(f"/monitoring/shadow/{candidate.uuid}/end/").status_code == 302
+def test_end_page__platform_admin_stops_the_shadow_run(candidate, platform_admin, client):
+    assert signed_in(client, platform_admin).post(f"/monitoring/shadow/{candidate.uuid}/end/").status_code == 302
     assert Candidate.objects.get().ended_at is not None
 
 
-def test_promote_page__needs_the_confirmation_and_then_promotes(candidate, platform_admin, client_for):
-    client = client_for(platform_admin)
+def test_promote_page__needs_the_confirmation_and_then_promotes(candidate, platform_admin, client):
+    client = signed_in(client, platform_admin)
     page = client.get(f"/monitoring/shadow/{candidate.uuid}/").content.decode()
     assert 'id="promote-form"' in page and 'name="reviewed_n" value="4"' in page
     url = f"/monitoring/shadow/{candidate.uuid}/promote/"
@@ -75,8 +72,8 @@ def test_promote_page__needs_the_confirmation_and_then_promotes(candidate, platf
 
 
 def test_navigation__admins_get_the_shadow_models_entry_marked_current_on_its_pages(candidate, admin_a, clinician,
-                                                                                   client_for):
-    html = client_for(admin_a).get("/monitoring/shadow/").content.decode()
+                                                                                   client):
+    html = signed_in(client, admin_a).get("/monitoring/shadow/").content.decode()
     assert '<a href="/monitoring/shadow/" aria-current="page">Shadow models</a>' in html
-    reports = client_for(clinician).get("/reports/")
+    reports = signed_in(client, clinician).get("/reports/")
     assert reports.status_code == 200 and "Shadow models" not in reports.content.decode()
