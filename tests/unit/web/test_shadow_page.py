@@ -1,7 +1,7 @@
 """Shadow mode pages: who sees what, the too-few warning, marking, ending and promotion with confirmation."""
 import pytest
 
-from tests.unit.monitoring.factories import SHIPPED_3D, shadow_candidate
+from tests.unit.monitoring.factories import SHIPPED_3D, hidden_result, make_case, shadow_candidate
 from triage.audit.models import AuditEvent
 from triage.results.models import Candidate, ModelVersion
 
@@ -77,3 +77,20 @@ def test_navigation__admins_get_the_shadow_models_entry_marked_current_on_its_pa
     assert '<a href="/monitoring/shadow/" aria-current="page">Shadow models</a>' in html
     reports = signed_in(client, clinician).get("/reports/")
     assert reports.status_code == 200 and "Shadow models" not in reports.content.decode()
+
+
+def test_candidate_page__all_hospital_candidacy_is_compared_on_the_admins_own_hospital(platform_admin, hospital_a,
+                                                                                      hospital_b, admin_a, client):
+    candidate = shadow_candidate(actor=platform_admin, hospital=hospital_a, signer=admin_a, candidate_hospital=None)
+    hidden_result(make_case(hospital=hospital_b, probability=0.9, pcr="positive", signer=platform_admin),
+                  candidate.model_version, 0.8)  # B's study: never in A's admin's view
+    page = signed_in(client, admin_a).get(f"/monitoring/shadow/{candidate.uuid}/")
+    html = page.content.decode()
+    assert page.status_code == 200 and "All hospitals</option>" not in html
+    assert f'<option value="{hospital_a.uuid}" selected>Hospital A</option>' in html and "n = <strong>4</strong>" in html
+    assert 'id="promote-form"' not in html
+    # asking for another hospital's view falls back to one this admin may see
+    assert "n = <strong>4</strong>" in client.get(f"/monitoring/shadow/{candidate.uuid}/?hospital={hospital_b.uuid}").content.decode()
+    pooled = signed_in(client, platform_admin).get(f"/monitoring/shadow/{candidate.uuid}/").content.decode()
+    assert '<option value="" selected>All hospitals</option>' in pooled and "n = <strong>5</strong>" in pooled
+    assert 'id="promote-form"' in pooled
