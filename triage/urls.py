@@ -45,4 +45,5 @@ urlpatterns = [
     path("", include("triage.monitoring.page_urls")),
     path("", include("triage.accounts.page_urls")),
     path("", include("triage.gateway.page_urls")),
+    path("", include("triage.exports.page_urls")),
 ]

@@ -10,7 +10,7 @@ from tests.integration.helpers import free_port
 from tests.unit.worklist.factories import add_overlay, add_result, make_study, store_series
 from triage.audit.models import AuditEvent
 from triage.exports import services
-from triage.exports.models import Destination, ExportJob
+from triage.exports.models import Destination, ExportJob, SendOn
 from triage.reports.services import sign_report
 
 pytestmark = pytest.mark.integration
@@ -41,11 +41,19 @@ def back_fill():
     return timezone.now() - timedelta(hours=1)
 
 
-def cstore_destination(admin, hospital, pacs, *, send_on=Destination.SendOn.AI_READY, port=None, since="back-fill"):
+def cstore_destination(admin, hospital, pacs, *, send_on=SendOn.AI_READY, port=None, since="back-fill"):
+    services.set_send_on(actor=admin, hospital=hospital, send_on=send_on)
     return services.create_destination(actor=admin, hospital=hospital, name="PACS", kind=Destination.Kind.CSTORE,
-                                       send_on=send_on, ae_title=peer.AE_TITLE, host="127.0.0.1",
+                                       ae_title=peer.AE_TITLE, host="127.0.0.1",
                                        port=port or pacs.dicom_port,
                                        send_results_since=back_fill() if since == "back-fill" else since)
+
+
+def stow_destination(admin, hospital, pacs, *, password):
+    services.set_send_on(actor=admin, hospital=hospital, send_on=SendOn.AI_READY)
+    return services.create_destination(actor=admin, hospital=hospital, name="PACS web", kind=Destination.Kind.STOW,
+                                       url=pacs.dicomweb_url, username=peer.USER, password=password,
+                                       send_results_since=back_fill())
 
 
 def send_all() -> list[ExportJob]:
@@ -66,14 +74,13 @@ def test_send_export__cstore_peer_indexes_sr_seg_and_key_images(pacs, study, adm
     assert {indexed[uid]["StudyInstanceUID"] for uid in job.sop_instance_uids} == {study.study_instance_uid}
     assert AuditEvent.objects.filter(action="export.sent", hospital=hospital_a).count() == 1
     assert services.create_due_jobs() == [] and services.due_job_ids() == []  # sent once, no loop
-    assert services.echo_destination(actor=admin_a, destination=destination)[0] is True
+    echo = services.echo_destination(actor=admin_a, destination=destination)
+    assert echo.ok is True and echo.message == f"C-ECHO to {peer.AE_TITLE}@127.0.0.1:{pacs.dicom_port} succeeded."
 
 
 @pytest.mark.django_db
 def test_send_export__stow_with_credentials_and_resend_is_idempotent(pacs, study, admin_a, hospital_a):
-    services.create_destination(actor=admin_a, hospital=hospital_a, name="PACS web", kind=Destination.Kind.STOW,
-                                send_on=Destination.SendOn.AI_READY, url=pacs.dicomweb_url, username=peer.USER,
-                                password=peer.PASSWORD, send_results_since=back_fill())
+    stow_destination(admin_a, hospital_a, pacs, password=peer.PASSWORD)
     [job] = send_all()
     assert job.status == ExportJob.Status.SENT, job.last_error
 
@@ -88,9 +95,7 @@ def test_send_export__stow_with_credentials_and_resend_is_idempotent(pacs, study
 
 @pytest.mark.django_db
 def test_send_export__wrong_password_fails_at_once_with_the_reason(pacs, study, admin_a, hospital_a):
-    services.create_destination(actor=admin_a, hospital=hospital_a, name="PACS web", kind=Destination.Kind.STOW,
-                                send_on=Destination.SendOn.AI_READY, url=pacs.dicomweb_url, username=peer.USER,
-                                password="wrong", send_results_since=back_fill())
+    stow_destination(admin_a, hospital_a, pacs, password="wrong")
 
     [job] = send_all()
 
@@ -126,7 +131,7 @@ def test_create_due_jobs__never_back_fills_results_older_than_the_destination(pa
 
 @pytest.mark.django_db
 def test_create_due_jobs__on_sign_off_sends_the_signed_revision(pacs, study, admin_a, hospital_a, radiologist):
-    cstore_destination(admin_a, hospital_a, pacs, send_on=Destination.SendOn.SIGNED, since=None)
+    cstore_destination(admin_a, hospital_a, pacs, send_on=SendOn.SIGNED, since=None)
     assert services.create_due_jobs() == []  # not signed yet
 
     sign_report(study=study, actor=radiologist, label="covid19", expected_version=0)
@@ -134,3 +139,19 @@ def test_create_due_jobs__on_sign_off_sends_the_signed_revision(pacs, study, adm
 
     assert (job.status, job.revision) == (ExportJob.Status.SENT, 1), job.last_error
     assert pacs.instance_tags()[job.sop_instance_uids[1]]["SOPClassUID"] == SR
+
+
+@pytest.mark.django_db
+def test_sign_off_sends_at_once_without_the_sweep(pacs, study, admin_a, hospital_a, radiologist,
+                                                  django_capture_on_commit_callbacks, monkeypatch):
+    """The sign-off's commit triggers the export (eager Celery here); the sweep is never called."""
+    from triage.celery import app
+
+    monkeypatch.setattr(app.conf, "task_always_eager", True)
+    cstore_destination(admin_a, hospital_a, pacs, send_on=SendOn.SIGNED, since=None)
+    with django_capture_on_commit_callbacks(execute=True):
+        sign_report(study=study, actor=radiologist, label="covid19", expected_version=0)
+
+    [job] = ExportJob.objects.all()
+    assert (job.status, job.revision) == (ExportJob.Status.SENT, 1), job.last_error
+    assert set(pacs.instance_tags()) == set(job.sop_instance_uids)

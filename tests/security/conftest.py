@@ -101,7 +101,7 @@ def _tenant(*, hospital, code: str, make_user) -> Tenant:
     token, key = account_services.create_api_token(actor=radiologist, name=f"pacs-{code}", hospital=hospital)
     node = gateway_services.create_dicom_node(actor=admin, hospital=hospital, ae_title=f"CT_{code.upper()}")
     destination = export_services.create_destination(actor=admin, hospital=hospital, name=f"PACS {code}",
-                                                     kind="stow", send_on="signed", url="http://127.0.0.1:9/dw",
+                                                     kind="stow", url="http://127.0.0.1:9/dw",
                                                      password=f"secret-{code}-4471")
     job = ExportJob.objects.create(destination=destination, study=study, revision=1, status="failed",
                                    last_error="peer down")

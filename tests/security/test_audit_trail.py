@@ -56,6 +56,8 @@ READS = {
     "/monitoring/all/research-dicom.zip": "monitoring.research_exported",
     "/monitoring/hospitals/{hospital_uuid}/research-dicom.zip": "monitoring.research_exported",
     "/api/hospitals/{hospital_uuid}/export-destinations/": NO_PATIENT_DATA,
+    "/api/hospitals/{hospital_uuid}/export-settings/": NO_PATIENT_DATA,
+    "/administration/hospitals/{hospital_uuid}/exports/": "export.log_viewed",  # lists studies exported
     # Administration pages: staff, tokens, DICOM nodes and settings, no patients; the audit log is a read of it.
     "/administration/": NO_PATIENT_DATA, "/administration/tokens/": NO_PATIENT_DATA,
     "/administration/hospitals/{hospital_uuid}/": NO_PATIENT_DATA,

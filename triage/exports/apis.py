@@ -6,14 +6,14 @@ from rest_framework.views import APIView
 
 from triage.accounts import selectors as account_selectors
 from triage.exports import selectors, services
-from triage.exports.models import Destination
+from triage.exports.models import Destination, SendOn
+from triage.gateway.apis import EchoOutputSerializer
 
 
 class DestinationOutputSerializer(serializers.Serializer):
     uuid = serializers.UUIDField()
     name = serializers.CharField()
     kind = serializers.CharField()
-    send_on = serializers.CharField()
     ae_title = serializers.CharField()
     host = serializers.CharField()
     port = serializers.IntegerField(allow_null=True)
@@ -32,7 +32,6 @@ class DestinationListApi(APIView):
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=100)
         kind = serializers.ChoiceField(choices=Destination.Kind.choices)
-        send_on = serializers.ChoiceField(choices=Destination.SendOn.choices, default=Destination.SendOn.SIGNED)
         ae_title = serializers.CharField(max_length=16, required=False, default="", allow_blank=True)
         host = serializers.CharField(max_length=253, required=False, default="", allow_blank=True)
         port = serializers.IntegerField(min_value=1, max_value=65535, required=False, allow_null=True, default=None)
@@ -58,7 +57,30 @@ class DestinationListApi(APIView):
         return Response(DestinationOutputSerializer(destination).data, status=status.HTTP_201_CREATED)
 
 
-class DestinationDeactivateApi(APIView):
+class DestinationDetailApi(APIView):
+    class UpdateSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=100)
+        ae_title = serializers.CharField(max_length=16, required=False, default="", allow_blank=True)
+        host = serializers.CharField(max_length=253, required=False, default="", allow_blank=True)
+        port = serializers.IntegerField(min_value=1, max_value=65535, required=False, allow_null=True, default=None)
+        url = serializers.URLField(max_length=500, required=False, default="", allow_blank=True)
+        username = serializers.CharField(max_length=150, required=False, default="", allow_blank=True)
+        password = serializers.CharField(max_length=500, required=False, allow_blank=True, allow_null=True,
+                                         default=None, write_only=True, trim_whitespace=False,
+                                         help_text="Omit or null to keep the stored password; empty to clear it.")
+        is_active = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+    @extend_schema(request=UpdateSerializer, responses=DestinationOutputSerializer)
+    def put(self, request, hospital_uuid, destination_uuid):
+        hospital = account_selectors.hospital_get(user=request.user, hospital_uuid=hospital_uuid)
+        destination = selectors.destination_get(user=request.user, hospital=hospital,
+                                                destination_uuid=destination_uuid)
+        data = self.UpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        destination = services.update_destination(actor=request.user, destination=destination,
+                                                  **data.validated_data)
+        return Response(DestinationOutputSerializer(destination).data)
+
     @extend_schema(responses=DestinationOutputSerializer)
     def delete(self, request, hospital_uuid, destination_uuid):
         hospital = account_selectors.hospital_get(user=request.user, hospital_uuid=hospital_uuid)
@@ -69,17 +91,31 @@ class DestinationDeactivateApi(APIView):
 
 
 class DestinationEchoApi(APIView):
-    class OutputSerializer(serializers.Serializer):
-        ok = serializers.BooleanField()
-        message = serializers.CharField()
-
-    @extend_schema(request=None, responses=OutputSerializer)
+    @extend_schema(request=None, responses=EchoOutputSerializer)
     def post(self, request, hospital_uuid, destination_uuid):
         hospital = account_selectors.hospital_get(user=request.user, hospital_uuid=hospital_uuid)
         destination = selectors.destination_get(user=request.user, hospital=hospital,
                                                 destination_uuid=destination_uuid)
-        ok, message = services.echo_destination(actor=request.user, destination=destination)
-        return Response(self.OutputSerializer({"ok": ok, "message": message}).data)
+        result = services.echo_destination(actor=request.user, destination=destination)
+        return Response(EchoOutputSerializer(result).data)
+
+
+class ExportSettingsApi(APIView):
+    class Serializer(serializers.Serializer):
+        send_on = serializers.ChoiceField(choices=SendOn.choices)
+
+    @extend_schema(responses=Serializer)
+    def get(self, request, hospital_uuid):
+        hospital = account_selectors.administered_hospital_get(user=request.user, hospital_uuid=hospital_uuid)
+        return Response(self.Serializer({"send_on": selectors.send_on_get(user=request.user, hospital=hospital)}).data)
+
+    @extend_schema(request=Serializer, responses=Serializer)
+    def put(self, request, hospital_uuid):
+        hospital = account_selectors.administered_hospital_get(user=request.user, hospital_uuid=hospital_uuid)
+        data = self.Serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        setting = services.set_send_on(actor=request.user, hospital=hospital, **data.validated_data)
+        return Response(self.Serializer(setting).data)
 
 
 class ExportJobOutputSerializer(serializers.Serializer):

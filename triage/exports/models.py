@@ -2,8 +2,9 @@
 
 A destination is a DICOM peer reached by C-STORE (AE title, host, port) or a STOW-RS URL with
 optional HTTP Basic credentials; the password is stored encrypted (see
-:mod:`triage.exports.secrets`) and never returned by any API. Each destination says when to
-send: when the AI result is ready, or when a radiologist signs the report.
+:mod:`triage.exports.secrets`) and never returned by any API or page. When to send is one
+setting per hospital (:class:`ExportSettings`): when the AI result is ready, or when a
+radiologist signs the report; a hospital without the row sends on sign-off.
 
 One :class:`ExportJob` per (destination, study, revision) is the log: a revision (the report
 version, 0 before sign-off) is sent at most once by the system, retried with backoff up to
@@ -18,20 +19,35 @@ from django.utils import timezone
 from triage.gateway.models import validate_ae_title
 
 
+class SendOn(models.TextChoices):
+    AI_READY = "ai_ready", "When the AI result is ready"
+    SIGNED = "signed", "When a radiologist signs the report"
+
+
+class ExportSettings(models.Model):
+    hospital = models.OneToOneField("accounts.Hospital", on_delete=models.CASCADE, related_name="export_settings")
+    send_on = models.CharField(max_length=8, choices=SendOn.choices, default=SendOn.SIGNED)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "export settings"
+        constraints = [
+            models.CheckConstraint(condition=Q(send_on__in=["ai_ready", "signed"]), name="export_send_on_is_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Exports of {self.hospital_id}: {self.send_on}"
+
+
 class Destination(models.Model):
     class Kind(models.TextChoices):
         CSTORE = "cstore", "DICOM C-STORE"
         STOW = "stow", "DICOMweb STOW-RS"
 
-    class SendOn(models.TextChoices):
-        AI_READY = "ai_ready", "When the AI result is ready"
-        SIGNED = "signed", "When a radiologist signs the report"
-
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     hospital = models.ForeignKey("accounts.Hospital", on_delete=models.PROTECT, related_name="export_destinations")
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=8, choices=Kind.choices)
-    send_on = models.CharField(max_length=8, choices=SendOn.choices, default=SendOn.SIGNED)
     ae_title = models.CharField(max_length=16, blank=True, validators=[validate_ae_title])  # called AE (C-STORE)
     host = models.CharField(max_length=253, blank=True)
     port = models.PositiveIntegerField(null=True, blank=True)
@@ -47,7 +63,6 @@ class Destination(models.Model):
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=["cstore", "stow"]), name="destination_kind_is_known"),
-            models.CheckConstraint(condition=Q(send_on__in=["ai_ready", "signed"]), name="destination_send_on_is_known"),
             models.CheckConstraint(
                 condition=(Q(kind="cstore") & ~Q(ae_title="") & ~Q(host="") & Q(port__gte=1, port__lte=65535))
                 | (Q(kind="stow") & ~Q(url="")),

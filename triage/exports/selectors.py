@@ -9,7 +9,7 @@ from triage.accounts.tenancy import scope_to_user
 from triage.audit.services import record_event
 from triage.core.exceptions import NotFound
 from triage.exports.audit_actions import ExportAction
-from triage.exports.models import Destination, ExportJob
+from triage.exports.models import Destination, ExportJob, ExportSettings, SendOn
 from triage.studies.selectors import study_get
 
 
@@ -23,6 +23,34 @@ def destination_get(*, user: User, hospital: Hospital, destination_uuid: UUID) -
     if destination is None:
         raise NotFound()
     return destination
+
+
+def send_on_of(*, hospital_id: int) -> str:
+    """When a hospital's results are exported (system use); sign-off when it never chose, so no
+    unreviewed result leaves the platform unasked."""
+    return (ExportSettings.objects.filter(hospital_id=hospital_id).values_list("send_on", flat=True).first()
+            or SendOn.SIGNED)
+
+
+def send_on_get(*, user: User, hospital: Hospital) -> str:
+    require_role(user=user, hospital=hospital, roles=ADMIN_ROLES)
+    return send_on_of(hospital_id=hospital.id)
+
+
+def hospital_export_log(*, user: User, hospital: Hospital, study_uuid: UUID | None = None,
+                        limit: int = 50) -> list[ExportJob]:
+    """Return the hospital's latest exports (of one study when given), newest first; audit the read.
+
+    The rows name studies (accession numbers), so reading them is audited like the study's own log.
+    """
+    require_role(user=user, hospital=hospital, roles=ADMIN_ROLES)
+    jobs = ExportJob.objects.filter(destination__hospital=hospital).select_related("destination", "study")
+    if study_uuid is not None:
+        jobs = jobs.filter(study__uuid=study_uuid)
+    rows = list(jobs.order_by("-created_at", "-id")[:limit])
+    record_event(actor=user, action=ExportAction.LOG_VIEWED, hospital=hospital, target=hospital,
+                 extra={"study": str(study_uuid) if study_uuid else None, "rows": len(rows)})
+    return rows
 
 
 def export_log(*, user: User, study_uuid: UUID) -> QuerySet[ExportJob]:

@@ -12,11 +12,10 @@ from collections.abc import Sequence
 import requests
 from pydicom.dataset import Dataset
 from pynetdicom import AE, build_context
-from pynetdicom.sop_class import Verification
 
+from triage.gateway.echo import CALLING_AE_TITLE
 from triage.gateway.wado import multipart_body, new_boundary
 
-CALLING_AE_TITLE = "CTTRIAGE"
 TIMEOUT_S = 30
 
 
@@ -59,19 +58,6 @@ def cstore_send(datasets: Sequence[Dataset], *, host: str, port: int, called_ae:
                                 f"{': ' + comment if comment else ''}.", transient=code in (0xA700, 0xA701, 0xA702))
     finally:
         assoc.release()
-
-
-def cecho(*, host: str, port: int, called_ae: str) -> str:
-    """Run C-ECHO; return a sentence saying what the peer answered (raise :class:`SendError` if none)."""
-    assoc = _associate(host=host, port=port, called_ae=called_ae, contexts=[build_context(Verification)])
-    try:
-        status = assoc.send_c_echo()
-    finally:
-        assoc.release()
-    code = getattr(status, "Status", None)
-    if code != 0x0000:
-        raise SendError(f"The DICOM peer answered C-ECHO with {code!r}.", transient=True)
-    return f"C-ECHO to {called_ae}@{host}:{port} succeeded."
 
 
 def stow_send(datasets: Sequence[Dataset], *, url: str, username: str = "", password: str = "") -> None:

@@ -1,8 +1,10 @@
 """Every write of result exports: destinations (hospital admins) and the export jobs (the log).
 
-Jobs are created by :func:`create_due_jobs` (a beat sweep, so neither the analysis nor the
-sign-off code has to know about exports) and reopened by an admin's :func:`request_resend`. The
-same sweep hands :func:`due_job_ids` to the send task: new jobs, jobs whose backoff
+Jobs are created by :func:`create_due_jobs`: for one study as soon as its AI result or a
+sign-off commits (:func:`export_after_commit`, on the ``study_changed`` signal, so neither the
+analysis nor the sign-off code has to know about exports), and for every study by a beat sweep
+that catches what a lost message missed. Jobs are reopened by an admin's :func:`request_resend`.
+The same sweep hands :func:`due_job_ids` to the send task: new jobs, jobs whose backoff
 (``next_attempt_at``) has passed, and jobs whose worker died (lease expired). A job is claimed
 with a conditional update carrying a lease, sent, and marked ``sent`` or, after
 ``MAX_ATTEMPTS`` transient failures or one permanent failure, ``failed`` with the reason.
@@ -27,8 +29,10 @@ from triage.accounts.permissions import ADMIN_ROLES, require_role
 from triage.audit.services import record_event
 from triage.core.exceptions import DomainError
 from triage.exports import secrets, senders
+from triage.gateway.echo import EchoResult, c_echo
 from triage.exports.audit_actions import ExportAction
-from triage.exports.models import Destination, ExportJob
+from triage.exports.models import Destination, ExportJob, ExportSettings, SendOn
+from triage.exports.selectors import send_on_of
 from triage.reports.models import Report
 from triage.results.selectors import current_results
 from triage.studies.models import Study
@@ -40,6 +44,7 @@ SEND_LEASE = timedelta(minutes=2)
 RETRY_BASE_S = 30
 RETRY_MAX_S = 3600
 MISSING_ADDRESS_MSG = "A {kind} destination needs {fields}."
+UNKNOWN_SEND_ON_MSG = "Send on is either ai_ready or signed."
 NOT_SENT_YET_MSG = "This export is still being sent; re-send it once it has finished."
 
 
@@ -48,10 +53,19 @@ def retry_delay_s(attempts: int) -> int:
     return min(RETRY_BASE_S * 2 ** max(attempts - 1, 0), RETRY_MAX_S)
 
 
-# --- destinations ----------------------------------------------------------------------------
+# --- destinations and the hospital's setting ---------------------------------------------------
+
+ADDRESS_FIELDS = {Destination.Kind.CSTORE: ("ae_title", "host", "port"), Destination.Kind.STOW: ("url",)}
+
+
+def _check_address(*, kind: str, given: dict) -> None:
+    required = ADDRESS_FIELDS[kind]
+    if missing := [f for f in required if not given[f]]:
+        raise DomainError(MISSING_ADDRESS_MSG.format(kind=kind, fields=", ".join(required)), extra={"missing": missing})
+
 
 @transaction.atomic
-def create_destination(*, actor: User, hospital: Hospital, name: str, kind: str, send_on: str,
+def create_destination(*, actor: User, hospital: Hospital, name: str, kind: str,
                        ae_title: str = "", host: str = "", port: int | None = None, url: str = "",
                        username: str = "", password: str = "",
                        send_results_since: datetime | None = None) -> Destination:
@@ -61,18 +75,51 @@ def create_destination(*, actor: User, hospital: Hospital, name: str, kind: str,
     on are sent: now by default, an earlier time to back-fill on purpose.
     """
     require_role(user=actor, hospital=hospital, roles=ADMIN_ROLES)
-    required = {Destination.Kind.CSTORE: ("ae_title", "host", "port"), Destination.Kind.STOW: ("url",)}[kind]
     given = {"ae_title": ae_title.strip(), "host": host.strip(), "port": port, "url": url.strip()}
-    if missing := [f for f in required if not given[f]]:
-        raise DomainError(MISSING_ADDRESS_MSG.format(kind=kind, fields=", ".join(required)), extra={"missing": missing})
-    destination = Destination(hospital=hospital, name=name, kind=kind, send_on=send_on, username=username,
+    _check_address(kind=kind, given=given)
+    destination = Destination(hospital=hospital, name=name, kind=kind, username=username,
                               password_encrypted=secrets.encrypt(password),
                               send_results_since=send_results_since or timezone.now(), **given)
     destination.full_clean()
     destination.save()
     record_event(actor=actor, action=ExportAction.DESTINATION_CREATED, hospital=hospital, target=destination,
-                 extra={"name": name, "kind": kind, "send_on": send_on, "has_password": bool(password),
+                 extra={"name": name, "kind": kind, "has_password": bool(password),
                         "send_results_since": destination.send_results_since.isoformat()})
+    return destination
+
+
+@transaction.atomic
+def update_destination(*, actor: User, destination: Destination, name: str, ae_title: str = "", host: str = "",
+                       port: int | None = None, url: str = "", username: str = "", password: str | None = None,
+                       is_active: bool | None = None) -> Destination:
+    """Edit a destination's name, address and credentials (its kind is fixed: make a new one instead).
+
+    ``password=None`` keeps the stored password (the form never shows it, so an empty field
+    means "unchanged"); ``""`` clears it. The audit records which fields changed, never a password.
+    """
+    require_role(user=actor, hospital=destination.hospital, roles=ADMIN_ROLES)
+    given = {"ae_title": ae_title.strip(), "host": host.strip(), "port": port, "url": url.strip()}
+    _check_address(kind=destination.kind, given=given)
+    wanted = {"name": name.strip(), "username": username.strip(), **given}
+    if destination.kind == Destination.Kind.CSTORE:
+        wanted["url"] = ""
+    else:
+        wanted.update(ae_title="", host="", port=None)
+    if is_active is not None:
+        wanted["is_active"] = is_active
+    changes = {field: {"old": getattr(destination, field), "new": value}
+               for field, value in wanted.items() if getattr(destination, field) != value}
+    for field, value in wanted.items():
+        setattr(destination, field, value)
+    if password is not None:
+        destination.password_encrypted = secrets.encrypt(password)
+        changes["password"] = "set" if password else "cleared"
+    if not changes:
+        return destination
+    destination.full_clean()
+    destination.save()
+    record_event(actor=actor, action=ExportAction.DESTINATION_UPDATED, hospital=destination.hospital,
+                 target=destination, extra={"changes": changes})
     return destination
 
 
@@ -89,21 +136,53 @@ def deactivate_destination(*, actor: User, destination: Destination) -> Destinat
     return destination
 
 
-def echo_destination(*, actor: User, destination: Destination) -> tuple[bool, str]:
+@transaction.atomic
+def delete_destination(*, actor: User, destination: Destination) -> bool:
+    """Delete a destination nothing was ever exported to; one with an export log is deactivated instead.
+
+    Return ``True`` when it was deleted. The export log says what reached which PACS, which a
+    hospital must still be able to answer after the PACS is retired, so it is never dropped.
+    """
+    require_role(user=actor, hospital=destination.hospital, roles=ADMIN_ROLES)
+    if destination.jobs.exists():
+        deactivate_destination(actor=actor, destination=destination)
+        return False
+    record_event(actor=actor, action=ExportAction.DESTINATION_DELETED, hospital=destination.hospital,
+                 target=destination, extra={"name": destination.name, "kind": destination.kind})
+    destination.delete()
+    return True
+
+
+def echo_destination(*, actor: User, destination: Destination) -> EchoResult:
     """Test a destination (C-ECHO for C-STORE peers, an authenticated QIDO for STOW-RS); audit the test."""
     require_role(user=actor, hospital=destination.hospital, roles=ADMIN_ROLES)
-    try:
-        if destination.kind == Destination.Kind.CSTORE:
-            ok, message = True, senders.cecho(host=destination.host, port=destination.port,
-                                              called_ae=destination.ae_title)
-        else:
-            ok, message = True, senders.stow_check(url=destination.url, username=destination.username,
-                                                   password=secrets.decrypt(destination.password_encrypted))
-    except (senders.SendError, ValueError) as exc:
-        ok, message = False, getattr(exc, "message", str(exc))
+    if destination.kind == Destination.Kind.CSTORE:
+        result = c_echo(host=destination.host, port=destination.port, called_ae=destination.ae_title)
+    else:
+        try:
+            result = EchoResult(True, senders.stow_check(
+                url=destination.url, username=destination.username,
+                password=secrets.decrypt(destination.password_encrypted)))
+        except (senders.SendError, ValueError) as exc:
+            result = EchoResult(False, getattr(exc, "message", str(exc)))
     record_event(actor=actor, action=ExportAction.DESTINATION_ECHOED, hospital=destination.hospital,
-                 target=destination, extra={"ok": ok, "message": message})
-    return ok, message
+                 target=destination, extra={"ok": result.ok, "message": result.message})
+    return result
+
+
+@transaction.atomic
+def set_send_on(*, actor: User, hospital: Hospital, send_on: str) -> ExportSettings:
+    """Choose when ``hospital``'s results are exported: when the AI result is ready or on sign-off."""
+    require_role(user=actor, hospital=hospital, roles=ADMIN_ROLES)
+    if send_on not in SendOn.values:
+        raise DomainError(UNKNOWN_SEND_ON_MSG, extra={"field": "send_on"})
+    setting, _ = ExportSettings.objects.select_for_update().get_or_create(hospital=hospital)
+    if setting.send_on != send_on:
+        old, setting.send_on = setting.send_on, send_on
+        setting.save(update_fields=["send_on", "updated_at"])
+        record_event(actor=actor, action=ExportAction.SETTINGS_CHANGED, hospital=hospital, target=hospital,
+                     extra={"send_on": {"old": old, "new": send_on}})
+    return setting
 
 
 # --- jobs ------------------------------------------------------------------------------------
@@ -112,24 +191,30 @@ def _latest_report(field: str):
     return Subquery(Report.objects.filter(study=OuterRef("pk")).order_by("-version").values(field)[:1])
 
 
-def create_due_jobs() -> list[int]:
-    """Create the jobs that are due and return their ids (the sweep sends them).
+def create_due_jobs(*, study_ids: list[int] | None = None) -> list[int]:
+    """Create the jobs that are due (of ``study_ids`` only, when given) and return their ids.
 
     Due, for each active destination: its hospital's studies with a current result, at their
-    latest revision (the report version, 0 unsigned) — ``ai_ready`` destinations get every
-    revision from the AI result on, ``signed`` ones from the first sign-off — when that result
-    (``ai_ready``) or sign-off (``signed``) is not older than ``send_results_since``, and no job
-    exists for that (destination, study, revision). Safe to run as often as one likes.
+    latest revision (the report version, 0 unsigned) — a hospital sending on ``ai_ready`` sends
+    every revision from the AI result on, one sending on ``signed`` from the first sign-off —
+    when that result (``ai_ready``) or sign-off (``signed``) is not older than the destination's
+    ``send_results_since``, and no job exists for that (destination, study, revision). Safe to
+    run as often as one likes.
     """
     created = []
-    for destination in Destination.objects.filter(is_active=True):
+    destinations = Destination.objects.filter(is_active=True)
+    if study_ids is not None:
+        destinations = destinations.filter(hospital__studies__id__in=study_ids).distinct()
+    for destination in destinations:
         studies = (Study.objects.filter(hospital_id=destination.hospital_id)
                    .annotate(revision=Coalesce(_latest_report("version"), 0), signed_at=_latest_report("signed_at"),
                              result_at=Subquery(current_results().filter(study=OuterRef("pk"))
                                                 .values("created_at")[:1]))
                    .filter(result_at__isnull=False))
+        if study_ids is not None:
+            studies = studies.filter(id__in=study_ids)
         since = destination.send_results_since
-        if destination.send_on == Destination.SendOn.SIGNED:
+        if send_on_of(hospital_id=destination.hospital_id) == SendOn.SIGNED:
             studies = studies.filter(revision__gte=1, signed_at__gte=since)
         else:
             studies = studies.filter(result_at__gte=since)
@@ -226,6 +311,21 @@ def request_resend(*, actor: User, job: ExportJob) -> ExportJob:
                  target=job.study, extra={"job": str(job.uuid), "status": {"old": old, "new": job.status}})
     transaction.on_commit(partial(_enqueue_send, job_id=job.id))
     return job
+
+
+def export_after_commit(*, study_id: int) -> None:
+    """Once the current transaction commits, create and send the study's due jobs (a Celery task).
+
+    ``robust``: a broker outage must not undo the result or sign-off that triggered it; the
+    sweep then creates and sends the same jobs within 30 s.
+    """
+    transaction.on_commit(partial(_enqueue_study_export, study_id=study_id), robust=True)
+
+
+def _enqueue_study_export(*, study_id: int) -> None:
+    from triage.exports.tasks import export_study
+
+    export_study.delay(study_id=study_id)
 
 
 def _enqueue_send(*, job_id: int) -> None:

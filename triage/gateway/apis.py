@@ -47,6 +47,8 @@ class DicomNodeOutputSerializer(serializers.Serializer):
     uuid = serializers.UUIDField()
     ae_title = serializers.CharField()
     description = serializers.CharField()
+    host = serializers.CharField()
+    port = serializers.IntegerField(allow_null=True)
     is_active = serializers.BooleanField()
     hospital = serializers.UUIDField(source="hospital.uuid")
     created_at = serializers.DateTimeField()
@@ -57,6 +59,9 @@ class DicomNodeListApi(APIView):
         ae_title = serializers.CharField(max_length=16, trim_whitespace=True,
                                          help_text="Calling AE title of the sender (1-16 characters, no backslash).")
         description = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+        host = serializers.CharField(max_length=253, required=False, default="", allow_blank=True,
+                                     help_text="Where the node answers C-ECHO (optional, with port).")
+        port = serializers.IntegerField(min_value=1, max_value=65535, required=False, allow_null=True, default=None)
 
     @extend_schema(responses=DicomNodeOutputSerializer(many=True))
     def get(self, request, hospital_uuid):
@@ -80,6 +85,20 @@ class DicomNodeDeactivateApi(APIView):
         node = selectors.dicom_node_get(user=request.user, hospital=hospital, node_uuid=node_uuid)
         node = services.deactivate_dicom_node(actor=request.user, node=node)
         return Response(DicomNodeOutputSerializer(node).data)
+
+
+class EchoOutputSerializer(serializers.Serializer):
+    """The answer of every "Test connection" (DICOM nodes here, export destinations in exports)."""
+    ok = serializers.BooleanField()
+    message = serializers.CharField()
+
+
+class DicomNodeEchoApi(APIView):
+    @extend_schema(request=None, responses=EchoOutputSerializer)
+    def post(self, request, hospital_uuid, node_uuid):
+        hospital = account_selectors.hospital_get(user=request.user, hospital_uuid=hospital_uuid)
+        node = selectors.dicom_node_get(user=request.user, hospital=hospital, node_uuid=node_uuid)
+        return Response(EchoOutputSerializer(services.echo_dicom_node(actor=request.user, node=node)).data)
 
 
 class DicomJsonRenderer(JSONRenderer):

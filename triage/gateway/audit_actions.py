@@ -6,3 +6,5 @@ class GatewayAction(models.TextChoices):
 
     NODE_CREATED = "dicom_node.created"
     NODE_DEACTIVATED = "dicom_node.deactivated"
+    NODE_ECHO_ADDRESS_SET = "dicom_node.echo_address_set"
+    NODE_ECHOED = "dicom_node.echoed"

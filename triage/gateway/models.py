@@ -5,6 +5,9 @@ no backslash and no control characters; leading and trailing spaces are not sign
 titles are stored stripped and a title of only spaces is invalid. Titles are case-sensitive
 (as the standard says) and unique across all hospitals: one calling AE title maps to exactly
 one hospital, and a C-STORE association takes its hospital from that mapping only.
+
+A node may also give where its own DICOM service listens (host and port, both or neither):
+only for the admin's C-ECHO test; the SCP never uses them to decide anything.
 """
 import re
 import uuid
@@ -30,6 +33,8 @@ class DicomNode(models.Model):
     ae_title = models.CharField(max_length=AE_TITLE_MAX_CHARS, unique=True, validators=[validate_ae_title],
                                 help_text="The sender's calling AE title.")
     description = models.CharField(max_length=200, blank=True)
+    host = models.CharField(max_length=253, blank=True, help_text="Where the node answers C-ECHO (optional).")
+    port = models.PositiveIntegerField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -37,6 +42,9 @@ class DicomNode(models.Model):
         ordering = ["ae_title"]
         constraints = [
             models.CheckConstraint(condition=~Q(ae_title=""), name="dicom_node_ae_title_not_empty"),
+            models.CheckConstraint(condition=(Q(host="") & Q(port__isnull=True))
+                                   | (~Q(host="") & Q(port__gte=1, port__lte=65535)),
+                                   name="dicom_node_echo_address_whole"),
         ]
 
     def __str__(self) -> str:

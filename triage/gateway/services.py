@@ -26,6 +26,7 @@ from triage.core.exceptions import DomainError
 from triage.gateway import dicomweb
 from triage.gateway.audit_actions import GatewayAction
 from triage.gateway.dicomweb import InstanceOutcome
+from triage.gateway.echo import EchoResult, c_echo
 from triage.gateway.exceptions import AE_TITLE_TAKEN_MSG, NO_PARTS_MSG
 from triage.gateway.models import DicomNode
 from triage.gateway.multipart import iter_parts
@@ -41,18 +42,22 @@ NOT_DICOM_PART_MSG = "Part is not application/dicom."
 OTHER_STUDY_MSG = "Instance belongs to another study than the target study of this request."
 PART_TOO_LARGE_MSG = "Part is larger than one DICOM instance may be."
 NOT_REPORTED_MSG = "Ingestion did not report on this part."
+ECHO_ADDRESS_HALF_MSG = "Give both the host and the port where the node answers C-ECHO, or neither."
+NO_ECHO_ADDRESS_MSG = "{ae_title} has no host and port to test: add where it answers C-ECHO first."
 
 
 # --- DICOM nodes -------------------------------------------------------------------------
 
 @transaction.atomic
-def create_dicom_node(*, actor: User, hospital: Hospital, ae_title: str, description: str = "") -> DicomNode:
-    """Map a calling AE title to ``hospital`` (hospital admins only)."""
+def create_dicom_node(*, actor: User, hospital: Hospital, ae_title: str, description: str = "",
+                      host: str = "", port: int | None = None) -> DicomNode:
+    """Map a calling AE title to ``hospital`` (hospital admins only); ``host``/``port`` only for C-ECHO."""
     require_role(user=actor, hospital=hospital, roles=ADMIN_ROLES)
     ae_title = ae_title.strip()
     if DicomNode.objects.filter(ae_title=ae_title).exists():
         raise DomainError(AE_TITLE_TAKEN_MSG, extra={"field": "ae_title"})
-    node = DicomNode(hospital=hospital, ae_title=ae_title, description=description)
+    node = DicomNode(hospital=hospital, ae_title=ae_title, description=description, host=host.strip(), port=port)
+    _check_echo_address(node)
     node.full_clean()
     try:
         with transaction.atomic():
@@ -60,8 +65,38 @@ def create_dicom_node(*, actor: User, hospital: Hospital, ae_title: str, descrip
     except IntegrityError as exc:  # a concurrent create of the same title
         raise DomainError(AE_TITLE_TAKEN_MSG, extra={"field": "ae_title"}) from exc
     record_event(actor=actor, action=GatewayAction.NODE_CREATED, hospital=hospital, target=node,
-                 extra={"ae_title": ae_title})
+                 extra={"ae_title": ae_title, "host": node.host, "port": node.port})
     return node
+
+
+def _check_echo_address(node: DicomNode) -> None:
+    if bool(node.host) != (node.port is not None):
+        raise DomainError(ECHO_ADDRESS_HALF_MSG, extra={"field": "host" if not node.host else "port"})
+
+
+@transaction.atomic
+def set_dicom_node_echo_address(*, actor: User, node: DicomNode, host: str, port: int | None) -> DicomNode:
+    """Set (or clear, with ``""``/``None``) where the node answers C-ECHO."""
+    require_role(user=actor, hospital=node.hospital, roles=ADMIN_ROLES)
+    old = {"host": node.host, "port": node.port}
+    node.host, node.port = host.strip(), port
+    _check_echo_address(node)
+    node.full_clean()
+    node.save(update_fields=["host", "port"])
+    record_event(actor=actor, action=GatewayAction.NODE_ECHO_ADDRESS_SET, hospital=node.hospital, target=node,
+                 extra={"ae_title": node.ae_title, "old": old, "new": {"host": node.host, "port": node.port}})
+    return node
+
+
+def echo_dicom_node(*, actor: User, node: DicomNode) -> EchoResult:
+    """C-ECHO the node at its given address, calling it by its AE title; audit the test."""
+    require_role(user=actor, hospital=node.hospital, roles=ADMIN_ROLES)
+    if not node.host:
+        return EchoResult(False, NO_ECHO_ADDRESS_MSG.format(ae_title=node.ae_title))
+    result = c_echo(host=node.host, port=node.port, called_ae=node.ae_title)
+    record_event(actor=actor, action=GatewayAction.NODE_ECHOED, hospital=node.hospital, target=node,
+                 extra={"ok": result.ok, "message": result.message})
+    return result
 
 
 @transaction.atomic
