@@ -143,14 +143,17 @@ def test_create_due_jobs__on_sign_off_sends_the_signed_revision(pacs, study, adm
 
 @pytest.mark.django_db
 def test_sign_off_sends_at_once_without_the_sweep(pacs, study, admin_a, hospital_a, radiologist,
-                                                  django_capture_on_commit_callbacks, monkeypatch):
+                                                  django_capture_on_commit_callbacks):
     """The sign-off's commit triggers the export (eager Celery here); the sweep is never called."""
     from triage.celery import app
 
-    monkeypatch.setattr(app.conf, "task_always_eager", True)
     cstore_destination(admin_a, hospital_a, pacs, send_on=SendOn.SIGNED, since=None)
-    with django_capture_on_commit_callbacks(execute=True):
-        sign_report(study=study, actor=radiologist, label="covid19", expected_version=0)
+    app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            sign_report(study=study, actor=radiologist, label="covid19", expected_version=0)
+    finally:
+        app.conf.task_always_eager = False
 
     [job] = ExportJob.objects.all()
     assert (job.status, job.revision) == (ExportJob.Status.SENT, 1), job.last_error

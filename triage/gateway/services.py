@@ -65,7 +65,7 @@ def create_dicom_node(*, actor: User, hospital: Hospital, ae_title: str, descrip
     except IntegrityError as exc:  # a concurrent create of the same title
         raise DomainError(AE_TITLE_TAKEN_MSG, extra={"field": "ae_title"}) from exc
     record_event(actor=actor, action=GatewayAction.NODE_CREATED, hospital=hospital, target=node,
-                 extra={"ae_title": ae_title, "host": node.host, "port": node.port})
+                 extra={"ae_title": ae_title, **({"host": node.host, "port": node.port} if node.host else {})})
     return node
 
 
