@@ -64,7 +64,7 @@ class ExportAdministrationPage(LoginRequiredMixin, View):
         try:
             if action == "send_on":
                 services.set_send_on(actor=actor, hospital=hospital, send_on=form.get("send_on", ""))
-                messages.success(request, f"Results are now sent {SendOn(form['send_on']).label.lower()}.")
+                messages.success(request, f"Saved: {SendOn(form['send_on']).label}.")
             elif action == "create":
                 destination = services.create_destination(
                     actor=actor, hospital=hospital, name=form.get("name", "").strip(), kind=form.get("kind", ""),

@@ -16,21 +16,14 @@ Rules (run with ``manage.py dicom_scp``):
   (:func:`~triage.studies.dicom_headers.read_ct_header`); a bad one gets a failure status
   (0xA900 wrong content, 0xC000 not understood, see :mod:`triage.gateway.dicomweb`) instead of
   success, and an instance from a node deactivated mid-association gets 0x0124 (not authorised).
-- **Durability (the spool folder is the journal)**: an instance is written to
-  ``<spool>/<node id>/<generated name>.dcm`` through a temporary file that is fsynced, renamed
-  into place, and its folder fsynced, all *before* the Success status goes back. Whatever
-  crashes or loses power after that (kernel panic, power cut, ``kill -9``), the file is there;
-  :meth:`StoreScp.start` hands off every file it finds in the spool before it listens. Instances
-  not yet acknowledged may be lost (the sender did not get Success and sends them again). A
-  file is deleted only after ingestion has stored it, so a crash during hand-off means a second
-  hand-off at restart, which ingestion treats as duplicates.
-- **Speed**: the write and its fsyncs (a few ms of waiting on the disk) run on a writer thread
-  *while* the handler parses and checks the header (a few ms of CPU), so an instance costs the
-  longer of the two rather than their sum. A rejected instance's file is deleted before its
-  failure status goes back; if the SCP dies in between, recovery hands that file to ingestion,
-  which rejects it again by the same rules. The maximum PDU we accept is large
-  (:data:`MAX_PDU_BYTES`), so a sender moves a 512² slice in a few PDUs instead of dozens;
-  ``TCP_NODELAY`` is set on accepted sockets.
+- **Durability (the spool folder is the journal)**: an accepted instance is written to
+  ``<spool>/<node id>/<StudyInstanceUID>/<generated name>.dcm`` through a temporary file that
+  is fsynced, renamed into place, and its folder fsynced, all *before* the Success status goes
+  back. Whatever crashes or loses power after that, the file is there; :meth:`StoreScp.start`
+  hands off every file it finds in the spool before it listens. Instances not yet acknowledged
+  may be lost (the sender did not get Success and sends them again). A file is deleted only
+  after ingestion has stored it, so a crash during hand-off means a second hand-off at restart,
+  which ingestion treats as duplicates.
 - **Buffering and hand-off**: accepted instances are buffered per (association,
   StudyInstanceUID). A buffer is handed to
   :func:`triage.gateway.services.receive_cstore_study` (``source="cstore"``) **when its
@@ -42,6 +35,8 @@ Rules (run with ``manage.py dicom_scp``):
   for an operator. On shutdown every buffer is handed off.
 - **Logging**: one INFO line per association (``gateway.cstore_association``: node, instances
   stored and rejected, seconds); single instances log at DEBUG only.
+- **Speed**: the maximum PDU we accept is large (:data:`MAX_PDU_BYTES`), so a sender moves a
+  512² slice in a few PDUs instead of dozens; ``TCP_NODELAY`` is set on accepted sockets.
 """
 from __future__ import annotations
 
@@ -53,7 +48,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,7 +81,6 @@ MAX_HANDOFF_ATTEMPTS = 5
 MAX_PDU_BYTES = 1024 * 1024
 FAILED_DIR = "failed"
 IDLE_CHECK_SECONDS = 0.5
-SPOOL_WRITERS = 8  # concurrent associations whose writes overlap their header checks
 UNCOMPRESSED_SYNTAXES = (ImplicitVRLittleEndian, ExplicitVRLittleEndian)
 COMPRESSED_SYNTAXES = (JPEGLosslessSV1, JPEGLossless, JPEGLSLossless, JPEGLSNearLossless, JPEG2000Lossless,
                        JPEG2000, RLELossless)
@@ -171,7 +164,6 @@ class StoreScp:
         self._stopped = threading.Event()
         self._server = None
         self._idle_thread: threading.Thread | None = None
-        self._writer = ThreadPoolExecutor(max_workers=SPOOL_WRITERS, thread_name_prefix="spool-write")
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -205,7 +197,6 @@ class StoreScp:
             self._server.shutdown()
         if self._idle_thread is not None:
             self._idle_thread.join(timeout=5)
-        self._writer.shutdown(wait=True)
         self.flush(lambda key, pending: True)
 
     def wait_until_flushed(self, *, timeout_s: float = 10.0) -> bool:
@@ -235,22 +226,26 @@ class StoreScp:
                 stats.rejected += 1
 
     def handle_store(self, event) -> int:
-        """Write one instance to the spool durably while checking it; return the C-STORE status."""
+        """Check one instance and write it to the spool durably; return the C-STORE status."""
         close_old_connections()
         node = selectors.active_node_for_ae_title(ae_title=event.assoc.requestor.ae_title)
         if node is None:
             self._tally(event, stored=False)
             return NOT_AUTHORISED
-        data = event.encoded_dataset(include_meta=True)  # the received bytes, not parsed yet
-        folder = self.spool_dir / str(node.id)
-        folder.mkdir(exist_ok=True)
-        written = self._writer.submit(write_durably, folder, data)  # fsyncs while the header is checked
-        status, header = self._check(data, node=node)
-        path = written.result()
-        if status != SUCCESS:
-            path.unlink()
+        try:
+            data = event.encoded_dataset(include_meta=True)
+            header = read_ct_header(data)
+        except RejectedFile as exc:
+            logger.debug("gateway.cstore_rejected", extra={"node": str(node.uuid), "reason": str(exc)})
             self._tally(event, stored=False)
-            return status
+            return dicomweb.failure_status_for(str(exc))
+        except Exception:  # noqa: BLE001 - any undecodable input is the sender's problem, not a crash
+            logger.debug("gateway.cstore_undecodable", extra={"node": str(node.uuid)}, exc_info=True)
+            self._tally(event, stored=False)
+            return dicomweb.CANNOT_UNDERSTAND
+        folder = self.spool_dir / str(node.id) / header.study_instance_uid  # a UID checked by read_ct_header
+        folder.mkdir(parents=True, exist_ok=True)
+        path = write_durably(folder, data)
         self._tally(event, stored=True)
         key = (id(event.assoc), header.study_instance_uid)
         with self._lock:
@@ -258,18 +253,6 @@ class StoreScp:
             pending.paths.append(path)
             pending.last_received = self.clock()
         return SUCCESS
-
-    @staticmethod
-    def _check(data: bytes, *, node: DicomNode):
-        """Return (status, header): Success with the instance's header, or a failure status and ``None``."""
-        try:
-            return SUCCESS, read_ct_header(data)
-        except RejectedFile as exc:
-            logger.debug("gateway.cstore_rejected", extra={"node": str(node.uuid), "reason": str(exc)})
-            return dicomweb.failure_status_for(str(exc)), None
-        except Exception:  # noqa: BLE001 - any undecodable input is the sender's problem, not a crash
-            logger.debug("gateway.cstore_undecodable", extra={"node": str(node.uuid)}, exc_info=True)
-            return dicomweb.CANNOT_UNDERSTAND, None
 
     def handle_association_end(self, event) -> None:
         """Hand off every study this association sent (on A-RELEASE or abort); log the association once."""
@@ -283,21 +266,19 @@ class StoreScp:
         self._close_db(event)
 
     def recover_spool(self) -> int:
-        """Queue for hand-off every instance a previous run acknowledged but did not hand off; return how many.
-
-        One hand-off per node: ingestion sorts the files into their studies.
-        """
+        """Queue for hand-off every instance a previous run acknowledged but did not hand off; return how many."""
         recovered = 0
         for node_dir in (p for p in self.spool_dir.iterdir() if p.is_dir() and p.name.isdigit()):
-            for partial in node_dir.glob(".*.part"):
-                partial.unlink()  # never acknowledged: the sender was not told Success
-            paths = sorted(node_dir.glob("*.dcm"))
-            if not paths:
-                continue
-            pending = PendingStudy(node_id=int(node_dir.name), paths=paths, last_received=float("-inf"))
-            with self._lock:
-                self._pending[(0, f"recovered:{node_dir.name}")] = pending
-            recovered += len(paths)
+            for study_dir in (p for p in node_dir.iterdir() if p.is_dir()):
+                for partial in study_dir.glob(".*.part"):
+                    partial.unlink()  # never acknowledged: the sender was not told Success
+                paths = sorted(study_dir.glob("*.dcm"))
+                if not paths:
+                    continue
+                pending = PendingStudy(node_id=int(node_dir.name), paths=paths, last_received=float("-inf"))
+                with self._lock:
+                    self._pending[(0, f"recovered:{node_dir.name}:{study_dir.name}")] = pending
+                recovered += len(paths)
         if recovered:
             logger.info("gateway.cstore_spool_recovered", extra={"instances": recovered})
             self.flush(lambda key, pending: key[0] == 0)
@@ -348,6 +329,11 @@ class StoreScp:
             return
         for path in pending.paths:
             path.unlink(missing_ok=True)
+        for folder in {path.parent for path in pending.paths}:
+            try:
+                folder.rmdir()  # only when empty: another association may be filling it
+            except OSError:
+                pass
 
     def _quarantine(self, pending: PendingStudy) -> None:
         failed_dir = self.spool_dir / FAILED_DIR
