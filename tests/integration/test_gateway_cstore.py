@@ -17,6 +17,7 @@ from pynetdicom import AE
 from triage.accounts.models import Role
 from triage.gateway import dicomweb
 from triage.gateway.scp import NOT_AUTHORISED, SUCCESS, StoreScp
+from triage.gateway.spool_journal import SUFFIX, read_records
 from triage.gateway.services import create_dicom_node, deactivate_dicom_node
 from triage.studies.models import Instance, Study
 from tests.conftest import REPO_ROOT, _worker_env
@@ -85,7 +86,7 @@ def test_store_scp__known_ae_series_becomes_a_study_of_its_hospital(scp, node_a,
     assert (study.hospital, study.source, study.uploaded_by) == (hospital_a, Study.Source.CSTORE, None)
     assert study.study_instance_uid == datasets[0].StudyInstanceUID
     assert Instance.objects.filter(series__study=study).count() == len(datasets)
-    assert not list(scp.spool_dir.rglob("*.dcm"))
+    assert not spooled_files(scp.spool_dir)
     [line] = wait_for(lambda: [r for r in caplog.records if r.getMessage() == "gateway.cstore_association"])
     assert (line.ae_title, line.stored, line.rejected, line.ended) == (SENDER_AE_TITLE, len(datasets), 0,
                                                                       "EVT_RELEASED")
@@ -185,6 +186,10 @@ def test_store_scp__encoded_bad_bytes_are_not_understood(tmp_path, monkeypatch):
     assert not list(tmp_path.iterdir())
 
 
+def spooled_files(spool) -> list:
+    return [p for p in spool.rglob("*") if p.is_file()]
+
+
 def start_scp_process(*, port: int, spool_dir, idle_seconds: float) -> subprocess.Popen:
     """Start ``manage.py dicom_scp`` against the test database; return once it listens."""
     proc = subprocess.Popen(
@@ -220,7 +225,7 @@ def test_dicom_scp_command__instances_acknowledged_before_a_kill_are_handed_off_
 
     assert statuses == [SUCCESS] * len(datasets)
     assert not Instance.objects.exists()
-    assert len(list(spool.rglob("*.dcm"))) == len(datasets)
+    assert sum(1 for journal in spool.rglob(f"*{SUFFIX}") for _ in read_records(journal)) == len(datasets)
     second = start_scp_process(port=free_port(), spool_dir=spool, idle_seconds=600)
     try:
         stored = wait_for(lambda: Instance.objects.filter(series__study__hospital=hospital_a).count()
@@ -229,7 +234,7 @@ def test_dicom_scp_command__instances_acknowledged_before_a_kill_are_handed_off_
         second.send_signal(signal.SIGTERM)
         output, _ = second.communicate(timeout=30)
     assert stored, output
-    assert not list(spool.rglob("*.dcm"))
+    assert not spooled_files(spool)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -16,14 +16,17 @@ Rules (run with ``manage.py dicom_scp``):
   (:func:`~triage.studies.dicom_headers.read_ct_header`); a bad one gets a failure status
   (0xA900 wrong content, 0xC000 not understood, see :mod:`triage.gateway.dicomweb`) instead of
   success, and an instance from a node deactivated mid-association gets 0x0124 (not authorised).
-- **Durability (the spool folder is the journal)**: an accepted instance is written to
-  ``<spool>/<node id>/<StudyInstanceUID>/<generated name>.dcm`` through a temporary file that
-  is fsynced, renamed into place, and its folder fsynced, all *before* the Success status goes
-  back. Whatever crashes or loses power after that, the file is there; :meth:`StoreScp.start`
-  hands off every file it finds in the spool before it listens. Instances not yet acknowledged
-  may be lost (the sender did not get Success and sends them again). A file is deleted only
-  after ingestion has stored it, so a crash during hand-off means a second hand-off at restart,
-  which ingestion treats as duplicates.
+- **Durability (the spool journal)**: an accepted instance is appended to its association's
+  journal, ``<spool>/<node id>/<random>.journal`` (:mod:`triage.gateway.spool_journal`), with one
+  ``O_DSYNC`` write that returns only once it is on stable storage, *before* the Success status
+  goes back; the journal's own folder entry was flushed when the association's first instance
+  came. Whatever crashes or loses power after that (kernel panic, power cut, ``kill -9``), the
+  instance is there; :meth:`StoreScp.start` hands off every intact record it finds in the spool
+  before it listens (and instance files an older version left in ``<node id>/<study>/``).
+  Instances not yet acknowledged may be lost: the sender did not get Success and sends them
+  again; a torn last record is such an instance and is skipped. A journal is deleted only once
+  its association has ended and ingestion has stored every study in it, so a crash during
+  hand-off means a second hand-off at restart, which ingestion treats as duplicates.
 - **Buffering and hand-off**: accepted instances are buffered per (association,
   StudyInstanceUID). A buffer is handed to
   :func:`triage.gateway.services.receive_cstore_study` (``source="cstore"``) **when its
@@ -35,18 +38,17 @@ Rules (run with ``manage.py dicom_scp``):
   for an operator. On shutdown every buffer is handed off.
 - **Logging**: one INFO line per association (``gateway.cstore_association``: node, instances
   stored and rejected, seconds); single instances log at DEBUG only.
-- **Speed**: the maximum PDU we accept is large (:data:`MAX_PDU_BYTES`), so a sender moves a
+- **Speed**: one disk flush per instance (the journal) instead of two (a file and its folder); the
+  maximum PDU we accept is large (:data:`MAX_PDU_BYTES`), so a sender moves a
   512² slice in a few PDUs instead of dozens; ``TCP_NODELAY`` is set on accepted sockets.
 """
 from __future__ import annotations
 
+import io
 import logging
-import os
-import shutil
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +72,7 @@ from pynetdicom.sop_class import Verification
 
 from triage.gateway import dicomweb, selectors, services
 from triage.gateway.models import DicomNode
+from triage.gateway.spool_journal import SUFFIX, Journal, Record, read_records
 from triage.studies.dicom_headers import RejectedFile, can_decode, read_ct_header
 from triage.studies.uploads import IncomingFile
 
@@ -105,12 +108,16 @@ class NodeRegistryAE(AE):
 
 @dataclass
 class PendingStudy:
-    """Instances of one study received on one association, waiting for hand-off."""
+    """Instances of one study received on one association (or recovered), waiting for hand-off."""
 
     node_id: int
-    paths: list[Path] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
     last_received: float = 0.0
     attempts: int = 0
+
+    @property
+    def journals(self) -> set[Path]:
+        return {record.journal for record in self.records}
 
 
 @dataclass
@@ -123,31 +130,6 @@ class AssociationStats:
     rejected: int = 0
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_durably(folder: Path, data: bytes) -> Path:
-    """Write ``data`` to a new file in ``folder`` that survives a crash or power loss once this returns."""
-    name = uuid.uuid4().hex
-    partial, final = folder / f".{name}.part", folder / f"{name}.dcm"
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(partial, final)
-    _fsync_dir(folder)
-    return final
-
-
 class StoreScp:
     """A running C-STORE SCP; :meth:`start` listens, :meth:`stop` flushes and stops."""
 
@@ -158,6 +140,9 @@ class StoreScp:
         self.spool_dir = Path(spool_dir)
         self.clock = clock
         self._pending: dict[tuple[int, str], PendingStudy] = {}
+        self._journals: dict[int, Journal] = {}  # the open journal of each association (its thread writes it)
+        self._journal_users: dict[Path, int] = {}  # pending studies not yet handed off, per journal file
+        self._finished_journals: set[Path] = set()  # no more appends: deleted once nothing uses them
         self._associations: dict[int, AssociationStats] = {}
         self._lock = threading.Lock()
         self._handoffs_running = 0
@@ -243,21 +228,31 @@ class StoreScp:
             logger.debug("gateway.cstore_undecodable", extra={"node": str(node.uuid)}, exc_info=True)
             self._tally(event, stored=False)
             return dicomweb.CANNOT_UNDERSTAND
-        folder = self.spool_dir / str(node.id) / header.study_instance_uid  # a UID checked by read_ct_header
-        folder.mkdir(parents=True, exist_ok=True)
-        path = write_durably(folder, data)
+        journal = self._journals.get(id(event.assoc))
+        if journal is None:
+            journal = self._journals[id(event.assoc)] = Journal(self.spool_dir / str(node.id))
+        record = journal.append(data)  # durable when it returns
         self._tally(event, stored=True)
         key = (id(event.assoc), header.study_instance_uid)
         with self._lock:
-            pending = self._pending.setdefault(key, PendingStudy(node_id=node.id))
-            pending.paths.append(path)
+            pending = self._pending.get(key)
+            if pending is None:
+                pending = self._pending[key] = PendingStudy(node_id=node.id)
+                self._journal_users[journal.path] = self._journal_users.get(journal.path, 0) + 1
+            pending.records.append(record)
             pending.last_received = self.clock()
         return SUCCESS
 
     def handle_association_end(self, event) -> None:
         """Hand off every study this association sent (on A-RELEASE or abort); log the association once."""
         association = id(event.assoc)
-        self.flush(lambda key, pending: key[0] == association)
+        journal = self._journals.pop(association, None)
+        if journal is not None:
+            journal.close()
+            with self._lock:
+                self._finished_journals.add(journal.path)
+            self._delete_unused({journal.path})  # when idle hand-offs already took all of it
+        self.flush(lambda key, pending: key[0] == association)  # each hand-off deletes what it frees
         stats = self._associations.pop(association, None)
         if stats is not None:
             logger.info("gateway.cstore_association", extra={
@@ -266,19 +261,27 @@ class StoreScp:
         self._close_db(event)
 
     def recover_spool(self) -> int:
-        """Queue for hand-off every instance a previous run acknowledged but did not hand off; return how many."""
+        """Queue for hand-off every instance a previous run acknowledged but did not hand off; return how many.
+
+        One hand-off per node (ingestion sorts the instances into their studies): the intact
+        records of its journals, and the instance files an older version spooled per study.
+        """
         recovered = 0
         for node_dir in (p for p in self.spool_dir.iterdir() if p.is_dir() and p.name.isdigit()):
-            for study_dir in (p for p in node_dir.iterdir() if p.is_dir()):
-                for partial in study_dir.glob(".*.part"):
-                    partial.unlink()  # never acknowledged: the sender was not told Success
-                paths = sorted(study_dir.glob("*.dcm"))
-                if not paths:
-                    continue
-                pending = PendingStudy(node_id=int(node_dir.name), paths=paths, last_received=float("-inf"))
-                with self._lock:
-                    self._pending[(0, f"recovered:{node_dir.name}:{study_dir.name}")] = pending
-                recovered += len(paths)
+            for partial in node_dir.glob("*/.*.part"):
+                partial.unlink()  # an older version's never-acknowledged write
+            records = [record for journal in sorted(node_dir.glob(f"*{SUFFIX}")) for record in read_records(journal)]
+            records += [Record(path, 0, path.stat().st_size) for path in sorted(node_dir.glob("*/*.dcm"))]
+            files = {*(node_dir.glob(f"*{SUFFIX}")), *(r.journal for r in records)}
+            with self._lock:
+                self._finished_journals |= files
+                if records:
+                    pending = PendingStudy(node_id=int(node_dir.name), records=records, last_received=float("-inf"))
+                    self._pending[(0, f"recovered:{node_dir.name}")] = pending
+                    for journal in pending.journals:
+                        self._journal_users[journal] = self._journal_users.get(journal, 0) + 1
+            self._delete_unused(files)  # journals with no intact record: nothing was acknowledged
+            recovered += len(records)
         if recovered:
             logger.info("gateway.cstore_spool_recovered", extra={"instances": recovered})
             self.flush(lambda key, pending: key[0] == 0)
@@ -315,7 +318,7 @@ class StoreScp:
     def _hand_off(self, key: tuple[int, str], pending: PendingStudy) -> None:
         try:
             node = DicomNode.objects.select_related("hospital").get(id=pending.node_id)
-            services.receive_cstore_study(node=node, files=_open_each(pending.paths))
+            services.receive_cstore_study(node=node, files=_open_each(pending.records))
         except Exception:  # noqa: BLE001 - keep the files and retry; never lose acknowledged instances
             pending.attempts += 1
             logger.exception("gateway.cstore_handoff_failed", extra={"node_id": pending.node_id,
@@ -327,26 +330,35 @@ class StoreScp:
             with self._lock:
                 self._pending[key] = pending
             return
-        for path in pending.paths:
-            path.unlink(missing_ok=True)
-        for folder in {path.parent for path in pending.paths}:
-            try:
-                folder.rmdir()  # only when empty: another association may be filling it
-            except OSError:
-                pass
+        self._release(pending)
+
+    def _release(self, pending: PendingStudy) -> None:
+        """The study is handed off (or quarantined): its journals lose a user, and go when unused."""
+        with self._lock:
+            for journal in pending.journals:
+                self._journal_users[journal] -= 1
+        self._delete_unused(pending.journals)
+
+    def _delete_unused(self, journals: set[Path]) -> None:
+        with self._lock:
+            unused = [j for j in journals if j in self._finished_journals and not self._journal_users.get(j)]
+            for journal in unused:
+                self._finished_journals.discard(journal)
+                self._journal_users.pop(journal, None)
+        for journal in unused:
+            journal.unlink(missing_ok=True)
 
     def _quarantine(self, pending: PendingStudy) -> None:
         failed_dir = self.spool_dir / FAILED_DIR
         failed_dir.mkdir(exist_ok=True)
-        for path in pending.paths:
-            if path.exists():
-                shutil.move(str(path), failed_dir / path.name)
-        logger.error("gateway.cstore_quarantined", extra={"node_id": pending.node_id, "files": len(pending.paths),
+        for record in pending.records:
+            (failed_dir / record.name).write_bytes(record.read())
+        self._release(pending)
+        logger.error("gateway.cstore_quarantined", extra={"node_id": pending.node_id, "files": len(pending.records),
                                                           "folder": str(failed_dir)})
 
 
-def _open_each(paths: list[Path]) -> Iterator[IncomingFile]:
-    """Yield the spooled files one at a time, each closed once ingestion has read it."""
-    for path in paths:
-        with path.open("rb") as stream:
-            yield IncomingFile(name=path.name, stream=stream)
+def _open_each(records: list[Record]) -> Iterator[IncomingFile]:
+    """Yield the spooled instances one at a time, each read only when ingestion asks for it."""
+    for record in records:
+        yield IncomingFile(name=record.name, stream=io.BytesIO(record.read()))

@@ -3,6 +3,7 @@ import pytest
 from triage.accounts.models import Role
 from triage.gateway.scp import MAX_HANDOFF_ATTEMPTS, PendingStudy, StoreScp
 from triage.gateway.services import create_dicom_node
+from triage.gateway.spool_journal import HEADER, MAGIC, Journal, read_records
 
 
 class FakeClock:
@@ -30,9 +31,13 @@ def scp(tmp_path, clock):
 
 
 def buffer(scp: StoreScp, *, key, node, received_at: float) -> PendingStudy:
-    path = scp.spool_dir / f"{key[1]}.dcm"
-    path.write_bytes(b"instance")
-    pending = scp._pending[key] = PendingStudy(node_id=node.id, paths=[path], last_received=received_at)
+    """A study one ended association left buffered: its own journal with one instance."""
+    journal = Journal(scp.spool_dir / str(node.id))
+    record = journal.append(b"instance")
+    journal.close()
+    pending = scp._pending[key] = PendingStudy(node_id=node.id, records=[record], last_received=received_at)
+    scp._journal_users[journal.path] = 1
+    scp._finished_journals.add(journal.path)
     return pending
 
 
@@ -48,7 +53,7 @@ def test_flush_idle__hands_off_only_studies_idle_for_idle_seconds(scp, node, clo
 
     assert handed == [("CT1", [b"instance"])]
     assert list(scp._pending) == [(1, "busy")]
-    assert not idle.paths[0].exists()
+    assert not idle.records[0].journal.exists()
 
 
 @pytest.mark.django_db
@@ -65,14 +70,38 @@ def test_flush__failed_handoff_is_retried_then_quarantined(scp, node, clock, mon
     scp.flush(lambda key, p: True)
 
     assert scp._pending == {}
-    assert not pending.paths[0].exists()
-    assert (scp.spool_dir / "failed" / pending.paths[0].name).read_bytes() == b"instance"
+    assert not pending.records[0].journal.exists()
+    assert (scp.spool_dir / "failed" / pending.records[0].name).read_bytes() == b"instance"
 
 
-def test_write_durably__leaves_one_complete_file_and_no_partial(tmp_path):
-    from triage.gateway.scp import write_durably
+def test_journal__records_read_back_and_a_torn_tail_is_skipped(tmp_path):
+    journal = Journal(tmp_path)
+    first, second = journal.append(b"DICM" * 1000), journal.append(b"second")
+    journal.close()
+    with journal.path.open("ab") as stream:
+        stream.write(HEADER.pack(MAGIC, 100, 0) + b"cut off")  # a write that never returned
 
-    path = write_durably(tmp_path, b"DICM" * 1000)
+    records = list(read_records(journal.path))
 
-    assert path.read_bytes() == b"DICM" * 1000 and path.suffix == ".dcm"
-    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    assert records == [first, second]
+    assert [r.read() for r in records] == [b"DICM" * 1000, b"second"]
+    assert [p.name for p in tmp_path.iterdir()] == [journal.path.name]
+
+
+@pytest.mark.django_db
+def test_recover_spool__hands_off_journals_and_an_older_version_s_files_then_deletes_them(scp, node, monkeypatch):
+    handed = []
+    monkeypatch.setattr("triage.gateway.services.receive_cstore_study",
+                        lambda *, node, files: handed.append(sorted(f.stream.read() for f in files)))
+    journal = Journal(scp.spool_dir / str(node.id))
+    journal.append(b"journalled")
+    journal.close()
+    legacy = scp.spool_dir / str(node.id) / "1.2.3"
+    legacy.mkdir()
+    (legacy / "a.dcm").write_bytes(b"legacy")
+    (legacy / ".b.part").write_bytes(b"never acknowledged")
+
+    assert scp.recover_spool() == 2
+
+    assert handed == [[b"journalled", b"legacy"]]
+    assert not [p for p in scp.spool_dir.rglob("*") if p.is_file()]
