@@ -25,6 +25,7 @@ from triage.exports import services as export_services
 from triage.exports.models import ExportJob
 from triage.gateway import services as gateway_services
 from triage.results.models import Overlay
+from triage.results.services import mark_candidate
 from triage.studies.models import Study
 from triage.worklist.services import refresh_worklist_entry
 
@@ -105,12 +106,15 @@ def _tenant(*, hospital, code: str, make_user) -> Tenant:
                                                      password=f"secret-{code}-4471")
     job = ExportJob.objects.create(destination=destination, study=study, revision=1, status="failed",
                                    last_error="peer down")
+    # A model in shadow on this hospital only: its comparison pages are the hospital's.
+    candidate = mark_candidate(actor=make_user(is_platform_admin=True), reference=SHADOW_MODEL, hospital=hospital)
     params = {"hospital_uuid": hospital.uuid, "study_uuid": study.uuid, "membership_uuid": member.uuid,
               "token_uuid": token.uuid, "node_uuid": node.uuid, "study_instance_uid": study.study_instance_uid,
               "index": KEY_SLICE, "kind": Overlay.Kind.GRADCAM,
               "series_instance_uid": study.selected_series.series_instance_uid,
               "sop_instance_uid": study.selected_series.instances.order_by("id").first().sop_instance_uid,
-              "frames": 1, "destination_uuid": destination.uuid, "job_uuid": job.uuid}
+              "frames": 1, "destination_uuid": destination.uuid, "job_uuid": job.uuid,
+              "candidate_uuid": candidate.uuid}
     markers = {*markers, f"secret-{code}-4471", str(destination.uuid), str(job.uuid), str(hospital.uuid), str(member.uuid), str(token.uuid), str(node.uuid), token.key_prefix,
                *(str(u.uuid) for u in (admin, radiologist, clinician, member.user))}
     return Tenant(hospital=hospital, admin=admin, radiologist=radiologist, clinician=clinician, study=study,
@@ -132,6 +136,7 @@ def operations(world):
     return all_operations(client_as(world, "platform_admin"))
 
 
+SHADOW_MODEL = "covidnet3d-shallow/2026-12-01"  # a shipped model that is not the active one
 TENANT_PRINCIPALS = ("radiologist", "clinician", "admin", "outsider", "token")
 
 

@@ -55,6 +55,10 @@ READS = {
     "/monitoring/hospitals/{hospital_uuid}/research.csv": "monitoring.research_exported",
     "/monitoring/all/research-dicom.zip": "monitoring.research_exported",
     "/monitoring/hospitals/{hospital_uuid}/research-dicom.zip": "monitoring.research_exported",
+    # Shadow models: the list names models and hospitals; a comparison lists disagreeing studies.
+    "/monitoring/shadow/": NO_PATIENT_DATA, "/api/models/candidates/": NO_PATIENT_DATA,
+    "/monitoring/shadow/{candidate_uuid}/": "monitoring.candidate_compared",
+    "/api/models/candidates/{candidate_uuid}/comparison/": "monitoring.candidate_compared",
     "/api/hospitals/{hospital_uuid}/export-destinations/": NO_PATIENT_DATA,
     "/api/hospitals/{hospital_uuid}/export-settings/": NO_PATIENT_DATA,
     "/administration/hospitals/{hospital_uuid}/exports/": "export.log_viewed",  # lists studies exported

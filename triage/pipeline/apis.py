@@ -17,6 +17,7 @@ from triage.monitoring.training_export import LabelSource
 from triage.pipeline import services
 from triage.pipeline.shadow import promote_reviewed_candidate
 from triage.results.apis import ModelVersionOutputSerializer
+from triage.results.selectors import candidate_get
 from triage.studies import selectors as study_selectors
 from triage.studies.apis import (NothingAccepted, StudyListApi, StudySummarySerializer, UploadReportSerializer,
                                  check_upload_size)
@@ -105,6 +106,7 @@ class CandidatePromoteApi(APIView):
 
     @extend_schema(request=InputSerializer, responses=ModelVersionOutputSerializer)
     def post(self, request, candidate_uuid):
+        candidate_get(user=request.user, candidate_uuid=candidate_uuid)  # not yours: 404 before any 400
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         version = promote_reviewed_candidate(actor=request.user, candidate_uuid=candidate_uuid, **data.validated_data)

@@ -133,6 +133,8 @@ class ShadowCandidatePage(LoginRequiredMixin, View):
 
 class ShadowPromotePage(LoginRequiredMixin, View):
     def post(self, request, candidate_uuid):
+        with not_found_as_404():  # not yours: the 404 comes before any form message
+            candidate_get(user=request.user, candidate_uuid=candidate_uuid)
         if request.POST.get("confirm") != "yes":
             messages.error(request, "Tick the confirmation to promote.")
             return redirect("shadow-candidate", candidate_uuid=candidate_uuid)
