@@ -60,6 +60,12 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _ingest_without_stable_wait(settings):
+    """Tests hand a study over whole and ingest it at once; tests of the stable age set their own."""
+    settings.STUDY_STABLE_AGE_S = 0
+
+
 @pytest.fixture
 def radiologist(hospital_a, make_user):
     return make_user(hospital=hospital_a, role="radiologist")
@@ -112,6 +118,7 @@ def _worker_env(database_name: str) -> dict[str, str]:
         f"postgres://{url['USER']}@{url['HOST']}:{url['PORT']}/{database_name}"
     )
     env["DJANGO_SETTINGS_MODULE"] = "triage.settings"
+    env.setdefault("TRIAGE_STABLE_AGE_SECONDS", "0")  # as in-process tests: a study is ingested at once
     return env
 
 

@@ -232,6 +232,9 @@ else:
         "socket_timeout": 10,
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# A study is ingested once no new instance arrived for this long (Orthanc's StableAge), so a
+# transfer still under way is never analysed as complete (triage/studies/stability.py).
+STUDY_STABLE_AGE_S = int(os.environ.get("TRIAGE_STABLE_AGE_SECONDS", "20"))
 CELERY_BEAT_SCHEDULE = {
     # Studies left in "received" by a broker outage or a killed worker go back on the ingest queue.
     # An ingest whose worker died (claim not renewed for 30 s) is re-sent by the next run.

@@ -21,13 +21,14 @@ def _broker_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def _send(task, *, study_id: int, queue: str, **arguments: int) -> bool:
+def _send(task, *, study_id: int, queue: str, countdown_s: float | None = None, **arguments: int) -> bool:
     """Publish ``task(study_id=…, **arguments)`` to ``queue``; on a broker error log it and return False (the sweep retries)."""
+    delay = {"countdown": countdown_s} if countdown_s else {}
     try:
         # ignore_result: nothing reads these results, and a result-backend subscription would
         # turn a Redis outage into a RuntimeError before the message is even sent.
         task.apply_async(kwargs={"study_id": study_id, **arguments}, queue=queue, retry_policy=PUBLISH_RETRY_POLICY,
-                         ignore_result=True)
+                         ignore_result=True, **delay)
     except _broker_errors():
         logger.warning("studies.enqueue_failed", extra={"study_id": study_id, "task": task.name}, exc_info=True)
         return False
@@ -35,10 +36,15 @@ def _send(task, *, study_id: int, queue: str, **arguments: int) -> bool:
 
 
 def enqueue_ingest(*, study_id: int) -> bool:
-    """Send ``studies.ingest_study`` to the ``ingest`` queue; False on a broker error."""
-    from triage.pipeline.tasks import ingest_study
+    """Send ``studies.ingest_study`` to the ``ingest`` queue, due one stable age from now; False on a broker error.
 
-    return _send(ingest_study, study_id=study_id, queue="ingest")
+    The delay lets a study still being sent settle: its ingest only runs once no instance came
+    for the stable age, and the message sent after the last instance is the one that finds it so.
+    """
+    from triage.pipeline.tasks import ingest_study
+    from triage.studies.stability import stable_age
+
+    return _send(ingest_study, study_id=study_id, queue="ingest", countdown_s=stable_age().total_seconds())
 
 
 def enqueue_analysis(*, study_id: int) -> bool:

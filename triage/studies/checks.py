@@ -1,4 +1,4 @@
-"""System checks of the studies app (B14): the study file storage must be usable."""
+"""System checks of the studies app (B14): the study file storage must be usable, the stable age sane."""
 import os
 
 from django.core.checks import Error, register
@@ -18,4 +18,20 @@ def check_study_storage(app_configs=None, **kwargs):
         return [Error(f"Study storage folder cannot be created: {location} ({exc.strerror})", id="studies.E001")]
     if not os.access(location, os.W_OK):
         return [Error(f"Study storage folder is not writable: {location}", id="studies.E002")]
+    return []
+
+
+@register()
+def check_stable_age(app_configs=None, **kwargs):
+    """studies.E003: the stable age is not negative; studies.W001: eager tasks run before a study is stable."""
+    from django.conf import settings
+    from django.core.checks import Warning
+
+    if settings.STUDY_STABLE_AGE_S < 0:
+        return [Error(f"TRIAGE_STABLE_AGE_SECONDS must be 0 or more, not {settings.STUDY_STABLE_AGE_S}.",
+                      id="studies.E003")]
+    if settings.CELERY_TASK_ALWAYS_EAGER and settings.STUDY_STABLE_AGE_S:
+        # An eager task ignores its countdown: every ingest would find its study still receiving.
+        return [Warning("CELERY_TASK_ALWAYS_EAGER ignores the ingest delay: set TRIAGE_STABLE_AGE_SECONDS=0 too.",
+                        id="studies.W001")]
     return []

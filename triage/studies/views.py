@@ -24,5 +24,6 @@ def upload_page(request):
         "batch_files": UPLOAD_BATCH_FILES,
         "batch_bytes": UPLOAD_BATCH_BYTES,
         "poll_ms": STATE_POLL_MS,
+        "stable_age_s": settings.STUDY_STABLE_AGE_S,
         "placeholder": URL_PLACEHOLDER,
     })

@@ -100,7 +100,11 @@
   const urlFor = (template, uuid) => template.replace(PLACEHOLDER, uuid);
   const PLACEHOLDER = "00000000-0000-0000-0000-000000000000";
   const studyList = document.getElementById("upload-studies");
-  const STATES = { received: "Received", queued: "Queued for analysis", processing: "Analysing",
+  // A received study waits until no image came for the stable age (triage/studies/stability.py).
+  const stableAgeS = parseInt(studyList.dataset.stableAgeS, 10) || 0;
+  const STATES = { received: stableAgeS ? `Received; analysis starts ${stableAgeS} s after the last image`
+                                        : "Received",
+                   queued: "Queued for analysis", processing: "Analysing",
                    ready: "Ready", failed: "Failed" };
   const FINAL = new Set(["ready", "failed"]);
   const pollMs = parseInt(studyList.dataset.pollMs, 10) || 2000;

@@ -42,6 +42,14 @@ def test_receive_upload__enqueues_ingest_on_commit(hospital_a, radiologist, djan
     assert not report.queue_unavailable and report.note == ""
 
 
+def test_receive_upload__ingest_is_due_one_stable_age_later(hospital_a, radiologist, settings,
+                                                            django_capture_on_commit_callbacks):
+    settings.STUDY_STABLE_AGE_S = 20
+    with sent(tasks.ingest_study) as send, django_capture_on_commit_callbacks(execute=True):
+        upload(hospital_a, radiologist, ct_series(slices=2))
+    assert send.call_args.kwargs["countdown"] == 20
+
+
 def test_receive_upload__broker_down_keeps_study_received_with_note(hospital_a, radiologist,
                                                                    django_capture_on_commit_callbacks):
     with mock.patch.object(tasks.ingest_study, "apply_async", side_effect=BrokerError("connection refused")):

@@ -16,8 +16,8 @@ def read_paths(paths: list[Path]) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in paths}
 
 
-def receive(*, hospital, user, files: dict[str, bytes], source: str = "api"):
-    return receive_instances(hospital=hospital, uploaded_by=user, files=incoming(files), source=source)
+def receive(*, hospital, user, files: dict[str, bytes], source: str = "api", now=None):
+    return receive_instances(hospital=hospital, uploaded_by=user, files=incoming(files), source=source, now=now)
 
 
 def actions_for(study) -> list[str]:

@@ -50,11 +50,13 @@ class Command(BaseCommand):
         from inference.phantom import write_phantom_series
 
         hospital, _ = Hospital.objects.get_or_create(code="bench", defaults={"name": "Benchmark Hospital"})
+        # The worker checks stability against the same stable age this process delays its messages by.
+        env = os.environ | {"DATABASE_URL": self._database_url(),
+                            "TRIAGE_STABLE_AGE_SECONDS": str(settings.STUDY_STABLE_AGE_S)}
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "triage", "worker", "--queues", "ingest,gpu", "--concurrency", "1",
              "--loglevel", "WARNING", "--hostname", f"bench-{os.getpid()}@%h"],
-            cwd=settings.BASE_DIR, env=os.environ | {"DATABASE_URL": self._database_url()},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cwd=settings.BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             self._wait_for_worker(worker)
             with tempfile.TemporaryDirectory() as folder:

@@ -1,0 +1,64 @@
+"""A study is ingested only once no instance arrived for the stable age (triage/studies/stability.py)."""
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.corpus.make_bad_inputs import ct_series
+from tests.unit.studies.helpers import receive
+from triage.studies.models import Study
+from triage.studies.services import ingest
+from triage.studies.stability import is_stable
+
+pytestmark = pytest.mark.django_db
+Status = Study.Status
+AFTER = ingest.AfterIngest
+
+
+@pytest.fixture
+def stable_age_20s(settings):
+    settings.STUDY_STABLE_AGE_S = 20
+
+
+def test_is_stable__only_after_the_full_stable_age(stable_age_20s):
+    last = timezone.now()
+    assert not is_stable(last_instance_received_at=last, now=last + timedelta(seconds=19.9))
+    assert is_stable(last_instance_received_at=last, now=last + timedelta(seconds=20))
+    assert is_stable(last_instance_received_at=None, now=last)
+
+
+def test_ingest_study__leaves_a_study_still_receiving_alone(hospital_a, radiologist, stable_age_20s):
+    start = timezone.now()
+    receive(hospital=hospital_a, user=radiologist, files=ct_series(slices=9), now=start)
+    study = Study.objects.get()
+    outcome = ingest.ingest_study(study_id=study.id, now=start + timedelta(seconds=10))
+    study.refresh_from_db()
+    assert outcome.next_step == AFTER.NOTHING
+    assert study.status == Status.RECEIVED and study.lease_until is None  # not claimed either
+
+
+def test_ingest_study__a_late_part_restarts_the_wait(hospital_a, radiologist, stable_age_20s):
+    start = timezone.now()
+    series = ct_series(slices=12)
+    first, rest = dict(list(series.items())[:8]), dict(list(series.items())[8:])
+    receive(hospital=hospital_a, user=radiologist, files=first, now=start)
+    later = start + timedelta(seconds=15)
+    receive(hospital=hospital_a, user=radiologist, files=rest, now=later)
+    study = Study.objects.get()
+    # 25 s after the first part but 10 s after the rest: still receiving.
+    assert ingest.ingest_study(study_id=study.id, now=start + timedelta(seconds=25)).next_step == AFTER.NOTHING
+    outcome = ingest.ingest_study(study_id=study.id, now=later + timedelta(seconds=20))
+    study.refresh_from_db()
+    assert outcome.next_step == AFTER.ANALYSE and study.status == Status.QUEUED
+    assert study.selected_series.instances.filter(z_position_mm__isnull=False).count() == 12
+
+
+def test_stable_age_check__negative_is_an_error_and_eager_tasks_a_warning(settings):
+    from triage.studies.checks import check_stable_age
+
+    settings.STUDY_STABLE_AGE_S = -1
+    assert [m.id for m in check_stable_age()] == ["studies.E003"]
+    settings.STUDY_STABLE_AGE_S, settings.CELERY_TASK_ALWAYS_EAGER = 20, True
+    assert [m.id for m in check_stable_age()] == ["studies.W001"]
+    settings.STUDY_STABLE_AGE_S = 0
+    assert check_stable_age() == []
