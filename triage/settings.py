@@ -134,6 +134,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# An invitation's set-password link (triage/accounts/invites.py) expires after this.
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("TRIAGE_INVITE_VALID_SECONDS", str(3 * 24 * 3600)))
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -249,6 +251,20 @@ CELERY_BEAT_SCHEDULE = {
     # Results due for a hospital's export destinations, and exports whose backoff has passed, are sent.
     "exports-send-due": {"task": "exports.send_due", "schedule": 30.0},
 }
+
+# --- E-mail (invitations) -----------------------------------------------------------------
+# Embedded default: each message is written as a file under var/mail/ (nothing leaves the
+# machine); production sends through SMTP. EMAIL_BACKEND overrides both (e.g. the console one).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION
+                               else "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = VAR_DIR / "mail"
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "CT Triage <ct-triage@localhost>")
 
 # --- Security --------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -5,6 +5,7 @@ import io
 import pytest
 from django.utils import timezone
 
+from tests.browser.conftest import sign_in
 from tests.unit.worklist.factories import make_study
 from triage.accounts.models import ApiToken, Membership, Role, User
 from triage.audit.models import AuditEvent
@@ -123,3 +124,34 @@ def test_dicom_nodes__admin_adds_and_deactivates_a_sender(page, live_server, log
     page.click("tr[data-ae=CT_NORTH_1] button:has-text('Deactivate')")
     assert "Deactivated" in page.inner_text("tr[data-ae=CT_NORTH_1]")
     assert not DicomNode.objects.get(ae_title="CT_NORTH_1").is_active
+
+
+def test_invite__admin_invites_by_email_and_the_new_user_sets_a_password_and_signs_in(page, browser, live_server,
+                                                                                     log_in, hospital_a, make_user):
+    from django.core import mail
+
+    log_in(make_user(hospital=hospital_a, role=Role.ADMIN))
+    page.goto(f"{live_server.url}/administration/hospitals/{hospital_a.uuid}/")
+    page.fill("#invite-username", "dr.invited")
+    page.fill("#invite-email", "dr.invited@example.org")
+    page.select_option("#invite-role", "clinician")
+    page.click("#invite-form button")
+    assert "Invited dr.invited" in page.inner_text("main .notice")
+    assert "Invited, no password yet" in page.inner_text("tr[data-username='dr.invited']")
+    [message] = mail.outbox
+    link = next(word for word in message.body.split() if "/set-password/" in word)
+    assert link.startswith(live_server.url)
+
+    invited = browser.new_context(viewport={"width": 1024, "height": 800}).new_page()
+    invited.goto(link)
+    invited.fill("#id_new_password1", "a-long-Chosen-passw0rd")
+    invited.fill("#id_new_password2", "a-long-Chosen-passw0rd")
+    invited.click("button[type=submit]")
+    assert "Your password is set" in invited.inner_text("main")
+    sign_in(invited, live_server.url, "dr.invited", "a-long-Chosen-passw0rd")
+    assert "/login/" not in invited.url
+    invited.goto(link)
+    assert "expired or was used already" in invited.inner_text("main")
+    invited.context.close()
+    page.reload()
+    assert "Active" in page.inner_text("tr[data-username='dr.invited']")

@@ -8,6 +8,8 @@ class AccountAction(models.TextChoices):
     HOSPITAL_CREATED = "hospital.created"
     HOSPITAL_UPDATED = "hospital.updated"
     USER_CREATED = "user.created"
+    USER_INVITED = "user.invited"
+    PASSWORD_SET = "user.password_set"
     USER_DEACTIVATED = "user.deactivated"
     MEMBERSHIP_GRANTED = "membership.granted"
     MEMBERSHIP_REVOKED = "membership.revoked"

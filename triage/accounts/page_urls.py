@@ -9,4 +9,7 @@ urlpatterns = [
     path("administration/hospitals/<uuid:hospital_uuid>/", views.HospitalAdministrationPage.as_view(),
          name="admin-hospital"),
     path("administration/hospitals/<uuid:hospital_uuid>/audit/", views.AuditLogPage.as_view(), name="admin-audit"),
+    # The link in an invitation e-mail (triage/accounts/invites.py).
+    path("set-password/done/", views.SetPasswordDonePage.as_view(), name="set-password-done"),
+    path("set-password/<uidb64>/<token>/", views.SetPasswordPage.as_view(), name="set-password"),
 ]

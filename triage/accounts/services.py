@@ -1,5 +1,6 @@
 """Every write to hospitals, users, memberships and tokens; each one audited."""
 import secrets
+from functools import partial
 
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
@@ -7,6 +8,7 @@ from django.utils import timezone
 
 from triage.accounts.audit_actions import AccountAction
 from triage.accounts.authentication import hash_key
+from triage.accounts.invites import send_invite
 from triage.accounts.models import ApiToken, Hospital, Membership, Role, User
 from triage.accounts.permissions import ADMIN_ROLES, MEMBER_ROLES, require_platform_admin, require_role
 from triage.audit.services import record_event
@@ -16,6 +18,8 @@ UNKNOWN_ROLE_MSG = "Unknown role {role!r}; expected one of: radiologist, clinici
 USERNAME_TAKEN_MSG = "A user with this username already exists."
 TOKEN_ALREADY_REVOKED_MSG = "This token is already revoked."
 DEACTIVATE_SELF_MSG = "You cannot deactivate your own account."
+INVITE_NEEDS_EMAIL_MSG = "An invitation needs the person's e-mail address."
+ALREADY_SIGNED_UP_MSG = "This user has set a password already and can sign in."
 DEACTIVATE_ELSEWHERE_MSG = ("This user also works at hospitals you do not administer; "
                             "revoke their roles here, or ask a platform administrator.")
 
@@ -57,17 +61,69 @@ def create_user(
     first_name: str = "", last_name: str = "",
 ) -> User:
     """Create a user with one role at ``hospital``; ``actor=None`` only for provisioning commands."""
+    return _add_user(actor=actor, hospital=hospital, username=username, role=role, password=password,
+                     email=email, first_name=first_name, last_name=last_name)
+
+
+@transaction.atomic
+def invite_user(*, actor: User, hospital: Hospital, username: str, role: str, email: str, site_url: str,
+                first_name: str = "", last_name: str = "") -> User:
+    """Create a user without a password, with one role at ``hospital``; mail them a set-password link on commit.
+
+    Until they follow the link nobody can sign in as them. A mail server error surfaces after
+    the commit (the user exists; :func:`resend_invite` sends the link again).
+    """
+    if not email:
+        raise DomainError(INVITE_NEEDS_EMAIL_MSG, extra={"field": "email"})
+    user = _add_user(actor=actor, hospital=hospital, username=username, role=role, password=None, email=email,
+                     first_name=first_name, last_name=last_name)
+    transaction.on_commit(partial(send_invite, user=user, hospital=hospital, role_label=Role(role).label,
+                                  inviter=actor, site_url=site_url))
+    return user
+
+
+@transaction.atomic
+def resend_invite(*, actor: User, hospital: Hospital, user: User, site_url: str) -> User:
+    """Mail an invited user (no password yet) a fresh set-password link; the earlier link keeps its expiry."""
+    require_role(user=actor, hospital=hospital, roles=ADMIN_ROLES)
+    membership = Membership.objects.filter(user=user, hospital=hospital).first()
+    if membership is None:
+        raise NotFound()
+    if user.has_usable_password():
+        raise DomainError(ALREADY_SIGNED_UP_MSG)
+    if not user.email:
+        raise DomainError(INVITE_NEEDS_EMAIL_MSG, extra={"field": "email"})
+    record_event(actor=actor, action=AccountAction.USER_INVITED, hospital=hospital, target=user,
+                 extra={"resent": True})
+    transaction.on_commit(partial(send_invite, user=user, hospital=hospital, role_label=membership.get_role_display(),
+                                  inviter=actor, site_url=site_url))
+    return user
+
+
+@transaction.atomic
+def record_password_set(*, user: User) -> None:
+    """Audit that ``user`` chose a password through an invitation link."""
+    record_event(actor=user, action=AccountAction.PASSWORD_SET, target=user)
+
+
+def _add_user(*, actor: User | None, hospital: Hospital, username: str, role: str, password: str | None,
+              email: str, first_name: str, last_name: str) -> User:
+    """Create the user (no usable password when ``password`` is None), audit it and grant ``role``."""
     parsed_role = parse_role(role)
     if actor is not None:
         require_role(user=actor, hospital=hospital, roles=ADMIN_ROLES)
     if User.objects.filter(username__iexact=username).exists():
         raise DomainError(USERNAME_TAKEN_MSG, extra={"field": "username"})
     user = User(username=username, email=email, first_name=first_name, last_name=last_name)
-    validate_password(password, user=user)
-    user.set_password(password)
+    if password is None:
+        user.set_unusable_password()
+    else:
+        validate_password(password, user=user)
+        user.set_password(password)
     user.full_clean()
     user.save()
-    record_event(actor=actor, action=AccountAction.USER_CREATED, hospital=hospital, target=user)
+    action = AccountAction.USER_CREATED if password is not None else AccountAction.USER_INVITED
+    record_event(actor=actor, action=action, hospital=hospital, target=user)
     grant_membership(actor=actor, hospital=hospital, user=user, role=parsed_role)
     return user
 

@@ -9,13 +9,15 @@ import json
 from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.contrib.auth.views import PasswordResetCompleteView, PasswordResetConfirmView
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.views import View
 
 from triage.accounts import selectors, services
@@ -53,7 +55,8 @@ class HospitalAdministrationPage(LoginRequiredMixin, View):
         for m in memberships:
             people.setdefault(m.user_id, {"user": m.user, "memberships": []})["memberships"].append(m)
         return render(request, "accounts/hospital_admin.html", {
-            "hospital": hospital, "people": list(people.values()), "roles": Role.choices})
+            "hospital": hospital, "people": list(people.values()), "roles": Role.choices,
+            "invite_valid_days": round(settings.PASSWORD_RESET_TIMEOUT / 86400, 1)})
 
     def post(self, request, hospital_uuid):
         hospital = self._hospital(request, hospital_uuid)
@@ -64,6 +67,25 @@ class HospitalAdministrationPage(LoginRequiredMixin, View):
                                      role=data.get("role", ""), password=data.get("password", ""),
                                      email=data.get("email", "").strip())
                 messages.success(request, f"Created {data.get('username', '').strip()}.")
+            elif action == "invite":
+                username = data.get("username", "").strip()
+                try:
+                    services.invite_user(actor=actor, hospital=hospital, username=username, role=data.get("role", ""),
+                                         email=data.get("email", "").strip(), site_url=request.build_absolute_uri("/"))
+                except OSError:  # the mail server, after the commit: the user exists
+                    messages.warning(request, f"Invited {username}, but the e-mail could not be sent; "
+                                              "try “Resend invite” later.")
+                else:
+                    messages.success(request, f"Invited {username}: they get an e-mail with a link to set a password.")
+            elif action == "resend_invite":
+                user = selectors.member_of_hospital_get(user=actor, hospital=hospital, user_uuid=data.get("user", ""))
+                try:
+                    services.resend_invite(actor=actor, hospital=hospital, user=user,
+                                           site_url=request.build_absolute_uri("/"))
+                except OSError:
+                    messages.error(request, f"The e-mail to {user.username} could not be sent; try again later.")
+                else:
+                    messages.success(request, f"Sent {user.username} a new link to set a password.")
             elif action == "grant":
                 user = selectors.member_get(user=actor, hospital=hospital, username=data.get("username", "").strip())
                 services.grant_membership(actor=actor, hospital=hospital, user=user, role=data.get("role", ""))
@@ -88,6 +110,22 @@ class HospitalAdministrationPage(LoginRequiredMixin, View):
         except ValueError:
             messages.error(request, "Enter whole numbers and valid choices.")
         return redirect(reverse("admin-hospital", kwargs={"hospital_uuid": hospital.uuid}))
+
+
+class SetPasswordPage(PasswordResetConfirmView):
+    """An invited user's first password, from the link in the invitation (one use; expires)."""
+
+    template_name = "registration/set_password.html"
+    success_url = reverse_lazy("set-password-done")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        services.record_password_set(user=form.user)
+        return response
+
+
+class SetPasswordDonePage(PasswordResetCompleteView):
+    template_name = "registration/set_password_done.html"
 
 
 class TokenPage(LoginRequiredMixin, View):
