@@ -1,5 +1,6 @@
 """Monitoring selectors: counts from seeded studies, thresholds, tenancy."""
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -48,6 +49,18 @@ def test_evaluation_for__hides_other_hospitals(hospital_a, hospital_b, admin_a, 
     make_case(hospital=hospital_b, probability=0.9, pcr="negative", signer=admin_b)
     evaluation = selectors.evaluation_for(user=admin_a, hospitals=[hospital_a, hospital_b], n_boot=N_BOOT)
     assert evaluation.n_outcomes == 6
+
+
+def test_dashboard_days_and_weeks_are_local(settings, hospital_a, admin_a):
+    """Sunday 23:30 UTC is Monday in Auckland: the day and ISO week the database groups by are local ones."""
+    settings.TIME_ZONE = "Pacific/Auckland"
+    received = datetime(2026, 11, 29, 23, 30, tzinfo=dt_timezone.utc)  # a Sunday in UTC
+    make_case(hospital=hospital_a, probability=0.8, received_at=received)
+    now = received + timedelta(hours=2)
+    [week] = selectors.evaluation_for(user=admin_a, hospitals=[hospital_a], n_boot=N_BOOT, now=now).drift
+    assert week.iso_week == "2026-W49"  # Monday 30 November in Auckland; UTC would say W48
+    days = dict(selectors.operations_for(user=admin_a, hospitals=[hospital_a], now=now).studies_per_day)
+    assert days["2026-11-30"] == 1 and sum(days.values()) == 1
 
 
 def test_evaluation_for__drift_groups_by_iso_week(hospital_a, admin_a):
