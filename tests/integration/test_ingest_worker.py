@@ -6,6 +6,7 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
+from tests.conftest import WorkerProcess, _worker_env
 from tests.integration.helpers import reads_block, upload_phantom, wait_for
 from triage.accounts.models import Role
 from triage.audit.models import AuditEvent
@@ -74,3 +75,31 @@ def test_receive_instances__redis_down_keeps_study_received_until_sweep(celery_w
     Study.objects.filter(id=study.id).update(status_changed_at=past, last_instance_received_at=past)
     assert services.requeue_stuck_studies() == [study.id]
     wait_for(lambda: queued_events(study) == 1)
+
+
+def test_ingest_study__a_study_sent_in_two_parts_is_ingested_once_whole(transactional_db, settings, tmp_path,
+                                                                       hospital_a, make_user, api_client_for,
+                                                                       phantom_series):
+    """The first part's message finds the study still receiving; the second part's ingests all 16 slices."""
+    from django.db import connection
+
+    if not settings.CELERY_BROKER_URL.startswith("redis"):
+        pytest.skip("needs Redis: run the suite through tests/run.sh")
+    settings.STUDY_STABLE_AGE_S = 3
+    worker = WorkerProcess(_worker_env(connection.settings_dict["NAME"]) | {"TRIAGE_STABLE_AGE_SECONDS": "3"},
+                           tmp_path / "worker.log", queues="ingest")
+    worker.start()
+    try:
+        client = api_client_for(make_user(hospital=hospital_a, role=Role.RADIOLOGIST))
+        paths = phantom_series(slices=16, size_px=64)
+        study = upload_phantom(client, hospital_a, paths[:8])
+        time.sleep(1.5)  # a pause shorter than the stable age, as between two C-STORE associations
+        upload_phantom(client, hospital_a, paths[8:])
+        wait_for(lambda: queued_events(study) == 1, timeout_s=60)
+        time.sleep(1.0)  # long enough for a second ingest to show up if there were one
+    finally:
+        worker.stop()
+    study.refresh_from_db()
+    [queued] = AuditEvent.objects.filter(action="study.queued", object_id=str(study.uuid))
+    assert queued.extra["slices"] == 16 and study.selected_series.slice_count == 16
+    assert queued.at - study.last_instance_received_at >= timedelta(seconds=3)
