@@ -49,3 +49,17 @@ def test_upload_page__asks_before_leaving_mid_upload(page, log_in, live_server, 
     page.close(run_before_unload=True)
     page.wait_for_timeout(300)
     assert dialogs == ["beforeunload"]
+
+
+def test_upload_page__says_a_received_study_waits_for_the_stable_age(page, log_in, live_server, hospital_a, make_user,
+                                                                     phantom_series, study_storage, settings):
+    settings.STUDY_STABLE_AGE_S = 20
+    log_in(make_user(hospital=hospital_a, role=Role.RADIOLOGIST))
+    page.goto(f"{live_server.url}/studies/upload/")
+    page.get_by_label("Choose files…").set_input_files([str(p) for p in phantom_series(slices=8)])
+    page.get_by_role("button", name="Upload").click()
+    page.wait_for_function("document.getElementById('upload-status').textContent === 'Done'")
+    study = Study.objects.get()
+    state = page.locator(f"#upload-studies li[data-study='{study.uuid}'] .study-state")
+    state.filter(has_text="Received; analysis starts 20 s after the last image").wait_for()
+    assert Study.objects.get().status == Study.Status.RECEIVED
