@@ -9,8 +9,6 @@ Numbers are printed, never asserted.
 """
 import os
 import random
-import statistics
-import time
 
 import pytest
 from django.core.cache import cache
@@ -18,16 +16,7 @@ from django.db import connection
 from django.test import Client
 
 from tests.unit.monitoring.factories import make_case
-
-
-def best_ms(fn, repeat: int) -> float:
-    fn()  # warm-up
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
+from triage.worklist.management.commands.bench_worklist import percentiles, timed
 
 
 @pytest.mark.slow
@@ -56,7 +45,7 @@ def test_bench_dashboard__prints_time_against_the_worklist_page(hospital_a, admi
         queries = []
         with connection.execute_wrapper(lambda execute, sql, *args: queries.append(sql) or execute(sql, *args)):
             load()
-        timings[name] = best_ms(load, repeat)
+        timings[name] = percentiles(timed(load, repeat=repeat))[0]  # p50
         print(f"{name:22s} {timings[name]:8.1f} ms  {len(queries):3d} queries  ({cases} studies, {connection.vendor})")
     for name in ("dashboard, first load", "dashboard, reload"):
         print(f"{name} / worklist page: {timings[name] / timings['worklist page']:.1f}x")
