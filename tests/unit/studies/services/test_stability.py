@@ -62,3 +62,22 @@ def test_stable_age_check__negative_is_an_error_and_eager_tasks_a_warning(settin
     assert [m.id for m in check_stable_age()] == ["studies.W001"]
     settings.STUDY_STABLE_AGE_S = 0
     assert check_stable_age() == []
+
+
+def test_late_instances_after_analysis_reopen_the_study_and_it_is_ingested_whole_once_stable(
+        hospital_a, radiologist, stable_age_20s):
+    start = timezone.now()
+    series = ct_series(slices=12)
+    names = list(series)
+    receive(hospital=hospital_a, user=radiologist, files={n: series[n] for n in names[:9]}, now=start)
+    study = Study.objects.get()
+    assert ingest.ingest_study(study_id=study.id, now=start + timedelta(seconds=20)).next_step == AFTER.ANALYSE
+    Study.objects.filter(id=study.id).update(status=Status.READY)  # analysed with 9 of 12 slices
+    late = start + timedelta(minutes=5)
+    report = receive(hospital=hospital_a, user=radiologist, files={n: series[n] for n in names[9:]}, now=late)
+    study.refresh_from_db()
+    assert report.studies_to_ingest == [study.id] and study.status == Status.RECEIVED
+    assert ingest.ingest_study(study_id=study.id, now=late + timedelta(seconds=5)).next_step == AFTER.NOTHING
+    outcome = ingest.ingest_study(study_id=study.id, now=late + timedelta(seconds=20))
+    assert outcome.next_step == AFTER.ANALYSE  # queued again for analysis, now with every slice
+    assert outcome.study.selected_series.instances.filter(z_position_mm__isnull=False).count() == 12
