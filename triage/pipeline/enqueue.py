@@ -35,16 +35,17 @@ def _send(task, *, study_id: int, queue: str, countdown_s: float | None = None, 
     return True
 
 
-def enqueue_ingest(*, study_id: int) -> bool:
-    """Send ``studies.ingest_study`` to the ``ingest`` queue, due one stable age from now; False on a broker error.
+def enqueue_ingest(*, study_id: int, countdown_s: float | None = None) -> bool:
+    """Send ``studies.ingest_study`` to the ``ingest`` queue, due one stable age (or ``countdown_s``) from now.
 
-    The delay lets a study still being sent settle: its ingest only runs once no instance came
-    for the stable age, and the message sent after the last instance is the one that finds it so.
+    The delay lets a study still being sent settle (:mod:`triage.studies.stability`): the message
+    sent with the last instance finds it stable. False on a broker error.
     """
     from triage.pipeline.tasks import ingest_study
     from triage.studies.stability import stable_age
 
-    return _send(ingest_study, study_id=study_id, queue="ingest", countdown_s=stable_age().total_seconds())
+    delay_s = stable_age().total_seconds() if countdown_s is None else countdown_s
+    return _send(ingest_study, study_id=study_id, queue="ingest", countdown_s=delay_s)
 
 
 def enqueue_analysis(*, study_id: int) -> bool:

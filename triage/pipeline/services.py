@@ -86,12 +86,14 @@ def receive_upload(*, hospital: Hospital, uploaded_by: User | None, files: Itera
 # --- Ingest -> analysis ----------------------------------------------------------------------
 
 def ingest_study(*, study_id: int, now: datetime | None = None) -> Study | None:
-    """Run the ingest step; a study it queued goes to analysis, one reopened meanwhile to ingest again."""
+    """Run the ingest step; a queued study goes to analysis, one reopened or still receiving to ingest again."""
     outcome = study_ingest.ingest_study(study_id=study_id, now=now)
     if outcome.next_step == AfterIngest.ANALYSE:
         transaction.on_commit(partial(enqueue_analysis, study_id=study_id))
     elif outcome.next_step == AfterIngest.INGEST_AGAIN:
         transaction.on_commit(partial(enqueue_ingest, study_id=study_id))
+    elif outcome.next_step == AfterIngest.WAIT:  # still receiving: look again once it is stable
+        transaction.on_commit(partial(enqueue_ingest, study_id=study_id, countdown_s=outcome.wait_s))
     return outcome.study
 
 

@@ -23,15 +23,14 @@ def check_study_storage(app_configs=None, **kwargs):
 
 @register()
 def check_stable_age(app_configs=None, **kwargs):
-    """studies.E003: the stable age is not negative; studies.W001: eager tasks run before a study is stable."""
+    """studies.E003: the stable age is not negative; studies.E004: eager tasks need no stable age."""
     from django.conf import settings
-    from django.core.checks import Warning
 
     if settings.STUDY_STABLE_AGE_S < 0:
         return [Error(f"TRIAGE_STABLE_AGE_SECONDS must be 0 or more, not {settings.STUDY_STABLE_AGE_S}.",
                       id="studies.E003")]
     if settings.CELERY_TASK_ALWAYS_EAGER and settings.STUDY_STABLE_AGE_S:
-        # An eager task ignores its countdown: every ingest would find its study still receiving.
-        return [Warning("CELERY_TASK_ALWAYS_EAGER ignores the ingest delay: set TRIAGE_STABLE_AGE_SECONDS=0 too.",
-                        id="studies.W001")]
+        # An eager task ignores its countdown: an ingest that waits for stability would call itself at once, forever.
+        return [Error("CELERY_TASK_ALWAYS_EAGER ignores the ingest delay: set TRIAGE_STABLE_AGE_SECONDS=0 too.",
+                      id="studies.E004")]
     return []

@@ -50,6 +50,19 @@ def test_receive_upload__ingest_is_due_one_stable_age_later(hospital_a, radiolog
     assert send.call_args.kwargs["countdown"] == 20
 
 
+def test_ingest_study__a_study_still_receiving_is_looked_at_again_once_stable(hospital_a, radiologist, settings,
+                                                                             django_capture_on_commit_callbacks):
+    settings.STUDY_STABLE_AGE_S = 20
+    start = timezone.now()
+    receive(hospital=hospital_a, user=radiologist, files=ct_series(slices=9), now=start)
+    study = Study.objects.get()
+    with sent(tasks.ingest_study) as send, django_capture_on_commit_callbacks(execute=True):
+        assert services.ingest_study(study_id=study.id, now=start + timedelta(seconds=8)) is None
+    assert send.call_args.kwargs["countdown"] == 12  # the rest of the stable age, not a whole one
+    study.refresh_from_db()
+    assert study.status == Status.RECEIVED and study.lease_until is None
+
+
 def test_receive_upload__broker_down_keeps_study_received_with_note(hospital_a, radiologist,
                                                                    django_capture_on_commit_callbacks):
     with mock.patch.object(tasks.ingest_study, "apply_async", side_effect=BrokerError("connection refused")):

@@ -22,7 +22,7 @@ from triage.studies.geometry import MIN_SLICES, SliceGeometry, order_slices, sel
 from triage.studies.leases import CLAIM_LEASE, LeaseHeartbeat
 from triage.studies.models import Instance, Series, Study
 from triage.studies.services.states import mark_study_queued, release_claim_after_transient_error
-from triage.studies.stability import is_stable
+from triage.studies.stability import seconds_until_stable
 
 logger = logging.getLogger(__name__)
 
@@ -63,13 +63,15 @@ class AfterIngest(enum.Enum):
 
     ANALYSE = "analyse"            # the study is queued for analysis
     INGEST_AGAIN = "ingest_again"  # instances arrived meanwhile: the claim was released
-    NOTHING = "nothing"            # missing, past received, still receiving, or claimed by another worker
+    WAIT = "wait"                  # an instance arrived within the stable age: ingest after ``wait_s``
+    NOTHING = "nothing"            # missing, past received, or claimed by another worker
 
 
 @dataclass(frozen=True)
 class IngestOutcome:
     next_step: AfterIngest
     study: Study | None = None  # the queued study, for ANALYSE
+    wait_s: float = 0.0  # for WAIT: until the study is stable
 
 
 def ingest_study(*, study_id: int, now: datetime | None = None) -> IngestOutcome:
@@ -82,15 +84,17 @@ def ingest_study(*, study_id: int, now: datetime | None = None) -> IngestOutcome
     :mod:`triage.studies.geometry`. Raises :class:`NoUsableSeries` when nothing can be
     analysed (the task's failure hook then marks the study failed with that message).
     If instances arrived while it ran, the claim is released and the outcome asks to ingest again.
-    A study that received an instance within the stable age is left alone (``NOTHING``): the
-    message sent with that instance ingests it (:mod:`triage.studies.stability`).
+    A study that received an instance within the stable age is left alone and the outcome asks
+    to ingest again once it is stable (:mod:`triage.studies.stability`).
     """
     now = now or timezone.now()
     lease_until = now + CLAIM_LEASE
-    last_instance_at = Study.objects.filter(id=study_id).values_list("last_instance_received_at", flat=True).first()
-    if not is_stable(last_instance_received_at=last_instance_at, now=now):
-        logger.info("studies.ingest_not_stable", extra={"study_id": study_id})
-        return IngestOutcome(AfterIngest.NOTHING)
+    last_instance_at = (Study.objects.filter(id=study_id, status=Status.RECEIVED)
+                        .values_list("last_instance_received_at", flat=True).first())
+    wait_s = seconds_until_stable(last_instance_received_at=last_instance_at, now=now)
+    if wait_s > 0:
+        logger.info("studies.ingest_not_stable", extra={"study_id": study_id, "wait_s": wait_s})
+        return IngestOutcome(AfterIngest.WAIT, wait_s=wait_s)
     claimable = Q(status=Status.RECEIVED) & (Q(lease_until__isnull=True) | Q(lease_until__lt=now))
     if not Study.objects.filter(claimable, id=study_id).update(lease_until=lease_until):
         logger.info("studies.ingest_skipped", extra={"study_id": study_id})

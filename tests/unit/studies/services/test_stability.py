@@ -8,7 +8,7 @@ from tests.corpus.make_bad_inputs import ct_series
 from tests.unit.studies.helpers import receive
 from triage.studies.models import Study
 from triage.studies.services import ingest
-from triage.studies.stability import is_stable
+from triage.studies.stability import seconds_until_stable
 
 pytestmark = pytest.mark.django_db
 Status = Study.Status
@@ -20,11 +20,12 @@ def stable_age_20s(settings):
     settings.STUDY_STABLE_AGE_S = 20
 
 
-def test_is_stable__only_after_the_full_stable_age(stable_age_20s):
+def test_seconds_until_stable__counts_down_to_zero_over_the_stable_age(stable_age_20s):
     last = timezone.now()
-    assert not is_stable(last_instance_received_at=last, now=last + timedelta(seconds=19.9))
-    assert is_stable(last_instance_received_at=last, now=last + timedelta(seconds=20))
-    assert is_stable(last_instance_received_at=None, now=last)
+    assert seconds_until_stable(last_instance_received_at=last, now=last + timedelta(seconds=5)) == 15
+    assert seconds_until_stable(last_instance_received_at=last, now=last + timedelta(seconds=20)) == 0
+    assert seconds_until_stable(last_instance_received_at=last, now=last + timedelta(minutes=5)) == 0
+    assert seconds_until_stable(last_instance_received_at=None, now=last) == 0
 
 
 def test_ingest_study__leaves_a_study_still_receiving_alone(hospital_a, radiologist, stable_age_20s):
@@ -33,7 +34,7 @@ def test_ingest_study__leaves_a_study_still_receiving_alone(hospital_a, radiolog
     study = Study.objects.get()
     outcome = ingest.ingest_study(study_id=study.id, now=start + timedelta(seconds=10))
     study.refresh_from_db()
-    assert outcome.next_step == AFTER.NOTHING
+    assert outcome.next_step == AFTER.WAIT and outcome.wait_s == 10
     assert study.status == Status.RECEIVED and study.lease_until is None  # not claimed either
 
 
@@ -46,20 +47,21 @@ def test_ingest_study__a_late_part_restarts_the_wait(hospital_a, radiologist, st
     receive(hospital=hospital_a, user=radiologist, files=rest, now=later)
     study = Study.objects.get()
     # 25 s after the first part but 10 s after the rest: still receiving.
-    assert ingest.ingest_study(study_id=study.id, now=start + timedelta(seconds=25)).next_step == AFTER.NOTHING
+    waiting = ingest.ingest_study(study_id=study.id, now=start + timedelta(seconds=25))
+    assert waiting.next_step == AFTER.WAIT and waiting.wait_s == 10
     outcome = ingest.ingest_study(study_id=study.id, now=later + timedelta(seconds=20))
     study.refresh_from_db()
     assert outcome.next_step == AFTER.ANALYSE and study.status == Status.QUEUED
     assert study.selected_series.instances.filter(z_position_mm__isnull=False).count() == 12
 
 
-def test_stable_age_check__negative_is_an_error_and_eager_tasks_a_warning(settings):
+def test_stable_age_check__negative_or_with_eager_tasks_is_an_error(settings):
     from triage.studies.checks import check_stable_age
 
     settings.STUDY_STABLE_AGE_S = -1
     assert [m.id for m in check_stable_age()] == ["studies.E003"]
     settings.STUDY_STABLE_AGE_S, settings.CELERY_TASK_ALWAYS_EAGER = 20, True
-    assert [m.id for m in check_stable_age()] == ["studies.W001"]
+    assert [m.id for m in check_stable_age()] == ["studies.E004"]
     settings.STUDY_STABLE_AGE_S = 0
     assert check_stable_age() == []
 
@@ -77,7 +79,7 @@ def test_late_instances_after_analysis_reopen_the_study_and_it_is_ingested_whole
     report = receive(hospital=hospital_a, user=radiologist, files={n: series[n] for n in names[9:]}, now=late)
     study.refresh_from_db()
     assert report.studies_to_ingest == [study.id] and study.status == Status.RECEIVED
-    assert ingest.ingest_study(study_id=study.id, now=late + timedelta(seconds=5)).next_step == AFTER.NOTHING
+    assert ingest.ingest_study(study_id=study.id, now=late + timedelta(seconds=5)).next_step == AFTER.WAIT
     outcome = ingest.ingest_study(study_id=study.id, now=late + timedelta(seconds=20))
     assert outcome.next_step == AFTER.ANALYSE  # queued again for analysis, now with every slice
     assert outcome.study.selected_series.instances.filter(z_position_mm__isnull=False).count() == 12
