@@ -264,16 +264,21 @@ def analyse_volume(
 ) -> StudyAnalysis:
     """Classify, aggregate, quantify and explain one HU volume (see the module docstring for the stages).
 
-    A volume model (card ``kind: volume``) takes the 3D path of :mod:`inference.volume_analysis`.
+    A volume model (card ``kind: volume``) takes the 3D path of :mod:`inference.volume_analysis`, a
+    lesion-feature model (``kind: features``) the path of :mod:`inference.feature_analysis`.
     """
     from inference.explain import select_key_slices
-    from inference.registry import VOLUME_KIND
+    from inference.registry import FEATURES_KIND, VOLUME_KIND
 
     timer = timer or StageTimer()
     if loaded.kind == VOLUME_KIND:
         from inference.volume_analysis import analyse_whole_volume
 
         return analyse_whole_volume(volume, loaded=loaded, key_slices=key_slices, timer=timer)
+    if loaded.kind == FEATURES_KIND:
+        from inference.feature_analysis import analyse_with_lesion_features
+
+        return analyse_with_lesion_features(volume, loaded=loaded, key_slices=key_slices, timer=timer)
     class_names = tuple(loaded.card["class_names"])
     positive = loaded.positive_index
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="quantify") as pool:

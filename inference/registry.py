@@ -26,7 +26,7 @@ ACTIVE_FILE_NAME = "ACTIVE"
 CARD_JSON = "model_card.json"
 CARD_MARKDOWN = "model_card.md"
 _HASH_CHUNK_BYTES = 1 << 20
-SLICE_KIND, VOLUME_KIND = "slice", "volume"  # a card's ``kind``; cards without one are slice models
+SLICE_KIND, VOLUME_KIND, FEATURES_KIND = "slice", "volume", "features"  # a card's ``kind``; cards without one are slice models
 
 
 class ModelNotFoundError(LookupError):
@@ -59,7 +59,8 @@ class LoadedModel:
 
     @property
     def kind(self) -> str:
-        """Return what the model classifies: ``"slice"`` (2D, the default) or ``"volume"`` (3D)."""
+        """Return what the model classifies: ``"slice"`` (2D, the default), ``"volume"`` (3D) or ``"features"``
+        (per-slice lesion features, :mod:`inference.lesion_features`)."""
         return str(self.card.get("kind", SLICE_KIND))
 
     @property
@@ -158,6 +159,10 @@ def _build_from_card(card: dict[str, Any]) -> keras.Model:
         from inference.volume_preprocess import geometry_from_card
 
         return build_volume_model(card["variant"], geometry=geometry_from_card(card))
+    if card.get("kind") == FEATURES_KIND:
+        from inference.models.lesion_mlp import build_feature_model
+
+        return build_feature_model(mean=card["feature_mean"], variance=card["feature_variance"], num_classes=len(card["class_names"]))
     from inference.models import build_model
 
     return build_model(card["variant"], input_size_px=int(card["input_size_px"]), num_classes=len(card["class_names"]))
@@ -180,7 +185,6 @@ def _format_metric(metric: dict[str, Any]) -> str:
 def render_model_card_markdown(card: dict[str, Any]) -> str:
     """Render a model card dict as Markdown (metrics table plus every descriptive section)."""
     lines = [f"# Model card: {card['name']} {card['version']}", ""]
-    lines += [f"- **kind**: {card.get('kind', 'slice')}"]
     lines += [f"- **{key.replace('_', ' ')}**: {card[key]}" for key in
               ("variant", "input_size_px", "input_geometry", "class_names", "positive_class", "params", "flops_per_slice",
                "weights_file", "weights_sha256", "created_utc") if key in card]
@@ -220,6 +224,24 @@ def _render_validation(validation: dict[str, Any]) -> list[str]:
                          f"{scores['infection_probability']:.3f} |")
         lines += ["", f"Every COVID-19/CAP study above every normal one (COVID-19 probability): "
                       f"{studies['every_pneumonia_above_every_normal']}"]
+    return lines + _render_extra_domains(validation)
+
+
+def _render_extra_domains(validation: dict[str, Any]) -> list[str]:
+    """Render the held-out synthetic-lesion slices and the external NY-SBU slices, when the card has them."""
+    lines = []
+    synthetic = validation.get("synthetic_held_out")
+    if synthetic:
+        lines += ["", "| held-out volume's synthetic lesions | n | vs its real normal slices, AUC (95 % CI) | COVID-19 vs pneumonia, AUC (95 % CI) |",
+                  "|---|---|---|---|"]
+        for name, row in synthetic.items():
+            cells = [_format_metric(row[key]["auc"]) if key in row else "undefined" for key in ("infection_vs_real_normal", "covid_vs_pneumonia")]
+            lines.append(f"| {name} | {row['n']} | {cells[0]} | {cells[1]} |")
+    external = validation.get("nysbu_slices_held_out")
+    if external:
+        lines += ["", f"NY-SBU slices held out ({external['n']} slices, {external['patients']} COVID-19 patients): "
+                      f"argmax COVID-19 {external['share_argmax_covid']:.2f}, argmax not normal {external['share_argmax_not_normal']:.2f}, "
+                      f"median P(covid) {external['median_p_covid']:.2f} ({external['note']})"]
     return lines
 
 

@@ -3,7 +3,9 @@
 ``python -m inference.train --data DIR --model s --size 256 --epochs 30 --out RUN_DIR [--seed 0]``
 
 With ``--data TABLE.npz`` (a real-HU slice table from :mod:`inference.hu_dataset`) the run is the
-3-class, leave-one-volume-out recipe of :mod:`inference.train_hu`. Otherwise, for a class-folder dataset: the split is patient-level (see :mod:`inference.datasets`); batches are class-balanced
+3-class, leave-one-volume-out recipe of :mod:`inference.train_hu`; a lesion-feature table from
+:mod:`inference.feature_dataset` (it holds ``features``) trains the feature model of
+:mod:`inference.train_features`. Otherwise, for a class-folder dataset: the split is patient-level (see :mod:`inference.datasets`); batches are class-balanced
 and augmented (:mod:`inference.augment`); the checkpoint with the best validation AUC
 is kept (early stopping; ``checkpoint.weights.h5`` also holds the optimizer state, ``model.weights.h5``
 only the layers); a temperature fitted on validation calibrates the test figures.
@@ -227,9 +229,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     arguments = sys.argv[1:] if argv is None else argv
     config = parse_args(arguments)
     if config.data.endswith(".npz"):
+        from inference.train_features import is_feature_table
+        from inference.train_features import run as run_features
         from inference.train_hu import run
 
-        return run(config, argv=arguments)
+        return (run_features if is_feature_table(config.data) else run)(config, argv=arguments)
     started = time.perf_counter()
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)

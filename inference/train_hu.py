@@ -205,7 +205,7 @@ def run(config: Any, *, argv: list[str]) -> dict[str, Any]:
                                   "of the leave-two-volumes-out folds", **validation["calibration"], "ece_bins": 10},
         "aggregation": {"rule": STUDY_RULE, "top_k": DEFAULT_TOP_K},
         "data": {"root": str(config.data), "slices": int(labels.size),
-                 "slices_per_domain_and_class": _counts(table)},
+                 "slices_per_domain_and_class": counts_per_domain_and_class(table)},
         "split": {"grouping": "leave two real volumes out (one with pneumonia, one normal; their synthetic children "
                               "with them); fixed training length", "folds": [list(f) for f in fold_volumes]},
         "validation": validation["per_domain"],
@@ -222,7 +222,7 @@ def run(config: Any, *, argv: list[str]) -> dict[str, Any]:
     return card
 
 
-def _counts(table: dict[str, np.ndarray]) -> dict[str, dict[str, int]]:
+def counts_per_domain_and_class(table: dict[str, np.ndarray]) -> dict[str, dict[str, int]]:
     names = [str(n) for n in table["class_names"]]
     return {str(domain): {names[c]: int(((table["domains"] == domain) & (table["labels"] == c)).sum()) for c in range(len(names))}
             for domain in np.unique(table["domains"])}

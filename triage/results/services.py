@@ -39,7 +39,8 @@ def _register_from_card(reference: str | None) -> ModelVersion:
     version, _ = ModelVersion.objects.get_or_create(
         name=card["name"], version=card["version"],
         defaults={"weights_sha256": card["weights_sha256"], "class_names": card["class_names"],
-                  "input_size_px": card["input_size_px"], "card": card},
+                  # A lesion-feature model (card kind "features") reads whole slices, no pixel input size: 0.
+                  "input_size_px": card.get("input_size_px", 0), "card": card},
     )
     return version
 
