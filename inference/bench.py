@@ -63,6 +63,9 @@ def run_pipeline(args: argparse.Namespace) -> None:
 
     slices = 60 if args.quick else 300
     loaded = load_model(args.model)
+    if "input_size_px" not in loaded.card:
+        raise SystemExit(f"{loaded.card['name']} is a {loaded.kind} model: this bench compares the pipeline with a pixel model's "
+                         "forward pass; pass --model of a slice model")
     size_px = int(loaded.card["input_size_px"])
     with tempfile.TemporaryDirectory() as folder:
         write_phantom_series(Path(folder), slices=slices, size_px=512, severity="moderate", seed=1)

@@ -51,6 +51,8 @@ def format_table(metrics: dict[str, Any]) -> str:
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     """Predict every selected slice, compute metrics and curves, write the JSON and PNGs; return the report."""
     loaded = load_model(args.model, root=args.weights_root)
+    if "input_size_px" not in loaded.card:
+        raise SystemExit(f"{loaded.card['name']} is a {loaded.kind} model without pixel input: it scores HU volumes, not image files")
     dataset = list_slice_dataset(args.data)
     if args.split_file:
         dataset = dataset.subset(read_split_paths(args.split_file, split=args.split))
