@@ -61,9 +61,12 @@ def ensemble_report(labels: Sequence[int], slice_p: Sequence[float], volume_p: S
 
 def slice_study_probability(volume: Volume, *, loaded: LoadedModel) -> float:
     """Return the slice model's calibrated study probability of COVID-19 (the worker's classification step)."""
-    from inference.analysis import DEFAULT_BATCH_SIZE, classify_slices, score_study
+    from inference.analysis import DEFAULT_BATCH_SIZE, analyse_volume, classify_slices, score_study
     from inference.preprocess import plan_study
+    from inference.registry import FEATURES_KIND
 
+    if loaded.kind == FEATURES_KIND:  # its features come from the quantification: the worker's whole path
+        return analyse_volume(volume, loaded=loaded).covid_probability
     plan = plan_study(volume.hu)
     return score_study(classify_slices(volume.hu, plan, loaded=loaded, batch_size=DEFAULT_BATCH_SIZE),
                        loaded=loaded).covid_probability

@@ -185,6 +185,7 @@ def _format_metric(metric: dict[str, Any]) -> str:
 def render_model_card_markdown(card: dict[str, Any]) -> str:
     """Render a model card dict as Markdown (metrics table plus every descriptive section)."""
     lines = [f"# Model card: {card['name']} {card['version']}", ""]
+    lines += [f"- **kind**: {card.get('kind', 'slice')}"]
     lines += [f"- **{key.replace('_', ' ')}**: {card[key]}" for key in
               ("variant", "input_size_px", "input_geometry", "class_names", "positive_class", "params", "flops_per_slice",
                "weights_file", "weights_sha256", "created_utc") if key in card]
