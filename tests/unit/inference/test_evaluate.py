@@ -40,6 +40,13 @@ def test_main__reproduces_shipped_model_card_on_its_test_split(tmp_path):
     except ModelNotFoundError:
         pytest.skip("no model shipped yet under inference/weights")
     card = read_model_card()
+    if card.get("kind") == "features":  # scores HU volumes, not images: its input must still be what the code computes
+        from inference.lesion_features import FEATURE_NAMES
+        from inference.registry import load_model
+
+        assert card["feature_names"] == list(FEATURE_NAMES), "lesion features changed: rebuild the table and retrain"
+        assert load_model().model.input_shape == (None, len(FEATURE_NAMES))
+        return
     if "figure_crop_evaluation" in card:  # HU-trained model: its figure-crop (auxiliary domain) figures
         evaluation = card["figure_crop_evaluation"]
         split_file = evaluation["command"].split("--split-file ")[1].split()[0]
