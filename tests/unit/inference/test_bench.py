@@ -20,10 +20,3 @@ def test_main__model_only_prints_each_size(capsys):
 def test_main__without_mode_exits_with_message():
     with pytest.raises(SystemExit, match="model-only"):
         main([])
-
-
-def test_main__stages_prints_the_gpu_stage_against_the_model_and_the_split_latency(capsys, published_tiny):
-    import json
-
-    main(["--stages", "--quick", "--model", "tiny/v1", "--batch-size", "8", "--batches", "2", "--root-for-tests",
-          str(published_tiny)])
