@@ -14,14 +14,18 @@ Rule, in order (every threshold is a keyword parameter; sources beside each defa
    i.e. 8 mm wide): soft-tissue density narrower than that is a vessel or a bronchial wall the
    Hessian missed (branch points, hilar junctions), whereas consolidation fills whole acini and
    secondary lobules (6–25 mm; Fleischner glossary).
+   A thin dense structure that mostly runs away from aerated lung (the thickened septa of crazy
+   paving: "thickened interlobular septa superimposed on ground glass", Fleischner glossary) stays
+   lesion whole (:func:`thin_dense_in_aerated_lung`).
    Thin leftovers are not lesions: only the parts within reach of an in-plane core thicker than
    ``thin_radius_mm`` (2 mm: the partial-volume rim of a vessel or of the pleura and fissures,
    a scanner PSF of ~1 mm FWHM plus a 1–2 mm wall) survive, grown back whole in 3-D
    (:func:`inference.quantify.morphology.keep_thick_parts`). The core also avoids a band of
    ``pleural_band_mm`` (3 mm) under the lung border, where the pleura, the beating heart's edge and
-   dependent subpleural density blur into the lung, and the first slice above or below a lung
-   border (``z_band_slices``), where the diaphragm or apex cut obliquely raise a whole area by
-   partial volume; a lesion seeded deeper grows back across the band to the pleura.
+   dependent subpleural density blur into the lung, also where that border lies in the next slice
+   above or below (``z_band_slices``: a cylinder, :func:`border_band`), where the diaphragm or apex
+   cut obliquely raise a whole area by partial volume; a lesion seeded deeper grows back across the
+   band to the pleura.
 4. Components smaller than ``min_lesion_ml`` (0.25 ml ~ an 8 mm sphere: opacities under 1 cm are
    nodules, not the patchy pneumonia this measures, and the residue of vessel ends is this small) are
    dropped.
@@ -40,7 +44,8 @@ from typing import Sequence
 import numpy as np
 from scipy import ndimage
 
-from inference.quantify.morphology import FULL_3D, IN_PLANE_CROSS, bounding_box, drop_small_components, keep_thick_parts
+from inference.quantify.morphology import (FULL_3D, IN_PLANE_CROSS, IN_PLANE_SQUARE, bounding_box, drop_small_components,
+                                          keep_thick_parts)
 from inference.quantify.vessels import GRID_MM, block_mean, vesselness
 
 NO_LESION = 0
@@ -54,8 +59,9 @@ DEPENDENT_SHARE = 0.8
 DEPENDENT_MAX_HU = -500.0
 OTHERWISE_NORMAL_FRACTION = 0.01
 PSF_EDGE_MM = 1.0  # half-width of a blurred wall: scanner PSF ~1 mm FWHM (B30f/B40f-type kernels)
-VESSEL_SURROUND_MM = 5.0
-VESSEL_RIM_MM = 3.0  # the rim of a 6–10 mm vessel outside its ridge core  # neighbourhood in which a vessel must meet aerated lung (~2x a lobar vessel radius)
+VESSEL_SURROUND_MM = 5.0  # neighbourhood in which a vessel must meet aerated lung (~2x a lobar vessel radius)
+VESSEL_RIM_MM = 3.0  # the rim of a 6–10 mm vessel outside its ridge core
+EMBEDDED_SHARE = 0.5  # majority rule: a thin dense structure mostly away from aerated lung runs inside a lesion
 
 
 def vessel_mask(
@@ -83,6 +89,27 @@ def vessel_mask(
     return np.asarray(full & candidates)
 
 
+def thin_dense_in_aerated_lung(thin_dense: np.ndarray, *, aerated: np.ndarray, reach_px: int) -> np.ndarray:
+    """Return the thin dense voxels within ``reach_px`` (3-D, geodesic) of aerated lung, except embedded structures.
+
+    A thin dense line that meets aerated lung is a vessel or a bronchial wall. A thin dense structure
+    (26-connected) of which under ``EMBEDDED_SHARE`` lies within ``reach_px`` in-plane of aerated lung
+    runs inside ground glass (the thickened septa of crazy paving) and stays lesion whole, also where
+    it ends at the patch's edge or in its top and bottom slices (aerated lung above or below).
+    """
+    near = ndimage.binary_dilation(aerated, structure=FULL_3D, iterations=reach_px, mask=thin_dense) & thin_dense
+    if not near.any():
+        return np.asarray(near)
+    # Beside: within twice the reach in-plane, past the ground-glass-range halo that blur puts round a vessel.
+    beside = ndimage.binary_dilation(aerated, structure=IN_PLANE_SQUARE, iterations=2 * reach_px) & thin_dense
+    components, count = ndimage.label(thin_dense, structure=FULL_3D)
+    sizes = np.bincount(components.ravel(), minlength=count + 1)
+    beside_count = np.bincount(components.ravel(), weights=beside.ravel(), minlength=count + 1)
+    embedded = beside_count < EMBEDDED_SHARE * np.maximum(sizes, 1)
+    embedded[0] = False
+    return np.asarray(near & ~embedded[components])
+
+
 def blurred_wall(ggo: np.ndarray, *, dense: np.ndarray, aerated: np.ndarray, radius_px: int) -> np.ndarray:
     """Return the GGO-range voxels within ``radius_px`` (in-plane) of both thick consolidation and aerated lung.
 
@@ -97,13 +124,19 @@ def blurred_wall(ggo: np.ndarray, *, dense: np.ndarray, aerated: np.ndarray, rad
                       & ndimage.binary_dilation(aerated, structure=near, iterations=radius_px))
 
 
-def z_border_band(lung: np.ndarray, *, slices: int) -> np.ndarray:
-    """Return lung voxels within ``slices`` slices (along z) of a voxel outside the lung."""
-    if slices < 1:
-        return np.zeros_like(lung)
-    structure = np.zeros((3, 1, 1), dtype=bool)
-    structure[:, 0, 0] = True
-    inner = ndimage.binary_erosion(lung, structure=structure, iterations=slices, border_value=1)
+def border_band(lung: np.ndarray, *, band_px: int, slices: int) -> np.ndarray:
+    """Return lung voxels within ``band_px`` (in-plane) of a non-lung voxel on their own slice or the ``slices`` next.
+
+    A cylinder, not an in-plane band plus a z band: where the diaphragm dome or the apex meets the
+    slices obliquely, a voxel whose own slice is deep lung may lie a few millimetres from the dome
+    in the slice next to it, and partial volume raises it as much as at the costal pleura.
+    """
+    inner = (ndimage.binary_erosion(lung, structure=IN_PLANE_CROSS, iterations=band_px)
+             if band_px > 0 else lung.copy())  # iterations=0 would erode to nothing
+    if slices > 0:
+        structure = np.zeros((3, 1, 1), dtype=bool)
+        structure[:, 0, 0] = True
+        inner = ndimage.binary_erosion(inner, structure=structure, iterations=slices, border_value=1)
     return np.asarray(lung & ~inner)
 
 
@@ -159,15 +192,12 @@ def segment_lesions(
     pixel_mm = float(min(spacing_mm[1], spacing_mm[2]))
     dense = candidates & (hu_box > consolidation_min_hu)
     thin_dense = dense & ~keep_thick_parts(dense, radius_px=math.ceil(dense_min_radius_mm / pixel_mm))
-    near_air = ndimage.binary_dilation(lung_box & ~candidates_all, structure=FULL_3D,
-                                       iterations=max(1, round(VESSEL_SURROUND_MM / 2.0 / pixel_mm)), mask=thin_dense)
-    candidates &= ~near_air  # a thin dense line inside ground glass (crazy paving) stays lesion
+    candidates &= ~thin_dense_in_aerated_lung(thin_dense, aerated=lung_box & ~candidates_all,
+                                              reach_px=max(1, round(VESSEL_SURROUND_MM / 2.0 / pixel_mm)))
     radius_px = math.ceil(thin_radius_mm / pixel_mm)
     band_px = math.ceil(pleural_band_mm / pixel_mm)
-    pleural_band = (lung_box & ~ndimage.binary_erosion(lung_box, structure=IN_PLANE_CROSS, iterations=band_px)
-                    if band_px > 0 else np.zeros_like(lung_box))  # iterations=0 would erode to nothing
-    lesion = keep_thick_parts(candidates, radius_px=radius_px,
-                              seed_excluded=pleural_band | z_border_band(lung_box, slices=z_band_slices))
+    pleural_band = border_band(lung_box, band_px=band_px, slices=z_band_slices)
+    lesion = keep_thick_parts(candidates, radius_px=radius_px, seed_excluded=pleural_band)
     if band_px > 0:  # a lesion seeded deeper reaches across the band to the pleura
         lesion = ndimage.binary_dilation(lesion, structure=FULL_3D, iterations=band_px, mask=candidates & pleural_band)
     voxel_ml = float(np.prod(spacing_mm)) / 1000.0
