@@ -4,7 +4,12 @@ Zones are a lobe surrogate: each lung's z-extent (first to last slice holding th
 into thirds, upper (superior) / middle / lower. Six zones in all.
 
 Severity score per zone from the fraction of the zone's lung volume that is lesion:
-0 = none, 1 = (0, 5 %), 2 = [5, 25 %), 3 = [25, 50 %), 4 = [50, 75 %), 5 = [75, 100 %].
+0 = under 1 %, 1 = [1, 5 %), 2 = [5, 25 %), 3 = [25, 50 %), 4 = [50, 75 %), 5 = [75, 100 %].
+The floor of score 1 (``SCORE_1_MIN_FRACTION``) follows the quantitative lobe scores that start
+their first band at 1 % involvement (Chaganti et al. 2020, Radiol Artif Intell, "percentage of
+opacity" lung severity score: 1 = 1–25 %); a visual reader's "< 5 %" has no lower bound, but an
+automatic mask always carries a residue of partial volume and vessel ends well under 1 % of a zone
+that no reader would score, and 1 % of a zone (~5 ml) is about twenty 0.25 ml lesions.
 The total is the sum over the six zones, 0–30 (CT severity score in the style of Chung et al.
 2020 / Pan et al. 2020, with z-thirds standing in for lobes).
 """
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 ZONES = ("upper", "middle", "lower")
+SCORE_1_MIN_FRACTION = 0.01  # involvement under 1 % of a zone scores 0 (see module docstring)
 SCORE_LOWER_BOUNDS = (0.05, 0.25, 0.50, 0.75)  # fraction lower bounds of scores 2..5
 MAX_TOTAL_SCORE = 5 * 2 * len(ZONES)
 HISTOGRAM_EDGES_HU = np.arange(-1000.0, 100.0 + 50.0, 50.0)
@@ -44,7 +50,7 @@ def zone_index_per_slice(lung: np.ndarray, *, superior_first: bool = True) -> np
 
 def severity_score(fraction: float) -> int:
     """Map a zone's lesion fraction (0–1) to the 0–5 severity score (see module docstring)."""
-    if fraction <= 0.0:
+    if fraction < SCORE_1_MIN_FRACTION:
         return 0
     return 1 + int(np.searchsorted(SCORE_LOWER_BOUNDS, fraction, side="right"))
 

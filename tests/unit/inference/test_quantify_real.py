@@ -27,14 +27,12 @@ def test_quantify_volume__normal_lungs_read_under_1_percent_lesion(figures):
     assert figures["volumes"]["normal-normal002"]["lesion_fraction_both"] < 0.01
 
 
-@pytest.mark.xfail(strict=True, reason="not met: normal-normal002 scores 5/30 (zones with a residue of "
-                                       "0.96 % in all score 1); target <= 2")
 def test_quantify_volume__normal_lungs_score_severity_at_most_2(figures):
     assert figures["volumes"]["normal-normal002"]["severity_total"] <= 2
 
 
-@pytest.mark.xfail(strict=True, reason="not met: pooled slice AUC 0.72 (covid-P002 0.78, cap-cap002 0.52); "
-                                       "target 0.85")
+@pytest.mark.xfail(strict=True, reason="not met: pooled slice AUC 0.735 (covid-P002 0.78, cap-cap002 0.53): "
+                                       "basal and hilar false positives on slices labelled clean; target 0.85")
 def test_slice_lesion_fraction__ranks_infected_slices_pooled_over_patients(figures):
     assert figures["pooled_slice_auc"]["value"] >= 0.85
 
