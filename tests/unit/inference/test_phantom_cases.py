@@ -11,9 +11,6 @@ from inference.quantify import CONSOLIDATION, GGO, Quantification, quantify_volu
 HARD_CASE_TOLERANCE = 0.05
 
 
-NOT_MET: dict[str, str] = {}
-
-
 @functools.lru_cache(maxsize=None)
 def measured(name: str) -> tuple[HardCase, Quantification]:
     """Build one hard case and quantify it (once per test session)."""
@@ -21,9 +18,7 @@ def measured(name: str) -> tuple[HardCase, Quantification]:
     return case, quantify_volume(case.hu, spacing_mm=case.spacing_mm)
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=NOT_MET[name])) if name in NOT_MET else name
-    for name in sorted(HARD_CASES)])
+@pytest.mark.parametrize("name", sorted(HARD_CASES))
 def test_quantify_volume__hard_case_lesion_volume_within_5_percent(name):
     case, result = measured(name)
     assert result.lesion_total_ml == pytest.approx(case.lesion_ml, rel=HARD_CASE_TOLERANCE), case.name
