@@ -42,7 +42,10 @@ def test_analyse_study__upload_to_ready_with_every_result_row(celery_worker_proc
     assert SliceScore.objects.filter(result=result).count() == result.slices_scored > 0
     quantification = Quantification.objects.get(result=result)
     assert quantification.lung_left_ml > 100 and quantification.lesion_total_ml > 0
-    assert Overlay.objects.filter(result=result, kind="gradcam").count() == len(result.key_slice_indices) > 0
+    # The explanation of each key slice: a Grad-CAM heatmap from a pixel model, the lesion outline from a
+    # lesion-feature model (its inputs are that segmentation).
+    explanation = "lesion" if result.model_version.card.get("kind") == "features" else "gradcam"
+    assert Overlay.objects.filter(result=result, kind=explanation).count() == len(result.key_slice_indices) > 0
     assert "inference.model_loaded" in celery_worker_process.log_path.read_text()
 
 

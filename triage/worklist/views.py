@@ -111,6 +111,8 @@ class StudyViewerPage(LoginRequiredMixin, View):
         return render(request, "viewer/viewer.html", {
             "study": data.study, "result": result, "quantification": quantification,
             "slice_count": data.slice_count, "viewer_config": config,
+            # A lesion-feature model explains with its lesion outline; it has no pixel heatmap.
+            "has_heatmap": any(o["kind"] == "gradcam" for o in data.overlays),
             "follow_up": follow_up_panel(series),
             "stack_gaps": selectors.stack_gaps_for(study=data.study),
             # The reports app's review panel (confirm/override and sign) reads these two.

@@ -324,7 +324,7 @@
     else if (event.key === "End") { show(0); }
     else if (event.key === "l" || event.key === "L") { setWindow(config.windows.lung[0], config.windows.lung[1]); }
     else if (event.key === "m" || event.key === "M") { setWindow(config.windows.mediastinal[0], config.windows.mediastinal[1]); }
-    else if (event.key === "o" || event.key === "O") { gradcamToggle.checked = !gradcamToggle.checked; gradcamToggle.dispatchEvent(new Event("change")); }
+    else if ((event.key === "o" || event.key === "O") && !gradcamToggle.disabled) { gradcamToggle.checked = !gradcamToggle.checked; gradcamToggle.dispatchEvent(new Event("change")); }
     else { return; }
     event.preventDefault();
   });

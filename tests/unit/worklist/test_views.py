@@ -61,3 +61,20 @@ def test_study_viewer_page__heatmap_colours_are_the_servers_map(client, radiolog
     config = json.loads(re.search(r'<script id="viewer-config"[^>]*>(.*?)</script>', html, re.S).group(1))
     assert config["colormap"]["lut"] == colormap_lut("inferno").tolist()
     assert config["colormap"]["stops"][0] == "#000004" and len(config["colormap"]["stops"]) == 10
+
+
+def test_study_viewer_page__a_model_without_heatmap_says_so_and_offers_the_outline(client, radiologist,
+                                                                                    viewer_study):  # noqa: F811
+    from triage.results.models import Overlay
+
+    Overlay.objects.filter(result__study=viewer_study).update(kind=Overlay.Kind.LESION)
+    client.force_login(radiologist)
+    html = client.get(f"/studies/{viewer_study.uuid}/view/").content.decode()
+    assert 'id="toggle-gradcam" type="checkbox" disabled' in html and 'id="no-heatmap"' in html
+    assert "the lesion outline is its explanation" in html and 'id="toggle-lesion"' in html
+
+
+def test_study_viewer_page__a_pixel_model_offers_its_heatmap(client, radiologist, viewer_study):  # noqa: F811
+    client.force_login(radiologist)
+    html = client.get(f"/studies/{viewer_study.uuid}/view/").content.decode()
+    assert 'id="toggle-gradcam" type="checkbox">' in html and 'id="no-heatmap"' not in html
