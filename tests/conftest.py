@@ -130,14 +130,23 @@ class WorkerProcess:
         self.hostname = f"{name}-{os.getpid()}@{socket.gethostname()}"
 
     def start(self, *, timeout_s: float = 90.0) -> None:
-        from triage.celery import app
+        self.spawn()
+        self.wait_ready(timeout_s=timeout_s)
 
+    def spawn(self) -> None:
+        """Start the process without waiting: workers spawned together load TensorFlow side by side."""
         self.log = open(self.log_path, "ab")
+        self.process_log_start = self.log_path.stat().st_size
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "triage", "worker", "--queues", self.queues,
              "--concurrency", "1", "--loglevel", "INFO", "--hostname", self.hostname],
             cwd=REPO_ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
+
+    def wait_ready(self, *, timeout_s: float = 90.0) -> None:
+        """Wait until the worker answers a ping (its pool process has loaded the model by then)."""
+        from triage.celery import app
+
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -145,6 +154,30 @@ class WorkerProcess:
             if app.control.inspect(timeout=1.0, destination=[self.hostname]).ping():
                 return
         raise RuntimeError(f"worker did not answer within {timeout_s}s; log: {self.log_path.read_text()[-3000:]}")
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_text(self, *, since: int = 0) -> str:
+        """The worker log from byte ``since`` on (``process_log_start``: this process's own lines)."""
+        with open(self.log_path, "rb") as log:
+            log.seek(since)
+            return log.read().decode(errors="replace")
+
+    def wait_idle(self, *, timeout_s: float = 120.0) -> None:
+        """Drop the messages still queued and wait until the worker runs and holds none (a test is over)."""
+        from triage.celery import app
+
+        app.control.purge()
+        deadline = time.monotonic() + timeout_s
+        inspect = app.control.inspect(timeout=1.0, destination=[self.hostname])
+        while time.monotonic() < deadline:
+            active, reserved = inspect.active() or {}, inspect.reserved() or {}
+            if self.hostname in active and not active[self.hostname] and not reserved.get(self.hostname):
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"worker still busy after {timeout_s}s")
 
     def kill(self) -> None:
         """SIGKILL the whole worker process group, as a crash or OOM kill would."""
@@ -163,17 +196,52 @@ class WorkerProcess:
         self.log.close()
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):
-    """Start a real worker (needs PostgreSQL and Redis from tests/run.sh); stop it after the test."""
+_shared_workers: list[WorkerProcess] = []  # the session's shared worker, once a test has asked for it
+
+
+@pytest.fixture(scope="session")
+def shared_celery_worker(django_db_setup, tmp_path_factory):
+    """One real worker shared by consecutive tests that ask for it: a start costs seconds of CPU (Django,
+    TensorFlow, the model), which tests that only use the worker need not pay each."""
     from django.db import connection
 
     if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis"):
         pytest.skip("needs Redis: run the suite through tests/run.sh")
-    worker = WorkerProcess(_worker_env(connection.settings_dict["NAME"]), tmp_path / "worker.log")
-    worker.start()
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    worker = WorkerProcess(_worker_env(connection.settings_dict["NAME"]), log_path)
+    _shared_workers.append(worker)
     yield worker
-    worker.stop()
+    if worker.running:
+        worker.stop()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, shared_celery_worker):
+    """The shared real worker (needs PostgreSQL and Redis from tests/run.sh), idle and running at the start.
+
+    A test may kill, stop and start it; ``log_text(since=test_log_start)`` reads this test's lines only.
+    After the test nothing is left queued or running, so the next test starts as with a new worker.
+    """
+    worker = shared_celery_worker
+    if not worker.running:
+        worker.start()
+    worker.test_log_start = worker.log_path.stat().st_size
+    yield worker
+    try:
+        if worker.running:
+            worker.wait_idle()
+    except Exception:  # e.g. a broker restarted under our pooled connections: a fresh worker is clean
+        worker.stop()
+
+
+@pytest.fixture(autouse=True)
+def _shared_worker_only_where_asked(request):
+    """Stop the shared worker before a test that did not ask for it: no worker then consumes our
+    broker behind that test's back (its own workers, a "no worker" check, messages left queued)."""
+    if "celery_worker_process" not in request.fixturenames:
+        for worker in _shared_workers:
+            if worker.running:
+                worker.stop()
 
 
 # --- Studies (ingestion) -----------------------------------------------------------------

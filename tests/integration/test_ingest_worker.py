@@ -28,7 +28,8 @@ def test_ingest_study__worker_queues_phantom_and_hands_off_to_gpu(celery_worker_
     study.refresh_from_db()
     assert study.status != Study.Status.RECEIVED and study.selected_series.slice_count == 16
     # The hand-off reached the gpu queue and a worker consumed it.
-    wait_for(lambda: "results.analyse_study" in celery_worker_process.log_path.read_text(), timeout_s=30)
+    worker = celery_worker_process
+    wait_for(lambda: "results.analyse_study" in worker.log_text(since=worker.test_log_start), timeout_s=30)
 
 
 def test_ingest_study__sigkill_mid_ingest_then_sweep_queues_exactly_once(celery_worker_process, hospital_a,

@@ -46,7 +46,7 @@ def test_analyse_study__upload_to_ready_with_every_result_row(celery_worker_proc
     # lesion-feature model (its inputs are that segmentation).
     explanation = "lesion" if result.model_version.card.get("kind") == "features" else "gradcam"
     assert Overlay.objects.filter(result=result, kind=explanation).count() == len(result.key_slice_indices) > 0
-    assert "inference.model_loaded" in celery_worker_process.log_path.read_text()
+    assert "inference.model_loaded" in celery_worker_process.log_text(since=celery_worker_process.process_log_start)
 
 
 def _ingest_without_handoff(study: Study) -> None:

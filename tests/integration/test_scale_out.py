@@ -140,12 +140,14 @@ def test_scale_out__rest_stow_and_cstore_at_once_give_each_study_one_result(
         processes.append(Process([sys.executable, "manage.py", "dicom_scp", "--port", str(scp_port), "--ae-title", SCP_AE,
                                   "--idle-seconds", "2", "--spool-dir", str(tmp_path / "spool")],
                                  env_for("scp"), tmp_path / "scp.log"))
-        for n in range(2):
-            for queue in ("ingest", "gpu"):
-                worker = WorkerProcess(env_for(f"{queue}{n}", TRIAGE_PRELOAD_MODEL="1" if queue == "gpu" else "0"),
-                                       tmp_path / f"{queue}{n}.log", queues=queue, name=f"{queue}{n}")
-                worker.start()
-                processes.append(worker)
+        workers = [WorkerProcess(env_for(f"{queue}{n}", TRIAGE_PRELOAD_MODEL="1" if queue == "gpu" else "0"),
+                                 tmp_path / f"{queue}{n}.log", queues=queue, name=f"{queue}{n}")
+                   for n in range(2) for queue in ("ingest", "gpu")]
+        for worker in workers:
+            worker.spawn()
+            processes.append(worker)
+        for worker in workers:
+            worker.wait_ready(timeout_s=180)  # four at once on two cores
         for port, proc in zip([*web_ports, scp_port], processes[:3]):
             wait_for_port(port, proc)
 
