@@ -51,7 +51,7 @@ def test_run_command__serves_login_and_reports_healthy(tmp_path):
                     break
             except (OSError, ValueError):
                 pass
-            time.sleep(2)
+            time.sleep(0.5)
         assert health.get("ok"), f"health: {health}; log: {(tmp_path / 'run.log').read_text()[-3000:]}"
         assert health["database"]["detail"] == "sqlite"
         assert health["broker"]["detail"] == "filesystem"
