@@ -70,10 +70,12 @@ def compiled_model(config: Any) -> Any:
     import keras
 
     from inference.models import build_model
+    from inference.train import compile_for_training
 
     keras.utils.set_random_seed(config.seed)
     model = build_model(config.model, input_size_px=config.size, num_classes=3)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate), loss="sparse_categorical_crossentropy")
+    compile_for_training(model, optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+                         loss="sparse_categorical_crossentropy")
     return model
 
 

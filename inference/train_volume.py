@@ -115,10 +115,11 @@ def _compiled_model(config: VolumeTrainConfig) -> Any:
     import keras
 
     from inference.models.covidnet3d import build_volume_model
+    from inference.train import compile_for_training
 
     keras.utils.set_random_seed(config.seed)
     model = build_volume_model(config.variant, geometry=config.geometry)
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="binary_crossentropy")
+    compile_for_training(model, optimizer=keras.optimizers.Adam(config.learning_rate), loss="binary_crossentropy")
     return model
 
 
