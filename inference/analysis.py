@@ -89,8 +89,8 @@ class StudyAnalysis:
 class StageTimer:
     """Collect wall-clock seconds per named stage."""
 
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
+    def __init__(self, seconds: dict[str, float] | None = None) -> None:
+        self.seconds: dict[str, float] = dict(seconds or {})  # a later stage goes on from the earlier ones' seconds
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -178,14 +178,25 @@ def classify_slices(volume_hu: np.ndarray, plan: StudyPlan, *, loaded: LoadedMod
     return classify_slices_with_features(volume_hu, plan, loaded=loaded, batch_size=batch_size)[0]
 
 
+def feature_distance(features: np.ndarray | None, *, loaded: LoadedModel) -> float | None:
+    """Return the study's relative distance to the training features (None when the model has no reference)."""
+    if features is None or loaded.feature_reference is None or not len(features):
+        return None
+    return relative_feature_distance(features, reference=loaded.feature_reference)
+
+
+def applicability_of(volume: Volume, *, card: dict[str, Any], lung_mask: np.ndarray,
+                     relative_distance: float | None) -> Applicability:
+    """Check the study against the model card's domain (the card only: no model needed)."""
+    return check_applicability(volume.hu, spacing_mm=volume.spacing_mm, orientation=volume.orientation, lung_mask=lung_mask,
+                               limits=DomainLimits.from_card(card), relative_distance=relative_distance,
+                               manufacturer=volume.manufacturer)
+
+
 def assess_applicability(volume: Volume, *, loaded: LoadedModel, lung_mask: np.ndarray, features: np.ndarray | None) -> Applicability:
     """Check the study against the model card's domain, with the feature distance when the model has a reference."""
-    distance = None
-    if features is not None and loaded.feature_reference is not None and len(features):
-        distance = relative_feature_distance(features, reference=loaded.feature_reference)
-    return check_applicability(volume.hu, spacing_mm=volume.spacing_mm, orientation=volume.orientation, lung_mask=lung_mask,
-                               limits=DomainLimits.from_card(loaded.card), relative_distance=distance,
-                               manufacturer=volume.manufacturer)
+    return applicability_of(volume, card=loaded.card, lung_mask=lung_mask,
+                            relative_distance=feature_distance(features, loaded=loaded))
 
 
 def heatmap_to_slice(heatmap: np.ndarray, plan: StudyPlan, *, slice_shape: tuple[int, int]) -> np.ndarray:
@@ -212,7 +223,7 @@ def explain_key_slices(
     lesion_labels: np.ndarray,
 ) -> list[OverlayImage]:
     """Render a Grad-CAM overlay and a lesion-outline overlay for each key slice (one batched Grad-CAM pass)."""
-    from inference.explain import gradcam, mask_heatmaps
+    from inference.explain import gradcam
 
     if not key_slice_indices:
         return []
@@ -220,10 +231,20 @@ def explain_key_slices(
     indices = np.asarray(key_slice_indices, dtype=np.int64)
     images = render_model_slices(volume.hu, plan, indices=indices, size_px=size_px)
     heat = gradcam(loaded.model, images, class_index=loaded.positive_index)
+    return heatmap_overlays(volume, plan, indices, heat, lung_mask=lung_mask, lesion_labels=lesion_labels)
+
+
+def heatmap_overlays(volume: Volume, plan: StudyPlan, indices: np.ndarray, heat: np.ndarray, *, lung_mask: np.ndarray,
+                     lesion_labels: np.ndarray) -> list[OverlayImage]:
+    """Map model-input Grad-CAM maps of slices ``indices`` onto their slices, mask them to the lungs, render overlays."""
+    from inference.explain import mask_heatmaps
+
+    if not len(indices):
+        return []
     slice_shape = volume.hu.shape[1:]
     full = np.stack([heatmap_to_slice(h, plan, slice_shape=slice_shape) for h in heat])
     full = mask_heatmaps(full, lung_masks=lung_mask[indices])
-    return render_key_slice_overlays(volume, indices.tolist(), full, lesion_labels=lesion_labels)
+    return render_key_slice_overlays(volume, np.asarray(indices).tolist(), full, lesion_labels=lesion_labels)
 
 
 def render_key_slice_overlays(volume: Volume, indices: Sequence[int], heatmaps: Sequence[np.ndarray], *,
@@ -242,16 +263,18 @@ def render_key_slice_overlays(volume: Volume, indices: Sequence[int], heatmaps: 
     return overlays
 
 
-def start_quantification(pool: ThreadPoolExecutor, volume: Volume, *, timer: StageTimer) -> Future[Quantification]:
-    """Start lung and lesion quantification on ``pool``: it needs only the volume, so it runs while the model classifies."""
+def quantify_study(volume: Volume, *, timer: StageTimer) -> Quantification:
+    """Segment and measure the lungs and lesions of a volume (stage ``quantify``)."""
     from inference.quantify import quantify_volume
 
-    def quantify() -> Quantification:
-        with timer.stage("quantify"):
-            return quantify_volume(volume.hu, spacing_mm=volume.spacing_mm, orientation=volume.orientation,
-                                   superior_first=volume.superior_first)
+    with timer.stage("quantify"):
+        return quantify_volume(volume.hu, spacing_mm=volume.spacing_mm, orientation=volume.orientation,
+                               superior_first=volume.superior_first)
 
-    return pool.submit(quantify)
+
+def start_quantification(pool: ThreadPoolExecutor, volume: Volume, *, timer: StageTimer) -> Future[Quantification]:
+    """Start lung and lesion quantification on ``pool``: it needs only the volume, so it runs while the model classifies."""
+    return pool.submit(quantify_study, volume, timer=timer)
 
 
 def analyse_volume(
@@ -267,7 +290,6 @@ def analyse_volume(
     A volume model (card ``kind: volume``) takes the 3D path of :mod:`inference.volume_analysis`, a
     lesion-feature model (``kind: features``) the path of :mod:`inference.feature_analysis`.
     """
-    from inference.explain import select_key_slices
     from inference.registry import FEATURES_KIND, VOLUME_KIND
 
     timer = timer or StageTimer()
@@ -279,8 +301,6 @@ def analyse_volume(
         from inference.feature_analysis import analyse_with_lesion_features
 
         return analyse_with_lesion_features(volume, loaded=loaded, key_slices=key_slices, timer=timer)
-    class_names = tuple(loaded.card["class_names"])
-    positive = loaded.positive_index
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="quantify") as pool:
         quantified = start_quantification(pool, volume, timer=timer)
         with timer.stage("classify"):
@@ -288,13 +308,30 @@ def analyse_volume(
             raw, features = classify_slices_with_features(volume.hu, plan, loaded=loaded, batch_size=batch_size)
         with timer.stage("aggregate"):
             scores = score_study(raw, loaded=loaded)
-            key = plan.slice_indices[select_key_slices(scores.slice_probabilities[:, positive], k=key_slices)]
+            key = plan.slice_indices[key_slice_positions(scores, loaded=loaded, k=key_slices)]
         quantification = quantified.result()
     with timer.stage("domain"):
         applicability = assess_applicability(volume, loaded=loaded, lung_mask=quantification.lungs.both, features=features)
     with timer.stage("explain"):
         overlays = explain_key_slices(volume, plan, loaded=loaded, key_slice_indices=key.tolist(),
                                       lung_mask=quantification.lungs.both, lesion_labels=quantification.lesion_labels)
+    return study_analysis(volume, plan, scores, card=loaded.card, key=key, quantification=quantification,
+                          overlays=overlays, applicability=applicability, timer=timer)
+
+
+def key_slice_positions(scores: StudyScores, *, loaded: LoadedModel, k: int) -> np.ndarray:
+    """Return the positions (among the classified slices) of the ``k`` most COVID-19-probable ones."""
+    from inference.explain import select_key_slices
+
+    return select_key_slices(scores.slice_probabilities[:, loaded.positive_index], k=k)
+
+
+def study_analysis(volume: Volume, plan: StudyPlan, scores: StudyScores, *, card: dict[str, Any], key: np.ndarray,
+                   quantification: Quantification, overlays: list[OverlayImage], applicability: Applicability,
+                   timer: StageTimer) -> StudyAnalysis:
+    """Assemble the :class:`StudyAnalysis` of a slice model from its stages' outputs."""
+    class_names = tuple(card["class_names"])
+    positive = class_names.index(card["positive_class"])
     return StudyAnalysis(
         class_names=class_names,
         class_probabilities=scores.class_probabilities,
@@ -302,7 +339,7 @@ def analyse_volume(
         covid_probability_uncalibrated=scores.covid_probability_uncalibrated,
         predicted_label=max(scores.class_probabilities, key=scores.class_probabilities.__getitem__),
         slice_scores=slice_scores(volume, plan, scores.slice_probabilities[:, positive]),
-        key_slice_indices=key.tolist(),
+        key_slice_indices=np.asarray(key).tolist(),
         quantification=quantification,
         overlays=overlays,
         applicability=applicability,

@@ -123,10 +123,12 @@ def _worker_env(database_name: str) -> dict[str, str]:
 
 
 class WorkerProcess:
-    """A real ``celery worker`` subprocess consuming both queues against the test database."""
+    """A real ``celery worker`` subprocess consuming every queue (or ``queues``) against the test database."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, *, queues: str = "ingest,gpu", name: str = "test"):
-        self.env, self.log_path, self.proc, self.queues = env, log_path, None, queues
+    def __init__(self, env: dict[str, str], log_path: Path, *, queues: str | None = None, name: str = "test"):
+        from django.conf import settings
+
+        self.env, self.log_path, self.proc, self.queues = env, log_path, None, queues or settings.TRIAGE_ALL_QUEUES
         self.hostname = f"{name}-{os.getpid()}@{socket.gethostname()}"
 
     def start(self, *, timeout_s: float = 90.0) -> None:

@@ -1,7 +1,8 @@
-"""The Celery application: two queues, late acknowledgement, JSON only.
+"""The Celery application: one queue per pipeline step, late acknowledgement, JSON only.
 
-``ingest`` runs on CPU workers (parsing and storing DICOM); ``gpu`` runs inference on
-one worker process per GPU. On a single machine one worker consumes both.
+``ingest``, ``prepare`` and ``finish`` run on CPU workers (parsing and storing DICOM; decoding,
+preprocessing, quantifying and rendering); ``gpu`` runs only the model, on one worker process
+per GPU (``settings.TRIAGE_PIPELINE_QUEUES``). On a single machine one worker consumes them all.
 """
 import os
 
@@ -10,10 +11,12 @@ from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "triage.settings")
 
+from django.conf import settings  # noqa: E402 (after the settings module is named)
+
 app = Celery("triage")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.update(
-    task_queues=[Queue("ingest"), Queue("gpu")],
+    task_queues=[Queue(name) for name in settings.TRIAGE_ALL_QUEUES.split(",")],
     task_default_queue="ingest",
     task_acks_late=True,
     # A task whose worker died is re-queued instead of acknowledged as failed.

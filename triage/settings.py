@@ -237,6 +237,18 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # A study is ingested once no new instance arrived for this long (Orthanc's StableAge), so a
 # transfer still under way is never analysed as complete (triage/studies/stability.py).
 STUDY_STABLE_AGE_S = int(os.environ.get("TRIAGE_STABLE_AGE_SECONDS", "20"))
+# Each pipeline step's queue, and the analysis steps' time limits (s; ingest keeps the global
+# CELERY_TASK_SOFT_TIME_LIMIT / CELERY_TASK_TIME_LIMIT). The analysis is three tasks so that a GPU
+# worker (``--queues gpu``) runs only the model: prepare and finish run on CPU workers
+# (``--queues prepare,finish``), ingest on ``--queues ingest``; one machine consumes all four
+# (docs/deployment.md, "Queues"). A step does a part of the old single task: half its limits.
+TRIAGE_PIPELINE_QUEUES = {
+    "ingest": {"queue": "ingest"},
+    "prepare": {"queue": "prepare", "soft_time_limit": 600, "time_limit": 720},
+    "classify": {"queue": "gpu", "soft_time_limit": 600, "time_limit": 720},
+    "finish": {"queue": "finish", "soft_time_limit": 600, "time_limit": 720},
+}
+TRIAGE_ALL_QUEUES = ",".join(dict.fromkeys(step["queue"] for step in TRIAGE_PIPELINE_QUEUES.values()))
 CELERY_BEAT_SCHEDULE = {
     # Studies left in "received" by a broker outage or a killed worker go back on the ingest queue.
     # An ingest whose worker died (claim not renewed for 30 s) is re-sent by the next run.

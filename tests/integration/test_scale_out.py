@@ -140,9 +140,10 @@ def test_scale_out__rest_stow_and_cstore_at_once_give_each_study_one_result(
         processes.append(Process([sys.executable, "manage.py", "dicom_scp", "--port", str(scp_port), "--ae-title", SCP_AE,
                                   "--idle-seconds", "2", "--spool-dir", str(tmp_path / "spool")],
                                  env_for("scp"), tmp_path / "scp.log"))
-        workers = [WorkerProcess(env_for(f"{queue}{n}", TRIAGE_PRELOAD_MODEL="1" if queue == "gpu" else "0"),
-                                 tmp_path / f"{queue}{n}.log", queues=queue, name=f"{queue}{n}")
-                   for n in range(2) for queue in ("ingest", "gpu")]
+        # CPU workers take ingest and the analysis's CPU stages; gpu workers only the model.
+        workers = [WorkerProcess(env_for(f"{kind}{n}", TRIAGE_PRELOAD_MODEL="1" if kind == "gpu" else "0"),
+                                 tmp_path / f"{kind}{n}.log", queues=queues, name=f"{kind}{n}")
+                   for n in range(2) for kind, queues in (("cpu", "ingest,prepare,finish"), ("gpu", "gpu"))]
         for worker in workers:
             worker.spawn()
             processes.append(worker)

@@ -18,7 +18,7 @@ def test_compose__has_the_production_services():
 
 
 def test_compose__web_and_workers_share_no_volume_and_store_studies_in_s3():
-    for name in ("web", "worker-ingest", "worker-gpu", "beat"):
+    for name in ("web", "worker-ingest", "worker-analysis", "worker-gpu", "beat"):
         assert not SERVICES[name].get("volumes"), f"{name} mounts a volume"
         assert SERVICES[name]["environment"]["TRIAGE_S3_ENDPOINT"].startswith("http://s3:")
     assert SERVICES["web"]["depends_on"]["s3"]["condition"] == "service_healthy"
@@ -43,7 +43,8 @@ def test_compose__queues_match_the_celery_app():
     from triage.celery import app
 
     declared = {q.name for q in app.conf.task_queues}
-    consumed = {SERVICES[s]["command"][SERVICES[s]["command"].index("--queues") + 1] for s in ("worker-ingest", "worker-gpu")}
+    workers = ("worker-ingest", "worker-analysis", "worker-gpu")
+    consumed = {queue for s in workers for queue in SERVICES[s]["command"][SERVICES[s]["command"].index("--queues") + 1].split(",")}
     assert consumed == declared
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+
 logger = logging.getLogger(__name__)
 
 PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
@@ -19,6 +21,11 @@ def _broker_errors() -> tuple[type[BaseException], ...]:
     except ImportError:  # pragma: no cover - redis is a dependency in production only
         pass
     return tuple(errors)
+
+
+def queue_of(step: str) -> str:
+    """Return the Celery queue of a pipeline step (``settings.TRIAGE_PIPELINE_QUEUES``)."""
+    return settings.TRIAGE_PIPELINE_QUEUES[step]["queue"]
 
 
 def _send(task, *, study_id: int, queue: str, countdown_s: float | None = None, **arguments: int) -> bool:
@@ -45,18 +52,32 @@ def enqueue_ingest(*, study_id: int, countdown_s: float | None = None) -> bool:
     from triage.studies.stability import stable_age
 
     delay_s = stable_age().total_seconds() if countdown_s is None else countdown_s
-    return _send(ingest_study, study_id=study_id, queue="ingest", countdown_s=delay_s)
+    return _send(ingest_study, study_id=study_id, queue=queue_of("ingest"), countdown_s=delay_s)
 
 
 def enqueue_analysis(*, study_id: int) -> bool:
-    """Send ``results.analyse_study`` to the ``gpu`` queue; False on a broker error."""
+    """Send ``results.analyse_study`` (prepare, or resume a later stage) to the ``prepare`` queue; False on a broker error."""
     from triage.pipeline.tasks import analyse_study
 
-    return _send(analyse_study, study_id=study_id, queue="gpu")
+    return _send(analyse_study, study_id=study_id, queue=queue_of("prepare"))
+
+
+def enqueue_classify(*, study_id: int) -> bool:
+    """Send ``results.classify_study`` (the model on prepared slices) to the ``gpu`` queue."""
+    from triage.pipeline.tasks import classify_study
+
+    return _send(classify_study, study_id=study_id, queue=queue_of("classify"))
+
+
+def enqueue_finish(*, study_id: int) -> bool:
+    """Send ``results.finish_study`` (quantify, render, store) to the ``finish`` queue."""
+    from triage.pipeline.tasks import finish_study
+
+    return _send(finish_study, study_id=study_id, queue=queue_of("finish"))
 
 
 def enqueue_shadow_analysis(*, study_id: int, model_version_id: int) -> bool:
     """Send ``results.analyse_shadow`` (a candidate model on a ready study) to the ``gpu`` queue."""
     from triage.pipeline.tasks import analyse_shadow
 
-    return _send(analyse_shadow, study_id=study_id, queue="gpu", model_version_id=model_version_id)
+    return _send(analyse_shadow, study_id=study_id, queue=queue_of("classify"), model_version_id=model_version_id)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -24,17 +25,20 @@ from django.utils import timezone
 from triage.accounts.models import Hospital, User
 from triage.audit.services import record_event
 from triage.core.exceptions import StorageOffline
-from triage.pipeline.enqueue import enqueue_analysis, enqueue_ingest, enqueue_shadow_analysis
+from triage.pipeline.enqueue import (enqueue_analysis, enqueue_classify, enqueue_finish, enqueue_ingest,
+                                     enqueue_shadow_analysis)
 from triage.results import selectors as result_selectors
 from triage.results import services as result_services
 from triage.results.audit_actions import ResultAction
 from triage.results.models import ModelVersion, Result
 from triage.studies import selectors as study_selectors
+from triage.studies import storage
 from triage.studies.exceptions import IllegalStudyTransition
 from triage.studies.leases import CLAIM_LEASE, LeaseHeartbeat
 from triage.studies.models import Study
 from triage.studies.services import ingest as study_ingest
 from triage.studies.services import receiving as study_receiving
+from triage.studies.services import stages as stage_services
 from triage.studies.services import states as study_states
 from triage.studies.services.ingest import AfterIngest
 from triage.studies.services.receiving import UploadReport
@@ -44,6 +48,7 @@ from triage.studies.volume import read_selected_volume
 logger = logging.getLogger(__name__)
 
 Status = Study.Status
+Stage = Study.AnalysisStage
 
 QUEUE_DOWN_NOTE = "Stored. The processing queue is unavailable; processing starts automatically when it is back."
 STUCK_RECEIVED_AFTER = timedelta(minutes=10)
@@ -51,6 +56,9 @@ STUCK_QUEUED_AFTER = timedelta(minutes=10)
 # The step that moves a study on from each status the sweep looks at.
 SWEEP_ENQUEUERS = {Status.RECEIVED: enqueue_ingest, Status.QUEUED: enqueue_analysis,
                    Status.PROCESSING: enqueue_analysis}
+# The task of each analysis stage after the first (``results.analyse_study`` prepares), and the order.
+STAGE_ENQUEUERS = {Stage.CLASSIFY: enqueue_classify, Stage.FINISH: enqueue_finish}
+STAGE_AFTER = {Stage.PREPARE: Stage.CLASSIFY, Stage.CLASSIFY: Stage.FINISH}
 
 
 class StudyLeaseHeld(Exception):
@@ -98,57 +106,177 @@ def ingest_study(*, study_id: int, now: datetime | None = None) -> Study | None:
 
 
 def analyse_study(*, study_id: int) -> Result | None:
-    """Claim a queued study, analyse it with the active model, store everything and mark it ready.
+    """Start or resume a study's analysis: the entry of ``results.analyse_study`` (every sender and the sweep).
 
-    Idempotent: a study already analysed by the active model version is only marked ready;
-    a study that is finished or missing is skipped, and one another worker holds raises
-    :class:`StudyLeaseHeld` (the task retries when that lease ends). The heavy work runs
-    outside any transaction; the result rows and the move to ``ready`` are one atomic block.
-    After a transient database error the claim is given back, so the task's retry takes it at once.
+    A ``queued`` study (or one whose prepare worker died) is claimed and prepared here; one
+    already past preparing goes to the stage it waits for. Idempotent: a study already
+    analysed by the active model version is only marked ready; one that is finished or missing
+    is skipped, and one another worker holds raises :class:`StudyLeaseHeld` (the task retries
+    when that lease ends).
     """
     study = study_states.claim_study_for_processing(study_id=study_id, lease=CLAIM_LEASE)
     if study is None:
-        held_until = study_selectors.processing_lease_until(study_id=study_id)
-        if held_until is not None:
-            raise StudyLeaseHeld(retry_after_s=max(int((held_until - timezone.now()).total_seconds()) + 1, 1))
+        stage = study_selectors.analysis_stage_of(study_id=study_id)
+        resume = stage_services.NEXT_WORK.get(stage) if stage is not None else None
+        if resume not in STAGE_ENQUEUERS:
+            return _raise_if_held(study_id=study_id, stage=Stage.PREPARE)
+        if stage == resume:
+            _raise_if_held(study_id=study_id, stage=stage)  # its worker may be alive: it hands on itself
+        STAGE_ENQUEUERS[resume](study_id=study_id)  # waiting for a stage whose message was lost, or a dead worker's
         return None
-    heartbeat = LeaseHeartbeat(study_id=study_id, lease_until=study.lease_until)
+    return _with_lease(study, work=_prepare_claimed)
+
+
+def classify_study(*, study_id: int) -> None:
+    """Run the GPU stage (``results.classify_study``) of a prepared study: the model and Grad-CAM, nothing else."""
+    study = stage_services.claim_analysis_stage(study_id=study_id, stage=Stage.CLASSIFY, lease=CLAIM_LEASE)
+    if study is None:
+        return _raise_if_held(study_id=study_id, stage=Stage.CLASSIFY)
+    return _with_lease(study, work=_classify_claimed)
+
+
+def finish_study(*, study_id: int) -> Result | None:
+    """Run the last stage (``results.finish_study``) of a classified study: quantify, render, store, mark ready."""
+    study = stage_services.claim_analysis_stage(study_id=study_id, stage=Stage.FINISH, lease=CLAIM_LEASE)
+    if study is None:
+        return _raise_if_held(study_id=study_id, stage=Stage.FINISH)
+    return _with_lease(study, work=_finish_claimed)
+
+
+def _raise_if_held(*, study_id: int, stage: str) -> None:
+    """Raise :class:`StudyLeaseHeld` when a live worker holds ``stage`` of the study; else there is nothing to do."""
+    now = timezone.now()
+    held_until = study_selectors.stage_held_until(study_id=study_id, stage=stage, now=now)
+    if held_until is not None:
+        raise StudyLeaseHeld(retry_after_s=max(int((held_until - now).total_seconds()) + 1, 1))
+    return None
+
+
+def _with_lease(study: Study, *, work):
+    """Run ``work(study, heartbeat)`` while a heartbeat renews the claim (triage/studies/leases.py).
+
+    After a transient database or store error the claim is given back, so the task's retry takes it at once.
+    """
+    heartbeat = LeaseHeartbeat(study_id=study.id, lease_until=study.lease_until)
     try:
-        with heartbeat:  # a short lease, renewed while this worker lives (triage/studies/leases.py)
-            return _analyse_claimed(study=study)
+        with heartbeat:
+            outcome = work(study)
     except (OperationalError, StorageOffline):
-        study_states.release_claim_after_transient_error(study_id=study_id, lease_until=heartbeat.lease_until)
+        study_states.release_claim_after_transient_error(study_id=study.id, lease_until=heartbeat.lease_until)
         raise
+    if isinstance(outcome, Handoff):
+        _hand_off(study, outcome, lease_until=heartbeat.lease_until)
+        return None
+    return outcome
 
 
-def _analyse_claimed(*, study: Study) -> Result | None:
+@dataclass(frozen=True)
+class Handoff:
+    """A stage's output: stored at ``blob``, for the ``stage`` that comes next."""
+
+    stage: str
+    blob: str
+    done_with: str = ""  # the previous stage's blob, no longer needed once this one is handed on
+
+
+def _hand_off(study: Study, handoff: Handoff, *, lease_until: datetime) -> None:
+    """Leave the study waiting for the next stage and send its message; a claim lost meanwhile sends nothing."""
+    handed = stage_services.hand_off_analysis_stage(study_id=study.id, stage=handoff.stage, lease_until=lease_until,
+                                                    blob=handoff.blob)
+    if not handed:
+        logger.info("inference.superseded", extra={"study_id": study.id, "stage": handoff.stage})
+        return
+    transaction.on_commit(partial(STAGE_ENQUEUERS[STAGE_AFTER[handoff.stage]], study_id=study.id))
+    if handoff.done_with:
+        transaction.on_commit(partial(storage.delete_content, [handoff.done_with]))
+
+
+def _prepare_claimed(study: Study) -> Result | Handoff | None:
     from inference.analysis import StageTimer
+    from inference.stages import to_npz
 
     model_version = result_services.ensure_active_model_version()
     result = result_selectors.result_for_model_version(study_id=study.id, model_version=model_version)
+    if result is not None:
+        return _commit(study, lambda: result_services.make_result_current(result=result))
+    if not result_services.analyses_in_stages(model_version=model_version):
+        return Handoff(stage=Stage.PREPARE, blob="")  # a volume model: the GPU stage runs it whole
+    timer = StageTimer()
+    with timer.stage("decode"):
+        volume = read_selected_volume(study=study)
+    prepared = result_services.prepare_analysis(volume=volume, model_version=model_version, timer=timer)
+    data = to_npz(prepared, header={"study_id": study.id, "model_version_id": model_version.id})
+    return Handoff(stage=Stage.PREPARE, blob=storage.store_analysis_blob(hospital_uuid=study.hospital.uuid, data=data))
+
+
+def _classify_claimed(study: Study) -> Result | Handoff | None:
+    from inference.analysis import StageTimer
+    from inference.stages import from_npz, to_npz
+
+    if not study.analysis_blob:
+        return _analyse_whole(study)
+    prepared, header = from_npz(storage.read_content(study.analysis_blob))
+    model_version = ModelVersion.objects.get(id=header["model_version_id"])
+    classified = result_services.classify_analysis(prepared=prepared, model_version=model_version,
+                                                   timer=StageTimer(prepared.stage_seconds))
+    data = to_npz(classified, header=header)
+    return Handoff(stage=Stage.CLASSIFY, blob=storage.store_analysis_blob(hospital_uuid=study.hospital.uuid, data=data),
+                   done_with=study.analysis_blob)
+
+
+def _finish_claimed(study: Study) -> Result | None:
+    from inference.analysis import StageTimer
+    from inference.stages import from_npz
+
+    blob = study.analysis_blob
+    classified, header = from_npz(storage.read_content(blob))
+    model_version = ModelVersion.objects.get(id=header["model_version_id"])
+    timer = StageTimer(classified.stage_seconds)
+    with timer.stage("decode"):
+        volume = read_selected_volume(study=study)
+    analysis = result_services.finish_analysis(volume=volume, classified=classified, model_version=model_version,
+                                               timer=timer)
+    result = _store_new_result(study, model_version=model_version, analysis=analysis)
+    transaction.on_commit(partial(storage.delete_content, [blob]))
+    return result
+
+
+def _analyse_whole(study: Study) -> Result | None:
+    """Analyse in one task (a volume model has no stages): decode, model, quantify, render and store here."""
+    from inference.analysis import StageTimer
+
+    model_version = result_services.ensure_active_model_version()
+    timer = StageTimer()
+    with timer.stage("decode"):
+        volume = read_selected_volume(study=study)
+    analysis = result_services.run_analysis(volume=volume, model_version=model_version, timer=timer)
+    return _store_new_result(study, model_version=model_version, analysis=analysis)
+
+
+def _store_new_result(study: Study, *, model_version: ModelVersion, analysis) -> Result | None:
+    """Store the analysis as the study's current result and mark it ready; then run open candidates in shadow."""
+    def store() -> Result:
+        result = result_services.store_analysis(study=study, model_version=model_version, analysis=analysis)
+        for candidate in result_selectors.open_candidate_versions(hospital=study.hospital):
+            transaction.on_commit(partial(enqueue_shadow_analysis, study_id=study.id, model_version_id=candidate.id))
+        return result
+
+    return _commit(study, store)
+
+
+def _commit(study: Study, write) -> Result | None:
+    """Run ``write()`` and the move to ``ready`` in one transaction; None when new instances reopened the study."""
     try:
-        if result is None:
-            timer = StageTimer()
-            with timer.stage("decode"):
-                volume = read_selected_volume(study=study)
-            analysis = result_services.run_analysis(volume=volume, model_version=model_version, timer=timer)
-            with transaction.atomic():
-                result = result_services.store_analysis(study=study, model_version=model_version, analysis=analysis)
-                study_states.mark_study_ready(study_id=study.id)
-                for candidate in result_selectors.open_candidate_versions(hospital=study.hospital):
-                    transaction.on_commit(partial(enqueue_shadow_analysis, study_id=study.id,
-                                                  model_version_id=candidate.id))
-        else:
-            with transaction.atomic():
-                # A promoted candidate's shadow result becomes the one shown when its study is re-analysed.
-                result = result_services.make_result_current(result=result)
-                study_states.mark_study_ready(study_id=study.id)
+        with transaction.atomic():
+            # A promoted candidate's shadow result becomes the one shown when its study is re-analysed.
+            result = write()
+            study_states.mark_study_ready(study_id=study.id)
     except IllegalStudyTransition:
         # New instances reopened the study while it was analysed: nothing was stored, and the
         # ingest of the complete study queues it again.
         logger.info("inference.superseded", extra={"study_id": study.id})
         return None
-    logger.info("inference.finished", extra={"study_id": study.id, "model_version": model_version.reference})
+    logger.info("inference.finished", extra={"study_id": study.id, "result": str(result.uuid)})
     return result
 
 

@@ -1,15 +1,23 @@
 """The Celery tasks of the study pipeline: each takes a study id and calls one pipeline service.
 
 Task names keep the step app they run (``studies.ingest_study``, ``results.analyse_study``):
-messages already queued and the beat schedule use them.
+messages already queued and the beat schedule use them. The analysis is three tasks on three
+queues (``settings.TRIAGE_PIPELINE_QUEUES``)::
+
+    results.analyse_study (prepare, CPU) ──> results.classify_study (gpu) ──> results.finish_study (CPU)
+
+``results.analyse_study`` stays the entry: it prepares a queued study and sends one already past
+preparing to its waiting stage, so the sweeps and old messages need no other name.
 """
 from celery import Task, shared_task
+from django.conf import settings
 from django.db.utils import OperationalError as DatabaseOperationalError
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from triage.core.exceptions import StorageOffline
 
 TRANSIENT_ERRORS = (DatabaseOperationalError, BrokerOperationalError, StorageOffline)
+QUEUES = settings.TRIAGE_PIPELINE_QUEUES
 
 
 class FailStudyOnError(Task):
@@ -23,30 +31,58 @@ class FailStudyOnError(Task):
             mark_study_failed_after_error(study_id=study_id, error=exc)
 
 
-@shared_task(base=FailStudyOnError, name="studies.ingest_study", queue="ingest", acks_late=True,
+@shared_task(base=FailStudyOnError, name="studies.ingest_study", queue=QUEUES["ingest"]["queue"], acks_late=True,
              autoretry_for=TRANSIENT_ERRORS, max_retries=5, retry_backoff=10, retry_backoff_max=300)
 def ingest_study(*, study_id: int) -> None:
-    """Decode, select and order a received study's series, then hand it to the gpu queue."""
+    """Decode, select and order a received study's series, then hand it to analysis."""
     from triage.pipeline.services import ingest_study as run
 
     run(study_id=study_id)
 
 
-@shared_task(base=FailStudyOnError, bind=True, name="results.analyse_study", queue="gpu", acks_late=True,
-             autoretry_for=TRANSIENT_ERRORS, max_retries=5, retry_backoff=15, retry_backoff_max=300)
-def analyse_study(self, *, study_id: int) -> None:
-    """Classify, quantify and explain one queued study; store the result and mark it ready."""
+def _retry_while_held(task: Task, run, *, study_id: int):
+    """Run one analysis stage; when another (possibly dead) worker holds it, look again when its lease ends."""
     from triage.pipeline.services import StudyLeaseHeld
-    from triage.pipeline.services import analyse_study as run
 
     try:
-        run(study_id=study_id)
+        return run(study_id=study_id)
     except StudyLeaseHeld as held:
-        # Another (possibly dead) worker holds the claim: look again when its lease ends.
-        raise self.retry(countdown=held.retry_after_s, max_retries=None) from held
+        raise task.retry(countdown=held.retry_after_s, max_retries=None) from held
 
 
-@shared_task(name="results.analyse_shadow", queue="gpu", acks_late=True,
+def _step(step: str) -> dict:
+    """The Celery options of a pipeline step: its queue and time limits from settings, retries on transient errors."""
+    options = QUEUES[step]
+    return {"queue": options["queue"], "soft_time_limit": options["soft_time_limit"], "time_limit": options["time_limit"],
+            "base": FailStudyOnError, "bind": True, "acks_late": True, "autoretry_for": TRANSIENT_ERRORS,
+            "max_retries": 5, "retry_backoff": 15, "retry_backoff_max": 300}
+
+
+@shared_task(name="results.analyse_study", **_step("prepare"))
+def analyse_study(self, *, study_id: int) -> None:
+    """Start (prepare: decode, cut the model input) or resume a study's analysis; the entry every sender uses."""
+    from triage.pipeline.services import analyse_study as run
+
+    _retry_while_held(self, run, study_id=study_id)
+
+
+@shared_task(name="results.classify_study", **_step("classify"))
+def classify_study(self, *, study_id: int) -> None:
+    """Run the model and Grad-CAM on a prepared study (the only task a GPU worker runs)."""
+    from triage.pipeline.services import classify_study as run
+
+    _retry_while_held(self, run, study_id=study_id)
+
+
+@shared_task(name="results.finish_study", **_step("finish"))
+def finish_study(self, *, study_id: int) -> None:
+    """Quantify, check the domain, render the overlays, store the result and mark the study ready."""
+    from triage.pipeline.services import finish_study as run
+
+    _retry_while_held(self, run, study_id=study_id)
+
+
+@shared_task(name="results.analyse_shadow", queue=QUEUES["classify"]["queue"], acks_late=True,
              autoretry_for=TRANSIENT_ERRORS, max_retries=5, retry_backoff=15, retry_backoff_max=300)
 def analyse_shadow(*, study_id: int, model_version_id: int) -> None:
     """Run a candidate model on a ready study and store its hidden result (a failure never fails the study)."""

@@ -25,6 +25,7 @@ from triage.results.models import Candidate, ModelVersion, Overlay, Quantificati
 if TYPE_CHECKING:  # the typed report crosses from inference; no scipy import in the web process
     from inference.analysis import StageTimer, StudyAnalysis
     from inference.dicom_io import Volume
+    from inference.stages import ClassifiedSlices, PreparedSlices
     from inference.quantify import Quantification as MeasuredQuantification
 
 logger = logging.getLogger(__name__)
@@ -138,6 +139,35 @@ def run_analysis(*, volume: Volume, model_version: ModelVersion, timer: StageTim
     from inference.analysis import analyse_volume
 
     return analyse_volume(volume, loaded=loaded_model(model_version.reference), timer=timer)
+
+
+def analyses_in_stages(*, model_version: ModelVersion) -> bool:
+    """Tell whether ``model_version`` runs as prepare → classify → finish (slice models) or in one task (volume models)."""
+    from inference.registry import SLICE_KIND
+
+    return model_version.card.get("kind", SLICE_KIND) == SLICE_KIND
+
+
+def prepare_analysis(*, volume: Volume, model_version: ModelVersion, timer: StageTimer) -> PreparedSlices:
+    """Cut the model input of ``volume`` (CPU; needs the stored card, never the model)."""
+    from inference.stages import prepare_slices
+
+    return prepare_slices(volume, card=model_version.card, timer=timer)
+
+
+def classify_analysis(*, prepared: PreparedSlices, model_version: ModelVersion, timer: StageTimer) -> ClassifiedSlices:
+    """Run the model and Grad-CAM on prepared slices (the GPU stage)."""
+    from inference.stages import classify_prepared
+
+    return classify_prepared(prepared, loaded=loaded_model(model_version.reference), timer=timer)
+
+
+def finish_analysis(*, volume: Volume, classified: ClassifiedSlices, model_version: ModelVersion,
+                    timer: StageTimer) -> StudyAnalysis:
+    """Quantify, check the domain and render the overlays of a classified study (CPU)."""
+    from inference.stages import finish_analysis as finish
+
+    return finish(volume, classified, card=model_version.card, timer=timer)
 
 
 @transaction.atomic

@@ -17,7 +17,7 @@ $py manage.py seed_demo
 
 # In its own session, so a Ctrl-C or SIGTERM for this script reaches the worker only through
 # stop_worker: signals sent straight to its pool processes can hang Celery's shutdown.
-setsid .venv/bin/celery -A triage worker --queues ingest,gpu --concurrency 2 --beat \
+setsid .venv/bin/celery -A triage worker --queues ingest,prepare,gpu,finish --concurrency 2 --beat \
   --schedule "$TRIAGE_VAR_DIR/celerybeat-schedule" --loglevel INFO \
   >"$TRIAGE_VAR_DIR/log/worker.log" 2>&1 &
 worker_pid=$!

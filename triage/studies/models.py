@@ -20,6 +20,15 @@ class Study(models.Model):
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
 
+    class AnalysisStage(models.TextChoices):
+        """Where a ``processing`` study's analysis stands (triage/studies/services/stages.py)."""
+
+        PREPARE = "prepare", "Preparing (CPU)"
+        PREPARED = "prepared", "Waiting for the GPU"
+        CLASSIFY = "classify", "Classifying (GPU)"
+        CLASSIFIED = "classified", "Waiting to finish"
+        FINISH = "finish", "Finishing (CPU)"
+
     class Source(models.TextChoices):
         WEB = "web", "Web upload"
         API = "api", "REST API"
@@ -44,6 +53,9 @@ class Study(models.Model):
     status_changed_at = models.DateTimeField(default=timezone.now)
     failure_reason = models.CharField(max_length=500, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True, help_text="A worker's claim expires then.")
+    analysis_stage = models.CharField(max_length=10, choices=AnalysisStage.choices, blank=True)
+    analysis_blob = models.CharField(max_length=255, blank=True,
+                                     help_text="Store key of the last analysis stage's output, for the next stage.")
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
@@ -58,6 +70,9 @@ class Study(models.Model):
                                    name="study_status_is_known"),
             models.CheckConstraint(condition=Q(source__in=["web", "api", "stow", "cstore", "demo"]),
                                    name="study_source_is_known"),
+            models.CheckConstraint(condition=Q(analysis_stage__in=["", "prepare", "prepared", "classify", "classified",
+                                                                   "finish"]),
+                                   name="study_analysis_stage_is_known"),
             models.CheckConstraint(condition=~Q(status="failed") | ~Q(failure_reason=""),
                                    name="failed_study_has_reason"),
         ]

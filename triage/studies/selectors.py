@@ -101,6 +101,22 @@ def stuck_study_ids(*, status: str, older_than: timedelta, now: datetime, limit:
     return list(stuck)
 
 
+def stage_held_until(*, study_id: int, stage: str, now: datetime) -> datetime | None:
+    """Return when a live worker's claim on analysis ``stage`` of a ``processing`` study ends; None when nobody holds it.
+
+    A ``prepare`` claim may also be one taken before analyses had stages (stage ``""``).
+    """
+    stages = ["", stage] if stage == Study.AnalysisStage.PREPARE else [stage]
+    return (Study.objects.filter(id=study_id, status=Study.Status.PROCESSING, lease_until__gte=now,
+                                 analysis_stage__in=stages).values_list("lease_until", flat=True).first())
+
+
+def analysis_stage_of(*, study_id: int) -> str | None:
+    """Return where a ``processing`` study's analysis stands (``Study.AnalysisStage``; None when it is not processing)."""
+    return (Study.objects.filter(id=study_id, status=Study.Status.PROCESSING)
+            .values_list("analysis_stage", flat=True).first())
+
+
 def processing_lease_until(*, study_id: int) -> datetime | None:
     """Return when the claim on a ``processing`` study ends (None when it is not processing)."""
     return (Study.objects.filter(id=study_id, status=Study.Status.PROCESSING)

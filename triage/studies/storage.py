@@ -240,6 +240,21 @@ def store_content(*, hospital_uuid, data: bytes, sha256: str) -> tuple[str, bool
     return path, study_store().put(path, io.BytesIO(data), size=len(data))
 
 
+def analysis_blob_path(*, hospital_uuid, sha256: str) -> str:
+    return f"analysis/{hospital_uuid}/{sha256[:2]}/{sha256}.npz"
+
+
+def store_analysis_blob(*, hospital_uuid, data: bytes) -> str:
+    """Store one analysis stage's output for the next stage (on another worker); return its key.
+
+    Content-addressed like study files, so a stage run twice (a redelivered message) stores
+    its output once; the finishing stage deletes it (:func:`delete_content`).
+    """
+    path = analysis_blob_path(hospital_uuid=hospital_uuid, sha256=sha256_of(data))
+    study_store().put(path, io.BytesIO(data), size=len(data))
+    return path
+
+
 @contextlib.contextmanager
 def open_content(path: str) -> Iterator[BinaryIO]:
     """Open a stored file for streamed reading."""

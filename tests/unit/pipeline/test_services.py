@@ -80,14 +80,14 @@ def test_receive_upload__nothing_is_sent_before_commit(hospital_a, radiologist, 
 
 # --- ingest_study ----------------------------------------------------------------------------------
 
-def test_ingest_study__queued_study_goes_to_the_gpu_queue_on_commit(hospital_a, radiologist, phantom_series,
+def test_ingest_study__queued_study_goes_to_the_prepare_queue_on_commit(hospital_a, radiologist, phantom_series,
                                                                    django_capture_on_commit_callbacks):
     receive(hospital=hospital_a, user=radiologist, files=read_paths(phantom_series(slices=12)))
     study = Study.objects.get()
     with sent(tasks.analyse_study) as send, django_capture_on_commit_callbacks(execute=True):
         queued = services.ingest_study(study_id=study.id)
     assert queued.status == Status.QUEUED
-    send.assert_called_once_with(kwargs={"study_id": study.id}, queue="gpu", retry_policy=PUBLISH_RETRY_POLICY,
+    send.assert_called_once_with(kwargs={"study_id": study.id}, queue="prepare", retry_policy=PUBLISH_RETRY_POLICY,
                                  ignore_result=True)
 
 
@@ -122,16 +122,6 @@ def test_ingest_study__instances_arriving_meanwhile_send_it_to_ingest_again(hosp
 
 # --- analyse_study ---------------------------------------------------------------------------------
 
-def test_analyse_study__stores_the_result_and_marks_ready_in_one_step(make_study, model_version):
-    study = make_study(status="queued")
-    with mock.patch.object(services, "read_selected_volume"), \
-            mock.patch.object(result_services, "run_analysis", return_value=fake_analysis(0.7)):
-        result = services.analyse_study(study_id=study.id)
-    assert result.covid_probability == 0.7 and result.is_current
-    assert Study.objects.get(id=study.id).status == "ready"
-    assert AuditEvent.objects.filter(action="study.ready", object_id=str(study.uuid)).count() == 1
-
-
 def test_analyse_study__existing_result_for_active_model_only_marks_ready(make_study, model_version):
     study = make_study(status="processing")
     store_analysis(study=study, model_version=model_version, analysis=fake_analysis())
@@ -161,20 +151,6 @@ def test_analyse_study__unreadable_series_raises_a_readable_domain_error(make_st
     study = make_study(status="queued")
     with pytest.raises(UnreadableSeries, match="no CT series selected"):
         services.analyse_study(study_id=study.id)
-
-
-def test_analyse_study__study_reopened_by_new_instances_stores_nothing(make_study, model_version):
-    study = make_study(status="queued")
-
-    def reopen_then_analyse(**kwargs):
-        Study.objects.filter(id=study.id).update(status="received")  # new slices arrived meanwhile
-        return fake_analysis()
-
-    with mock.patch.object(services, "read_selected_volume"), \
-            mock.patch.object(result_services, "run_analysis", side_effect=reopen_then_analyse):
-        assert services.analyse_study(study_id=study.id) is None
-    assert Study.objects.get(id=study.id).status == "received"
-    assert not Result.objects.exists()
 
 
 # --- reprocess, re-analysis --------------------------------------------------------------------------
@@ -212,7 +188,7 @@ def test_reanalyse_ready_studies__queues_ready_studies_only(make_study, model_ve
     with sent(tasks.analyse_study) as send, django_capture_on_commit_callbacks(execute=True):
         assert services.reanalyse_ready_studies(actor=None) == 1
     assert Study.objects.get(id=ready.id).status == "queued"
-    send.assert_called_once_with(kwargs={"study_id": ready.id}, queue="gpu", retry_policy=PUBLISH_RETRY_POLICY,
+    send.assert_called_once_with(kwargs={"study_id": ready.id}, queue="prepare", retry_policy=PUBLISH_RETRY_POLICY,
                                  ignore_result=True)
     assert AuditEvent.objects.filter(action="result.reanalysis_requested", object_id=str(ready.uuid)).count() == 1
 

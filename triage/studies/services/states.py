@@ -63,12 +63,18 @@ def _require_transition(study: Study | None, *, study_id: int, new: str) -> Stud
 
 
 def claim_study_for_processing(*, study_id: int, lease: timedelta, now: datetime | None = None) -> Study | None:
-    """Claim a ``queued`` study (or one whose processing lease expired) for ``lease``; None if not claimable."""
+    """Claim a ``queued`` study (or one whose prepare lease expired) for ``lease``; None if not claimable.
+
+    The claim is the analysis's first stage, ``prepare`` (triage/studies/services/stages.py);
+    a study past it is claimed stage by stage there.
+    """
     now = now or timezone.now()
-    claimable = Q(status=Status.QUEUED) | Q(status=Status.PROCESSING, lease_until__lt=now)
+    preparing = Q(analysis_stage__in=["", Study.AnalysisStage.PREPARE])
+    claimable = Q(status=Status.QUEUED) | (Q(status=Status.PROCESSING, lease_until__lt=now) & preparing)
     try:
         return _transition(study_id=study_id, allowed_from=claimable, new=Status.PROCESSING,
-                           action=StudyAction.PROCESSING, now=now, lease_until=now + lease)
+                           action=StudyAction.PROCESSING, now=now, lease_until=now + lease,
+                           analysis_stage=Study.AnalysisStage.PREPARE, analysis_blob="")
     except StudyNotFound:
         logger.info("studies.claim_missing", extra={"study_id": study_id})
         return None
@@ -90,7 +96,7 @@ def mark_study_ready(*, study_id: int, now: datetime | None = None) -> Study:
     """Move ``processing → ready`` (a no-op if it already is ``ready``)."""
     now = now or timezone.now()
     study = _transition(study_id=study_id, allowed_from=Q(status=Status.PROCESSING), new=Status.READY,
-                        action=StudyAction.READY, now=now, lease_until=None)
+                        action=StudyAction.READY, now=now, lease_until=None, analysis_stage="", analysis_blob="")
     return _require_transition(study, study_id=study_id, new=Status.READY)
 
 
@@ -100,7 +106,8 @@ def mark_study_failed(*, study_id: int, reason: str, now: datetime | None = None
     reason = (reason or "Unknown failure.")[:500]
     active = Q(status__in=[Status.RECEIVED, Status.QUEUED, Status.PROCESSING])
     study = _transition(study_id=study_id, allowed_from=active, new=Status.FAILED, action=StudyAction.FAILED,
-                        now=now, extra={"reason": reason}, failure_reason=reason, lease_until=None)
+                        now=now, extra={"reason": reason}, failure_reason=reason, lease_until=None,
+                        analysis_stage="", analysis_blob="")
     return _require_transition(study, study_id=study_id, new=Status.FAILED)
 
 

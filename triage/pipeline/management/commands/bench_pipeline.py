@@ -54,7 +54,7 @@ class Command(BaseCommand):
         env = os.environ | {"DATABASE_URL": self._database_url(),
                             "TRIAGE_STABLE_AGE_SECONDS": str(settings.STUDY_STABLE_AGE_S)}
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "triage", "worker", "--queues", "ingest,gpu", "--concurrency", "1",
+            [sys.executable, "-m", "celery", "-A", "triage", "worker", "--queues", settings.TRIAGE_ALL_QUEUES, "--concurrency", "1",
              "--loglevel", "WARNING", "--hostname", f"bench-{os.getpid()}@%h"],
             cwd=settings.BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
