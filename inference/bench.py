@@ -6,6 +6,9 @@
   preprocess → model → aggregate → quantify → explain) of the active model on a generated
   300-slice 512² phantom series (``--quick``: 60 slices), and the bare model at the same batch
   and input size in the same run. The last line is one JSON object.
+- ``python -m inference.bench --stages [--quick]``: the analysis as three stages
+  (:mod:`inference.stages`): the GPU stage's slices/s against the bare model in the same run,
+  and a study's seconds split (prepare + classify + finish) against the one-process path.
 """
 
 from __future__ import annotations
@@ -94,7 +97,98 @@ def run_pipeline(args: argparse.Namespace) -> None:
     print(json.dumps(report))
 
 
-MODES: dict[str, Callable[[argparse.Namespace], None]] = {"model_only": run_model_only, "pipeline": run_pipeline}
+def run_stages(args: argparse.Namespace) -> None:
+    """Time the three-stage analysis of a phantom series: the GPU stage against the bare model, the study split vs whole.
+
+    The GPU stage is timed as a gpu worker runs it: read the prepared blob, model and Grad-CAM,
+    write its blob; the CPU stages (prepare, finish) are timed apart, as other processes run
+    them. The one-process path (:func:`~inference.analysis.analyse_series`) is the unsplit
+    baseline. Last line: one JSON object.
+    """
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from inference.analysis import StageTimer, analyse_series
+    from inference.dicom_io import read_series
+    from inference.phantom import write_phantom_series
+    from inference.registry import load_model
+    from inference.stages import classify_prepared, finish_analysis, from_npz, prepare_slices, to_npz
+
+    slices = 60 if args.quick else 300
+    loaded = load_model(args.model)
+    size_px = int(loaded.card["input_size_px"])
+
+    def prepare(files) -> bytes:
+        timer = StageTimer()
+        with timer.stage("decode"):
+            volume = read_series(files)
+        return to_npz(prepare_slices(volume, card=loaded.card, timer=timer), header={})
+
+    def classify(blob: bytes) -> tuple[bytes, int]:
+        prepared, header = from_npz(blob)
+        classified = classify_prepared(prepared, loaded=loaded, batch_size=args.batch_size,
+                                       timer=StageTimer(prepared.stage_seconds))
+        return to_npz(classified, header=header), len(prepared.slices_uint8)
+
+    def finish(files, blob: bytes):
+        classified, _ = from_npz(blob)
+        timer = StageTimer(classified.stage_seconds)
+        with timer.stage("decode"):
+            volume = read_series(files)
+        return finish_analysis(volume, classified, card=loaded.card, timer=timer)
+
+    with tempfile.TemporaryDirectory() as folder:
+        write_phantom_series(Path(folder), slices=slices, size_px=512, severity="moderate", seed=1)
+        files = sorted(Path(folder).glob("*.dcm"))
+        print(f"stages: {slices} slices of 512x512, model {loaded.card['name']} {loaded.card['version']} "
+              f"at {size_px}px, batch {args.batch_size}", flush=True)
+        warm = files[: min(len(files), 2 * args.batch_size)]
+        analyse_series(warm, loaded=loaded, batch_size=args.batch_size)
+        classify(prepare(warm))
+        seconds: dict[str, float] = {}
+        started = time.perf_counter()
+        whole = analyse_series(files, loaded=loaded, batch_size=args.batch_size)
+        seconds["unsplit"] = time.perf_counter() - started
+        started = time.perf_counter()
+        prepared_blob = prepare(files)
+        seconds["prepare"] = time.perf_counter() - started
+        runs = max(args.batches, 2)  # the GPU stage again and again, as a gpu worker fed by CPU workers
+        started = time.perf_counter()
+        for _ in range(runs):
+            classified_blob, classified_slices = classify(prepared_blob)
+        seconds["classify"] = (time.perf_counter() - started) / runs
+        started = time.perf_counter()
+        staged = finish(files, classified_blob)
+        seconds["finish"] = time.perf_counter() - started
+    model = bench_model(loaded.card["variant"], size_px=size_px, batch_size=args.batch_size,
+                        batches=max(args.batches, 2))
+    gpu_stage_rate = classified_slices / seconds["classify"]
+    split_s = seconds["prepare"] + seconds["classify"] + seconds["finish"]
+    report = {
+        "slices": slices,
+        "slices_classified": classified_slices,
+        "input_size_px": size_px,
+        "batch_size": args.batch_size,
+        "model_slices_per_s": round(model.slices_per_s, 2),
+        "gpu_stage_slices_per_s": round(gpu_stage_rate, 2),
+        "gpu_stage_to_model_ratio": round(gpu_stage_rate / model.slices_per_s, 3),
+        "gpu_stage_study_slices_per_s": round(slices / seconds["classify"], 2),
+        "stage_seconds": {name: round(value, 3) for name, value in seconds.items()},
+        "split_seconds": round(split_s, 3),
+        "split_to_unsplit_latency_ratio": round(split_s / seconds["unsplit"], 3),
+        "same_probability": abs(staged.covid_probability - whole.covid_probability) < 1e-4,
+    }
+    print(f"  gpu stage {gpu_stage_rate:8.1f} slices/s vs bare model {model.slices_per_s:8.1f} slices/s "
+          f"= {report['gpu_stage_to_model_ratio']:.2f}", flush=True)
+    print(f"  study: prepare {seconds['prepare']:.2f} + classify {seconds['classify']:.2f} + finish "
+          f"{seconds['finish']:.2f} = {split_s:.2f} s split vs {seconds['unsplit']:.2f} s in one process "
+          f"({report['split_to_unsplit_latency_ratio']:.2f}x)", flush=True)
+    print(json.dumps(report))
+
+
+MODES: dict[str, Callable[[argparse.Namespace], None]] = {"model_only": run_model_only, "pipeline": run_pipeline,
+                                                           "stages": run_stages}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -102,6 +196,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model-only", action="store_true", help="time the bare model forward pass")
     parser.add_argument("--json", action="store_true", help="time the whole pipeline; last line is JSON")
+    parser.add_argument("--stages", action="store_true",
+                        help="time the GPU stage against the bare model and the study split vs whole; last line is JSON")
     parser.add_argument("--quick", action="store_true", help="pipeline on 60 slices instead of 300")
     parser.add_argument("--model", default=None, help="<name>/<version> of the pipeline model (default: active)")
     parser.add_argument("--variant", choices=("s", "l"), default="s")
@@ -114,9 +210,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Run the selected benchmark mode."""
     args = parse_args(argv)
-    if args.model_only == args.json:
-        raise SystemExit("choose one mode: --model-only or --json")
-    MODES["model_only" if args.model_only else "pipeline"](args)
+    chosen = [mode for mode, on in (("model_only", args.model_only), ("pipeline", args.json), ("stages", args.stages)) if on]
+    if len(chosen) != 1:
+        raise SystemExit("choose one mode: --model-only, --json or --stages")
+    MODES[chosen[0]](args)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,9 +86,8 @@ def classify_prepared(prepared: PreparedSlices, *, loaded: LoadedModel, batch_si
     from inference.explain import gradcam
 
     slices = prepared.slices_uint8
-    batches = (slices[start:start + batch_size] for start in range(0, len(slices), batch_size))
     with timer.stage("classify"):
-        joined = predict_raw(loaded.scoring_model or loaded.model, batches)
+        joined = predict_raw(loaded.scoring_model or loaded.model, padded_batches(slices, batch_size))[:len(slices)]
         classes = len(loaded.card["class_names"])
         raw, features = joined[:, :classes], (joined[:, classes:] if loaded.scoring_model is not None else None)
     with timer.stage("aggregate"):
@@ -98,6 +98,19 @@ def classify_prepared(prepared: PreparedSlices, *, loaded: LoadedModel, batch_si
                 else np.zeros((0, *slices.shape[1:]), dtype=np.float32))
     return ClassifiedSlices(prepared.plan, scores, prepared.plan.slice_indices[positions], heat,
                             feature_distance(features, loaded=loaded), dict(timer.seconds))
+
+
+def padded_batches(slices: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
+    """Yield ``batch_size`` slices at a time, the last batch padded with blank slices.
+
+    One input shape for every study: a gpu worker compiles the model's graph once, instead of
+    once more for each new remainder of a study's slice count.
+    """
+    for start in range(0, len(slices), batch_size):
+        batch = slices[start:start + batch_size]
+        if len(batch) < batch_size:
+            batch = np.concatenate([batch, np.zeros((batch_size - len(batch), *batch.shape[1:]), dtype=batch.dtype)])
+        yield batch
 
 
 def finish_analysis(volume: Volume, classified: ClassifiedSlices, *, card: dict[str, Any],

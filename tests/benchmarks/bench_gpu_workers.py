@@ -1,10 +1,16 @@
-"""Studies per minute through the gpu queue with 1 and then 2 gpu workers, in one run: prints, asserts nothing.
+"""GPU workers benchmarked in one run: prints, asserts nothing.
 
 Run: ``bash tests/run.sh tests/benchmarks/bench_gpu_workers.py -s -q`` (explicit path: the file
-name keeps it out of the normal run). The studies are ingested beforehand, so only the gpu
-stage is timed; files come from the suite's S3 store (no shared disk). Each worker first
-analyses one warm-up study (model load) that is not timed. Scale with BENCH_STUDIES,
-BENCH_SLICES, BENCH_SIZE_PX.
+name keeps it out of the normal run). Studies are ingested beforehand; files come from the
+suite's S3 store (no shared disk). Scale with BENCH_STUDIES, BENCH_SLICES, BENCH_SIZE_PX.
+
+1. Studies per minute through the analysis with 1 and then 2 gpu workers (each worker analyses
+   one warm-up study first, not timed).
+2. The gpu-queue worker's slices/s against the bare model: a CPU worker (``prepare,finish``)
+   prepares every study while the gpu worker consumes nothing; then the gpu worker drains the
+   ``gpu`` queue alone and is timed; the bare model runs in this process afterwards, at the same
+   input size and batch. Also one study's end-to-end latency through the three workers against
+   the unsplit analysis (decode, model, quantify, render, store in one process).
 """
 import os
 import time
@@ -32,6 +38,13 @@ def queued_studies(count: int, *, hospital, user, phantom_series, slices: int, s
     return ids
 
 
+def s3_worker_env() -> dict[str, str]:
+    s3 = settings.TRIAGE_S3
+    return _worker_env(connection.settings_dict["NAME"]) | {
+        "TRIAGE_S3_BUCKET": s3["bucket"], "TRIAGE_S3_ENDPOINT": s3["endpoint_url"],
+        "TRIAGE_S3_ACCESS_KEY": s3["access_key"], "TRIAGE_S3_SECRET_KEY": s3["secret_key"]}
+
+
 def run_through(study_ids: list[int]) -> float:
     """Enqueue every study at once; return seconds until all are ready."""
     started = time.monotonic()
@@ -48,19 +61,20 @@ def test_bench_gpu_workers__prints_studies_per_minute_for_1_and_2_workers(
     count = int(os.environ.get("BENCH_STUDIES", "12"))
     slices, size_px = int(os.environ.get("BENCH_SLICES", "32")), int(os.environ.get("BENCH_SIZE_PX", "256"))
     user = make_user(hospital=hospital_a, role=Role.RADIOLOGIST)
-    s3 = settings.TRIAGE_S3
-    env = _worker_env(connection.settings_dict["NAME"]) | {
-        "TRIAGE_S3_BUCKET": s3["bucket"], "TRIAGE_S3_ENDPOINT": s3["endpoint_url"],
-        "TRIAGE_S3_ACCESS_KEY": s3["access_key"], "TRIAGE_S3_SECRET_KEY": s3["secret_key"]}
+    env = s3_worker_env()
     batches = {n: queued_studies(count + n, hospital=hospital_a, user=user, phantom_series=phantom_series,
                                  slices=slices, size_px=size_px) for n in (1, 2)}
     rates = {}
     workers: list[WorkerProcess] = []
     try:
         for n in (1, 2):
-            while len(workers) < n:
+            while sum(w.queues == "gpu" for w in workers) < n:
                 workers.append(WorkerProcess(env, tmp_path / f"gpu{len(workers)}.log", queues="gpu",
                                              name=f"bench-gpu{len(workers)}"))
+                workers[-1].start()
+            if n == 1:  # the analysis's CPU stages on their own worker, as in production
+                workers.append(WorkerProcess(env | {"TRIAGE_PRELOAD_MODEL": "0"}, tmp_path / "cpu.log",
+                                             queues="prepare,finish", name="bench-cpu"))
                 workers[-1].start()
             warm_up, timed = batches[n][:n], batches[n][n:]
             run_through(warm_up)
@@ -72,3 +86,66 @@ def test_bench_gpu_workers__prints_studies_per_minute_for_1_and_2_workers(
             worker.stop()
     print(f"2 vs 1 gpu workers: {rates[2] / rates[1]:.2f}x (same run, same machine: {os.cpu_count()} CPUs, "
           "models on CPU here)")
+
+
+def in_stage(study_ids: list[int], *stages: str) -> bool:
+    return Study.objects.filter(id__in=study_ids, analysis_stage__in=stages).count() == len(study_ids)
+
+
+@pytest.mark.slow
+def test_bench_gpu_worker__slices_per_s_against_the_bare_model_and_study_latency_against_unsplit(
+        transactional_db, s3_bucket, tmp_path, hospital_a, make_user, phantom_series):
+    from inference.analysis import StageTimer
+    from inference.bench import bench_model
+    from triage.celery import app
+    from triage.results import services as result_services
+    from triage.studies.volume import read_selected_volume
+
+    count = int(os.environ.get("BENCH_STUDIES", "12"))
+    slices, size_px = int(os.environ.get("BENCH_SLICES", "32")), int(os.environ.get("BENCH_SIZE_PX", "256"))
+    user = make_user(hospital=hospital_a, role=Role.RADIOLOGIST)
+    ids = queued_studies(count + 2, hospital=hospital_a, user=user, phantom_series=phantom_series, slices=slices,
+                         size_px=size_px)
+    warm_up, single, timed = ids[0], ids[1], ids[2:]
+    env = s3_worker_env()
+    cpu = WorkerProcess(env | {"TRIAGE_PRELOAD_MODEL": "0"}, tmp_path / "cpu.log", queues="prepare,finish",
+                        name="bench-cpu")
+    gpu = WorkerProcess(env, tmp_path / "gpu.log", queues="gpu", name="bench-gpu")
+    try:
+        cpu.start(), gpu.start()
+        run_through([warm_up])
+        split_latency_s = run_through([single])
+        app.control.cancel_consumer("gpu", destination=[gpu.hostname], reply=True)
+        for study_id in timed:
+            assert enqueue_analysis(study_id=study_id)
+        wait_until(lambda: in_stage(timed, Study.AnalysisStage.PREPARED), timeout_s=1800, interval_s=0.5)
+        # This machine runs the model on the same CPU cores: the finish stage waits, so that the
+        # gpu worker's figure is its own (on GPU nodes the CPU stages run on other nodes).
+        app.control.cancel_consumer("finish", destination=[cpu.hostname], reply=True)
+        started = time.monotonic()
+        app.control.add_consumer("gpu", destination=[gpu.hostname], reply=True)
+        wait_until(lambda: in_stage(timed, Study.AnalysisStage.CLASSIFIED), timeout_s=1800, interval_s=0.1)
+        gpu_s = time.monotonic() - started
+        app.control.add_consumer("finish", destination=[cpu.hostname], reply=True)
+        wait_until(lambda: Study.objects.filter(id__in=timed, status="ready").count() == len(timed), timeout_s=1800,
+                   interval_s=0.5)
+    finally:
+        cpu.stop(), gpu.stop()
+    model_version = result_services.ensure_active_model_version()
+    classified = sum(Study.objects.get(id=i).results.get(is_current=True).slices_scored for i in timed)
+    card = model_version.card
+    model = bench_model(card["variant"], size_px=int(card["input_size_px"]), batch_size=16, batches=5)
+    study = Study.objects.get(id=single)
+    run_unsplit = lambda: result_services.run_analysis(volume=read_selected_volume(study=study),  # noqa: E731
+                                                       model_version=model_version, timer=StageTimer())
+    run_unsplit()  # model load and warm-up in this process
+    started = time.monotonic()
+    run_unsplit()
+    unsplit_s = time.monotonic() - started
+    gpu_rate = classified / gpu_s
+    print(f"\ngpu-queue worker: {classified} slices of {len(timed)} studies ({slices}x{size_px}²) in {gpu_s:.1f} s = "
+          f"{gpu_rate:.1f} slices/s; bare model {model.slices_per_s:.1f} slices/s: "
+          f"{gpu_rate / model.slices_per_s:.2f} of the model", flush=True)
+    print(f"one study end to end: {split_latency_s:.2f} s through prepare → gpu → finish workers vs "
+          f"{unsplit_s:.2f} s unsplit in one process (no queue, no store): {split_latency_s / unsplit_s:.2f}x "
+          f"({os.cpu_count()} CPUs, models on CPU here)", flush=True)

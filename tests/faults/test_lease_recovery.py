@@ -1,4 +1,4 @@
-"""SIGKILL of the pool process mid-analysis, with the production lease settings.
+"""SIGKILL of the pool process mid-analysis (prepare stage, and the gpu worker's stage), with the production lease settings.
 
 The worker is held mid-analysis deterministically (one stored slice replaced by a FIFO, so its
 read blocks), its heartbeat is seen renewing the claim, then the pool process is SIGKILLed as
@@ -15,7 +15,7 @@ from django.conf import settings
 
 from tests.conftest import WorkerProcess, _worker_env
 from tests.faults.conftest import wait_until
-from tests.integration.helpers import reads_block
+from tests.integration.helpers import reads_block, stored_file_blocks
 from tests.unit.studies.helpers import read_paths, receive
 from triage.results.models import Result
 from triage.pipeline.enqueue import enqueue_analysis
@@ -74,3 +74,50 @@ def test_analyse_study__sigkill_mid_analysis_is_ready_once_within_90_s(transacti
     assert recovered_s < RECOVERY_LIMIT_S
     assert Result.objects.filter(study_id=study.id).count() == 1
     assert Result.objects.filter(study_id=study.id, is_current=True).count() == 1
+
+
+def test_classify_study__sigkill_of_the_gpu_worker_is_ready_once_within_90_s(transactional_db, study_storage, tmp_path,
+                                                                            hospital_a, radiologist, phantom_series):
+    """The GPU stage: a CPU worker prepares, the gpu worker is held reading the prepared blob and killed."""
+    from django.db import connection
+
+    from triage.pipeline.services import requeue_stuck_analyses
+
+    if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis"):
+        pytest.skip("needs Redis: run the suite through tests/run.sh")
+    env = _worker_env(connection.settings_dict["NAME"]) | {"TRIAGE_STORAGE_ROOT": str(study_storage)}
+    for name in ("TRIAGE_CLAIM_LEASE_SECONDS", "TRIAGE_HEARTBEAT_SECONDS"):
+        env.pop(name, None)  # the production defaults
+    sweep_every_s = settings.CELERY_BEAT_SCHEDULE["results-requeue-stuck-analyses"]["schedule"]
+    receive(hospital=hospital_a, user=radiologist, files=read_paths(phantom_series(slices=16)))
+    study = ingest.ingest_study(study_id=Study.objects.get().id).study
+    cpu = WorkerProcess(env | {"TRIAGE_PRELOAD_MODEL": "0"}, tmp_path / "cpu.log", queues="prepare,finish", name="cpu")
+    gpu = WorkerProcess(env, tmp_path / "gpu.log", queues="gpu", name="gpu")
+    cpu.start()
+    try:
+        assert enqueue_analysis(study_id=study.id)
+        blob = wait_until(lambda: Study.objects.filter(id=study.id, analysis_stage="prepared")
+                          .values_list("analysis_blob", flat=True).first(), timeout_s=120)
+        with stored_file_blocks(blob):
+            gpu.start()
+            claimed = wait_until(lambda: Study.objects.filter(id=study.id, analysis_stage="classify")
+                                 .values_list("lease_until", flat=True).first(), timeout_s=120)
+            wait_until(lambda: Study.objects.get(id=study.id).lease_until > claimed, timeout_s=3 * CLAIM_LEASE.seconds)
+            (child,) = pool_children(gpu.proc.pid)
+            os.kill(child, signal.SIGKILL)
+            killed_at = time.monotonic()
+        next_sweep = [killed_at + sweep_every_s]
+
+        def beat():
+            if time.monotonic() >= next_sweep[0]:
+                next_sweep[0] += sweep_every_s
+                requeue_stuck_analyses()
+
+        wait_until(lambda: Study.objects.filter(id=study.id, status="ready").exists(), timeout_s=RECOVERY_LIMIT_S,
+                   interval_s=0.25, on_tick=beat)
+        recovered_s = time.monotonic() - killed_at
+    finally:
+        gpu.stop(), cpu.stop()
+    print(f"\nrecovery after SIGKILL of the gpu worker: {recovered_s:.1f} s (lease {CLAIM_LEASE.seconds} s)")
+    assert recovered_s < RECOVERY_LIMIT_S
+    assert Result.objects.filter(study_id=study.id).count() == 1

@@ -85,6 +85,8 @@ def test_analyse_study__s3_down_mid_read_releases_the_claim_then_succeeds_after_
         s3_bucket, s3_server, s3_down_after, hospital_a, radiologist, phantom_series):
     from triage.pipeline.services import analyse_study
 
+    from tests.unit.pipeline.helpers import analyse_in_process
+
     study = queued_study(hospital_a, radiologist, phantom_series)
     s3_down_after("read_content", calls=3)  # dies while the volume is being read
     with pytest.raises(StorageOffline):
@@ -93,7 +95,7 @@ def test_analyse_study__s3_down_mid_read_releases_the_claim_then_succeeds_after_
     assert study.status == Study.Status.PROCESSING and not Result.objects.exists()
     assert study.lease_until <= timezone.now()  # given back: the retry may take it at once
     s3_server.start()
-    result = analyse_study(study_id=study.id)
+    result = analyse_in_process(study_id=study.id)
     study.refresh_from_db()
     assert study.status == Study.Status.READY and Result.objects.get() == result
 

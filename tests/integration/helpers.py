@@ -42,7 +42,14 @@ def reads_block(instance: Instance):
     This holds a worker mid-task deterministically, with no test hook in production code; the
     original bytes are written back on exit.
     """
-    path = default_storage.path(instance.storage_path)
+    with stored_file_blocks(instance.storage_path):
+        yield
+
+
+@contextmanager
+def stored_file_blocks(storage_path: str):
+    """Replace a stored file (a DICOM instance, an analysis blob) by a FIFO while inside; restore it on exit."""
+    path = default_storage.path(storage_path)
     original = open(path, "rb").read()
     os.remove(path)
     os.mkfifo(path)

@@ -67,7 +67,7 @@ def test_validate__rejects_what_a_cluster_would_reject():
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_overlay__has_the_production_shape(overlay):
     docs = rendered(overlay)
-    for name in ("web", "worker-ingest", "worker-gpu", "beat"):
+    for name in ("web", "worker-ingest", "worker-analysis", "worker-gpu", "beat"):
         assert ("Deployment", f"ct-triage-{name}") in docs
     hpa = docs[("HorizontalPodAutoscaler", "ct-triage-web")]["spec"]
     assert hpa["scaleTargetRef"]["name"] == "ct-triage-web" and hpa["minReplicas"] >= 1
@@ -87,6 +87,8 @@ def test_overlay__gpu_workers_hold_a_gpu_and_ingest_workers_none(overlay):
     assert gpu["requests"]["nvidia.com/gpu"] == gpu["limits"]["nvidia.com/gpu"] == 1
     assert "--concurrency" in container(docs, "ct-triage-worker-gpu")["command"]
     assert "nvidia.com/gpu" not in str(container(docs, "ct-triage-worker-ingest")["resources"])
+    assert "nvidia.com/gpu" not in str(container(docs, "ct-triage-worker-analysis")["resources"])
+    assert worker_queues(docs, "ct-triage-worker-gpu") == "gpu"  # the model only: no CPU stage waits in front of it
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -95,14 +97,16 @@ def test_overlay__keda_scales_each_worker_on_its_own_celery_queue(overlay):
 
     docs = rendered(overlay)
     scaled = {d["spec"]["scaleTargetRef"]["name"]: d for (kind, _), d in docs.items() if kind == "ScaledObject"}
-    assert set(scaled) == {"ct-triage-worker-ingest", "ct-triage-worker-gpu"}
+    assert set(scaled) == {"ct-triage-worker-ingest", "ct-triage-worker-analysis", "ct-triage-worker-gpu"}
     for target, obj in scaled.items():
-        (trigger,) = obj["spec"]["triggers"]
-        assert trigger["type"] == "redis"
-        assert trigger["metadata"]["listName"] == worker_queues(docs, target)
-        auth = docs[("TriggerAuthentication", trigger["authenticationRef"]["name"])]
-        assert {ref["name"] for ref in auth["spec"]["secretTargetRef"]} == {"ct-triage"}
-    assert {worker_queues(docs, t) for t in scaled} == {q.name for q in app.conf.task_queues}
+        triggers = obj["spec"]["triggers"]
+        assert {t["type"] for t in triggers} == {"redis"}
+        assert [t["metadata"]["listName"] for t in triggers] == worker_queues(docs, target).split(",")
+        for trigger in triggers:
+            auth = docs[("TriggerAuthentication", trigger["authenticationRef"]["name"])]
+            assert {ref["name"] for ref in auth["spec"]["secretTargetRef"]} == {"ct-triage"}
+    consumed = [queue for t in scaled for queue in worker_queues(docs, t).split(",")]
+    assert sorted(consumed) == sorted(q.name for q in app.conf.task_queues)  # each queue by one kind of worker
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -20,3 +20,5 @@ def test_main__model_only_prints_each_size(capsys):
 def test_main__without_mode_exits_with_message():
     with pytest.raises(SystemExit, match="model-only"):
         main([])
+    with pytest.raises(SystemExit, match="--stages"):
+        main(["--json", "--stages"])

@@ -73,3 +73,12 @@ def test_prepared_blob__holds_the_uint8_model_input_and_no_pickles(volume, loade
     assert len(data) < prepared.slices_uint8.nbytes + 4096
     with np.load(io.BytesIO(data), allow_pickle=False) as arrays:  # readable without pickle
         assert set(arrays.files) == {"slice_indices", "lung_fraction", "crop_box_yx", "slices_uint8", "header"}
+
+
+def test_padded_batches__every_batch_has_the_same_shape_and_the_slices_stay_in_order():
+    from inference.stages import padded_batches
+
+    slices = np.arange(10 * 2 * 2, dtype=np.uint8).reshape(10, 2, 2)
+    batches = list(padded_batches(slices, 4))
+    assert [b.shape for b in batches] == [(4, 2, 2)] * 3
+    assert np.array_equal(np.concatenate(batches)[:10], slices) and not batches[-1][2:].any()

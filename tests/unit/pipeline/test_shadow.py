@@ -3,6 +3,7 @@
 Real models run in-process (the shipped 2D model is active; the candidate is a 3D model trained here on
 the exported studies); only the broker is stood in for (``apply_async`` recorded).
 """
+import contextlib
 import shutil
 import uuid
 from datetime import date
@@ -11,6 +12,7 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
+from tests.unit.pipeline.helpers import analyse_in_process
 from tests.unit.studies.helpers import read_paths, receive
 from triage.audit.models import AuditEvent
 from triage.decisions.models import PcrOutcome
@@ -26,11 +28,19 @@ from triage.studies.services import ingest as study_ingest
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
+@contextlib.contextmanager
+def stage_messages_dropped():
+    """Send no analysis message: the test runs the stages itself (:func:`analyse_in_process`)."""
+    with mock.patch.object(tasks.analyse_study, "apply_async"), mock.patch.object(tasks.classify_study, "apply_async"), \
+            mock.patch.object(tasks.finish_study, "apply_async"):
+        yield
+
+
 def analysed_study(hospital, user, paths, pcr: str) -> Study:
     report = receive(hospital=hospital, user=user, files=read_paths(paths))
     study_id = report.studies_to_ingest[0]
     study_ingest.ingest_study(study_id=study_id)
-    services.analyse_study(study_id=study_id)
+    analyse_in_process(study_id=study_id)
     PcrOutcome.objects.create(study_id=study_id, result=pcr, sample_taken_on=date(2026, 1, 5), entered_by=user,
                               entered_at=timezone.now(), source=PcrOutcome.Source.FORM)
     return Study.objects.get(id=study_id)
@@ -57,7 +67,7 @@ def trained_candidate(tmp_path):
 def test_shadow_mode__export_train_candidate_compare_promote(hospital_a, admin_a, platform_admin, phantom_series,
                                                              trained_candidate, tmp_path,
                                                              django_capture_on_commit_callbacks):
-    with mock.patch.object(tasks.analyse_study, "apply_async"):
+    with stage_messages_dropped():
         studies = [analysed_study(hospital_a, admin_a, phantom_series(slices=8, size_px=64, severity=severity,
                                                                       seed=i, patient_id=f"P{i}"), pcr)
                    for i, (severity, pcr) in enumerate([("moderate", "positive"), ("severe", "positive"),
@@ -73,7 +83,7 @@ def test_shadow_mode__export_train_candidate_compare_promote(hospital_a, admin_a
 
     # A new study is analysed by the active model and, after commit, queued for the candidate.
     with mock.patch.object(tasks.analyse_shadow, "apply_async") as shadow_sent, \
-            mock.patch.object(tasks.analyse_study, "apply_async"), django_capture_on_commit_callbacks(execute=True):
+            stage_messages_dropped(), django_capture_on_commit_callbacks(execute=True):
         new = analysed_study(hospital_a, admin_a, phantom_series(slices=8, size_px=64, severity="mild", seed=9,
                                                                  patient_id="P9"), "negative")
     assert shadow_sent.call_args.kwargs["kwargs"] == {"study_id": new.id, "model_version_id": candidate.model_version_id}
@@ -98,6 +108,6 @@ def test_shadow_mode__export_train_candidate_compare_promote(hospital_a, admin_a
     event = AuditEvent.objects.get(action="model.candidate_promoted")
     assert event.actor == platform_admin and event.extra["evidence"]["n"] == 9
     # Re-analysis makes the stored shadow result current without running the model again; old results stay.
-    services.analyse_study(study_id=studies[0].id)
+    analyse_in_process(study_id=studies[0].id)
     current = result_selectors.current_result_for(study=studies[0])
     assert current.model_version == promoted and Result.objects.filter(study=studies[0]).count() == 2
