@@ -14,7 +14,7 @@ SERVICES = COMPOSE["services"]
 
 
 def test_compose__has_the_production_services():
-    assert set(SERVICES) == {"postgres", "redis", "s3", "web", "worker-ingest", "worker-gpu", "beat"}
+    assert set(SERVICES) == {"postgres", "redis", "s3", "web", "worker-ingest", "worker-analysis", "worker-gpu", "beat"}
 
 
 def test_compose__web_and_workers_share_no_volume_and_store_studies_in_s3():

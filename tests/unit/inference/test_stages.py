@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,21 +10,9 @@ import pytest
 from inference.analysis import StageTimer, analyse_volume
 from inference.dicom_io import read_series
 from inference.phantom import write_phantom_series
-from inference.registry import LoadedModel
 from inference.stages import (ClassifiedSlices, PreparedSlices, classify_prepared, finish_analysis, from_npz,
                               prepare_slices, to_npz)
-
-SIZE_PX = 64
-
-
-@pytest.fixture(scope="module")
-def loaded() -> LoadedModel:
-    from inference.models import build_model
-
-    model = build_model("s", input_size_px=SIZE_PX, num_classes=2)
-    card = {"input_size_px": SIZE_PX, "class_names": ["non-covid", "covid"], "positive_class": "covid",
-            "calibration": {"temperature": 2.0}, "aggregation": {"top_k": 3}}
-    return LoadedModel(model, card, Path("."))
+from tests.unit.inference.test_analysis import SIZE_PX, loaded  # noqa: F401 (fixture)
 
 
 @pytest.fixture(scope="module")
