@@ -38,7 +38,9 @@ def test_analyse_study__upload_to_ready_with_every_result_row(celery_worker_proc
     result = Result.objects.get(study=study)
     assert result.is_current and 0 <= result.covid_probability <= 1
     assert result.model_version.is_active and len(result.model_version.weights_sha256) == 64
-    assert set(result.stage_seconds) == {"decode", "domain", "classify", "aggregate", "quantify", "explain"}
+    # The three stages (prepare, classify, finish) each add theirs: Grad-CAM is "explain", overlays "render".
+    assert set(result.stage_seconds) == {"decode", "preprocess", "classify", "aggregate", "explain", "quantify", "domain",
+                                         "render"}
     assert SliceScore.objects.filter(result=result).count() == result.slices_scored > 0
     quantification = Quantification.objects.get(result=result)
     assert quantification.lung_left_ml > 100 and quantification.lesion_total_ml > 0

@@ -228,17 +228,14 @@ def _finish_claimed(study: Study) -> Result | None:
     from inference.analysis import StageTimer
     from inference.stages import from_npz
 
-    blob = study.analysis_blob
-    classified, header = from_npz(storage.read_content(blob))
+    classified, header = from_npz(storage.read_content(study.analysis_blob))
     model_version = ModelVersion.objects.get(id=header["model_version_id"])
     timer = StageTimer(classified.stage_seconds)
     with timer.stage("decode"):
         volume = read_selected_volume(study=study)
     analysis = result_services.finish_analysis(volume=volume, classified=classified, model_version=model_version,
                                                timer=timer)
-    result = _store_new_result(study, model_version=model_version, analysis=analysis)
-    transaction.on_commit(partial(storage.delete_content, [blob]))
-    return result
+    return _store_new_result(study, model_version=model_version, analysis=analysis)  # ready drops the blob
 
 
 def _analyse_whole(study: Study) -> Result | None:

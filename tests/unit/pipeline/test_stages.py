@@ -201,3 +201,15 @@ def test_stages__a_volume_model_runs_whole_in_the_gpu_stage(make_study, model_ve
         result = services.classify_study(study_id=study.id)
     assert whole.call_count == 1 and inference_stubbed["prepare"].call_count == 0
     assert result.covid_probability == 0.6 and Study.objects.get(id=study.id).status == "ready"
+
+
+def test_stages__a_study_failed_between_stages_leaves_no_blob(make_study, model_version, sent, inference_stubbed,
+                                                              django_capture_on_commit_callbacks):
+    study = make_study(status="queued")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.analyse_study(study_id=study.id)
+    blob = Study.objects.get(id=study.id).analysis_blob
+    with django_capture_on_commit_callbacks(execute=True):
+        study_states.mark_study_failed(study_id=study.id, reason="The GPU stage gave up.")
+    failed = Study.objects.get(id=study.id)
+    assert (failed.status, failed.analysis_stage, failed.analysis_blob) == ("failed", "", "") and not stored(blob)

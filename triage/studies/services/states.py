@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
@@ -26,6 +27,7 @@ from triage.core.exceptions import DomainError
 from triage.core.signals import study_changed
 from triage.studies.audit_actions import StudyAction
 from triage.studies.exceptions import IllegalStudyTransition, StudyNotFound
+from triage.studies import storage
 from triage.studies.models import Study
 
 logger = logging.getLogger(__name__)
@@ -39,12 +41,16 @@ def _transition(*, study_id: int, allowed_from: Q, new: str, action: str, actor:
                 now: datetime, extra: dict | None = None, **fields) -> Study | None:
     """Apply ``status → new`` if the row still matches ``allowed_from``; audit it; None if not."""
     with transaction.atomic():
-        old = Study.objects.filter(id=study_id).values_list("status", flat=True).first()
-        if old is None:
+        row = Study.objects.filter(id=study_id).values_list("status", "analysis_blob").first()
+        if row is None:
             raise StudyNotFound()
+        old, old_blob = row
         updated = Study.objects.filter(allowed_from, id=study_id).update(status=new, status_changed_at=now, **fields)
         if not updated:
             return None
+        if old_blob and fields.get("analysis_blob", old_blob) != old_blob:
+            # A stage's output nobody will read now (the study is done, failed or analysed afresh).
+            transaction.on_commit(partial(storage.delete_content, [old_blob]))
         study = Study.objects.select_related("hospital").get(id=study_id)
         record_event(actor=actor, action=action, hospital=study.hospital, target=study,
                      extra={"old": old, "new": new} | (extra or {}))
