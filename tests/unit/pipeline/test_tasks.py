@@ -76,3 +76,22 @@ def test_tasks__keep_the_names_queued_messages_and_beat_use(settings):
     assert {tasks.ingest_study.name, tasks.analyse_study.name} == {"studies.ingest_study", "results.analyse_study"}
     beat = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert {tasks.requeue_stuck_studies.name, tasks.requeue_stuck_analyses.name} <= beat
+
+
+def test_analysis_tasks__run_on_their_steps_queues_and_only_the_model_on_gpu(settings):
+    queues = {name: task.queue for name, task in (("prepare", tasks.analyse_study), ("classify", tasks.classify_study),
+                                                  ("finish", tasks.finish_study))}
+    assert queues == {step: settings.TRIAGE_PIPELINE_QUEUES[step]["queue"] for step in queues}
+    assert queues["classify"] == "gpu" and "gpu" not in {queues["prepare"], queues["finish"]}
+    assert {tasks.classify_study.name, tasks.finish_study.name} == {"results.classify_study", "results.finish_study"}
+
+
+@pytest.mark.parametrize("task_name", ["classify_study", "finish_study"])
+def test_stage_tasks__lease_held_retries_when_the_lease_ends(task_name):
+    from triage.pipeline.services import StudyLeaseHeld
+
+    task = getattr(tasks, task_name)
+    with mock.patch(f"triage.pipeline.services.{task_name}", side_effect=StudyLeaseHeld(retry_after_s=7)):
+        with mock.patch.object(task, "retry", side_effect=RuntimeError("retry")) as retry:
+            task.apply(kwargs={"study_id": 1})
+    assert retry.call_args.kwargs == {"countdown": 7, "max_retries": None}
