@@ -153,7 +153,7 @@ def _raise_if_held(*, study_id: int, stage: str) -> None:
 
 
 def _with_lease(study: Study, *, work):
-    """Run ``work(study, heartbeat)`` while a heartbeat renews the claim (triage/studies/leases.py).
+    """Run ``work(study)`` while a heartbeat renews the claim (triage/studies/leases.py); hand on what it returns.
 
     After a transient database or store error the claim is given back, so the task's retry takes it at once.
     """
@@ -197,7 +197,7 @@ def _prepare_claimed(study: Study) -> Result | Handoff | None:
 
     model_version = result_services.ensure_active_model_version()
     result = result_selectors.result_for_model_version(study_id=study.id, model_version=model_version)
-    if result is not None:
+    if result is not None:  # e.g. a promoted candidate's shadow result: it becomes the one shown, no model run
         return _commit(study, lambda: result_services.make_result_current(result=result))
     if not result_services.analyses_in_stages(model_version=model_version):
         return Handoff(stage=Stage.PREPARE, blob="")  # a volume model: the GPU stage runs it whole
@@ -265,7 +265,6 @@ def _commit(study: Study, write) -> Result | None:
     """Run ``write()`` and the move to ``ready`` in one transaction; None when new instances reopened the study."""
     try:
         with transaction.atomic():
-            # A promoted candidate's shadow result becomes the one shown when its study is re-analysed.
             result = write()
             study_states.mark_study_ready(study_id=study.id)
     except IllegalStudyTransition:

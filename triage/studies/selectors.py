@@ -115,9 +115,3 @@ def analysis_stage_of(*, study_id: int) -> str | None:
     """Return where a ``processing`` study's analysis stands (``Study.AnalysisStage``; None when it is not processing)."""
     return (Study.objects.filter(id=study_id, status=Study.Status.PROCESSING)
             .values_list("analysis_stage", flat=True).first())
-
-
-def processing_lease_until(*, study_id: int) -> datetime | None:
-    """Return when the claim on a ``processing`` study ends (None when it is not processing)."""
-    return (Study.objects.filter(id=study_id, status=Study.Status.PROCESSING)
-            .values_list("lease_until", flat=True).first())
