@@ -8,8 +8,8 @@ suite's S3 store (no shared disk). Scale with BENCH_STUDIES, BENCH_SLICES, BENCH
    one warm-up study first, not timed).
 2. The gpu-queue worker's slices/s against the bare model: a CPU worker (``prepare,finish``)
    prepares every study while the gpu worker consumes nothing; then the gpu worker drains the
-   ``gpu`` queue alone and is timed; the bare model runs in this process afterwards, at the same
-   input size and batch. Also one study's end-to-end latency through the three workers against
+   ``gpu`` queue alone and is timed; the same model's bare forward pass runs in this process
+   afterwards, at the same input size and batch. Also one study's end-to-end latency through the three workers against
    the unsplit analysis (decode, model, quantify, render, store in one process).
 """
 import os
@@ -88,6 +88,23 @@ def test_bench_gpu_workers__prints_studies_per_minute_for_1_and_2_workers(
           "models on CPU here)")
 
 
+def bare_model_slices_per_s(reference: str, *, slices: int, batch_size: int = 16) -> float:
+    """The same model's forward pass alone in this process, on uint8 batches of its input size (after a warm-up)."""
+    import numpy as np
+
+    from triage.results.engine import loaded_model
+
+    loaded = loaded_model(reference)
+    size = int(loaded.card["input_size_px"])
+    batch = np.random.default_rng(0).integers(0, 256, size=(batch_size, size, size, 1), dtype=np.uint8)
+    loaded.model.predict_on_batch(batch)
+    batches = max(slices // batch_size, 2)
+    started = time.monotonic()
+    for _ in range(batches):
+        loaded.model.predict_on_batch(batch)
+    return batches * batch_size / (time.monotonic() - started)
+
+
 def in_stage(study_ids: list[int], *stages: str) -> bool:
     return Study.objects.filter(id__in=study_ids, analysis_stage__in=stages).count() == len(study_ids)
 
@@ -96,7 +113,6 @@ def in_stage(study_ids: list[int], *stages: str) -> bool:
 def test_bench_gpu_worker__slices_per_s_against_the_bare_model_and_study_latency_against_unsplit(
         transactional_db, s3_bucket, tmp_path, hospital_a, make_user, phantom_series):
     from inference.analysis import StageTimer
-    from inference.bench import bench_model
     from triage.celery import app
     from triage.results import services as result_services
     from triage.studies.volume import read_selected_volume
@@ -133,8 +149,7 @@ def test_bench_gpu_worker__slices_per_s_against_the_bare_model_and_study_latency
         cpu.stop(), gpu.stop()
     model_version = result_services.ensure_active_model_version()
     classified = sum(Study.objects.get(id=i).results.get(is_current=True).slices_scored for i in timed)
-    card = model_version.card
-    model = bench_model(card["variant"], size_px=int(card["input_size_px"]), batch_size=16, batches=5)
+    model_rate = bare_model_slices_per_s(model_version.reference, slices=classified)
     study = Study.objects.get(id=single)
     run_unsplit = lambda: result_services.run_analysis(volume=read_selected_volume(study=study),  # noqa: E731
                                                        model_version=model_version, timer=StageTimer())
@@ -144,8 +159,8 @@ def test_bench_gpu_worker__slices_per_s_against_the_bare_model_and_study_latency
     unsplit_s = time.monotonic() - started
     gpu_rate = classified / gpu_s
     print(f"\ngpu-queue worker: {classified} slices of {len(timed)} studies ({slices}x{size_px}²) in {gpu_s:.1f} s = "
-          f"{gpu_rate:.1f} slices/s; bare model {model.slices_per_s:.1f} slices/s: "
-          f"{gpu_rate / model.slices_per_s:.2f} of the model", flush=True)
+          f"{gpu_rate:.1f} slices/s; bare model {model_rate:.1f} slices/s: {gpu_rate / model_rate:.2f} of the model",
+          flush=True)
     print(f"one study end to end: {split_latency_s:.2f} s through prepare → gpu → finish workers vs "
           f"{unsplit_s:.2f} s unsplit in one process (no queue, no store): {split_latency_s / unsplit_s:.2f}x "
           f"({os.cpu_count()} CPUs, models on CPU here)", flush=True)
