@@ -14,7 +14,7 @@ def test_database__is_postgresql_under_the_test_command():
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("queue", ["ingest", "gpu"])
+@pytest.mark.parametrize("queue", ["ingest", "prepare", "gpu", "finish"])
 def test_celery__round_trip_through_redis_to_a_real_worker(celery_worker_process, queue):
     from triage.celery import app
     from triage.core.tasks import ping
