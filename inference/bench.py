@@ -54,6 +54,17 @@ def run_model_only(args: argparse.Namespace) -> None:
               f"(batch {result.batch_size}, {result.batches} timed batches)", flush=True)
 
 
+def pixel_model(reference: str | None):
+    """Load a model that takes slices (these benches time its forward pass); refuse any other, with the reason."""
+    from inference.registry import load_model
+
+    loaded = load_model(reference)
+    if "input_size_px" not in loaded.card:
+        raise SystemExit(f"{loaded.card['name']} is a {loaded.kind} model: this bench compares the pipeline with a pixel model's "
+                         "forward pass; pass --model of a slice model")
+    return loaded
+
+
 def run_pipeline(args: argparse.Namespace) -> None:
     """Time ``analyse_series`` on a phantom series against the bare model; print one JSON line last."""
     import json
@@ -62,13 +73,9 @@ def run_pipeline(args: argparse.Namespace) -> None:
 
     from inference.analysis import analyse_series
     from inference.phantom import write_phantom_series
-    from inference.registry import load_model
 
     slices = 60 if args.quick else 300
-    loaded = load_model(args.model)
-    if "input_size_px" not in loaded.card:
-        raise SystemExit(f"{loaded.card['name']} is a {loaded.kind} model: this bench compares the pipeline with a pixel model's "
-                         "forward pass; pass --model of a slice model")
+    loaded = pixel_model(args.model)
     size_px = int(loaded.card["input_size_px"])
     with tempfile.TemporaryDirectory() as folder:
         write_phantom_series(Path(folder), slices=slices, size_px=512, severity="moderate", seed=1)
@@ -113,11 +120,10 @@ def run_stages(args: argparse.Namespace) -> None:
     from inference.analysis import StageTimer, analyse_series
     from inference.dicom_io import read_series
     from inference.phantom import write_phantom_series
-    from inference.registry import load_model
     from inference.stages import classify_prepared, finish_analysis, from_npz, padded_batches, prepare_slices, to_npz
 
     slices = 60 if args.quick else 300
-    loaded = load_model(args.model)
+    loaded = pixel_model(args.model)
     size_px = int(loaded.card["input_size_px"])
 
     def prepare(files) -> bytes:

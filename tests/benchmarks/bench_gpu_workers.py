@@ -27,6 +27,8 @@ from triage.pipeline.enqueue import enqueue_analysis
 from triage.studies.services import ingest
 from triage.studies.models import Study
 
+SLICE_CNN = "covidnet-ct-hu/2026-12-01.1"  # the gpu stage needs a pixel model (BENCH_MODEL to choose another)
+
 
 def queued_studies(count: int, *, hospital, user, phantom_series, slices: int, size_px: int) -> list[int]:
     ids = []
@@ -119,6 +121,7 @@ def test_bench_gpu_worker__slices_per_s_against_the_bare_model_and_study_latency
 
     count = int(os.environ.get("BENCH_STUDIES", "12"))
     slices, size_px = int(os.environ.get("BENCH_SLICES", "32")), int(os.environ.get("BENCH_SIZE_PX", "256"))
+    result_services.activate_model_version(actor=None, reference=os.environ.get("BENCH_MODEL", SLICE_CNN))
     user = make_user(hospital=hospital_a, role=Role.RADIOLOGIST)
     ids = queued_studies(count + 2, hospital=hospital_a, user=user, phantom_series=phantom_series, slices=slices,
                          size_px=size_px)

@@ -26,6 +26,7 @@ from triage.studies.models import Instance, Study
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 RECOVERY_LIMIT_S = 90.0
+SLICE_CNN = "covidnet-ct-hu/2026-12-01.1"  # a pixel model: prepare → classify (gpu) → finish
 
 
 def pool_children(pid: int) -> list[int]:
@@ -100,6 +101,9 @@ def test_analyse_study__sigkill_mid_analysis_is_ready_once_within_90_s(transacti
 def test_classify_study__sigkill_of_the_gpu_worker_is_ready_once_within_90_s(transactional_db, study_storage, tmp_path,
                                                                             hospital_a, radiologist, phantom_series):
     """The GPU stage: a CPU worker prepares, the gpu worker is held reading the prepared blob and killed."""
+    from triage.results.services import activate_model_version
+
+    activate_model_version(actor=None, reference=SLICE_CNN)  # a model that runs in stages
     env = production_lease_env(study_storage)
     study = queued_study(hospital_a, radiologist, phantom_series)
     cpu = WorkerProcess(env | {"TRIAGE_PRELOAD_MODEL": "0"}, tmp_path / "cpu.log", queues="prepare,finish", name="cpu")

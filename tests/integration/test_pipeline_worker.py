@@ -38,9 +38,10 @@ def test_analyse_study__upload_to_ready_with_every_result_row(celery_worker_proc
     result = Result.objects.get(study=study)
     assert result.is_current and 0 <= result.covid_probability <= 1
     assert result.model_version.is_active and len(result.model_version.weights_sha256) == 64
-    # The three stages (prepare, classify, finish) each add theirs: Grad-CAM is "explain", overlays "render".
-    assert set(result.stage_seconds) == {"decode", "preprocess", "classify", "aggregate", "explain", "quantify", "domain",
-                                         "render"}
+    # A pixel model's three stages (prepare, classify, finish) each add theirs (Grad-CAM "explain",
+    # overlays "render"); a lesion-feature model runs whole in one CPU task.
+    staged = {"preprocess", "render"} if result.model_version.card.get("kind") != "features" else set()
+    assert set(result.stage_seconds) == {"decode", "classify", "aggregate", "explain", "quantify", "domain"} | staged
     assert SliceScore.objects.filter(result=result).count() == result.slices_scored > 0
     quantification = Quantification.objects.get(result=result)
     assert quantification.lung_left_ml > 100 and quantification.lesion_total_ml > 0

@@ -199,8 +199,11 @@ def _prepare_claimed(study: Study) -> Result | Handoff | None:
     result = result_selectors.result_for_model_version(study_id=study.id, model_version=model_version)
     if result is not None:  # e.g. a promoted candidate's shadow result: it becomes the one shown, no model run
         return _commit(study, lambda: result_services.make_result_current(result=result))
-    if not result_services.analyses_in_stages(model_version=model_version):
-        return Handoff(stage=Stage.PREPARE, blob="")  # a volume model: the GPU stage runs it whole
+    route = result_services.analysis_route(model_version=model_version)
+    if route == result_services.WHOLE_ON_CPU:
+        return _analyse_whole(study)
+    if route == result_services.WHOLE_ON_GPU:
+        return Handoff(stage=Stage.PREPARE, blob="")  # the GPU stage runs it whole
     timer = StageTimer()
     with timer.stage("decode"):
         volume = read_selected_volume(study=study)
@@ -239,7 +242,7 @@ def _finish_claimed(study: Study) -> Result | None:
 
 
 def _analyse_whole(study: Study) -> Result | None:
-    """Analyse in one task (a volume model has no stages): decode, model, quantify, render and store here."""
+    """Analyse in one task (a model without stages): decode, model, quantify, render and store here."""
     from inference.analysis import StageTimer
 
     model_version = result_services.ensure_active_model_version()

@@ -141,11 +141,18 @@ def run_analysis(*, volume: Volume, model_version: ModelVersion, timer: StageTim
     return analyse_volume(volume, loaded=loaded_model(model_version.reference), timer=timer)
 
 
-def analyses_in_stages(*, model_version: ModelVersion) -> bool:
-    """Tell whether ``model_version`` runs as prepare → classify → finish (slice models) or in one task (volume models)."""
-    from inference.registry import SLICE_KIND
+# How a model's analysis runs (``analysis_route``): a slice CNN in three tasks; a 3D model whole in
+# the GPU task; a lesion-feature model (a small MLP on quantification features, no pixels)
+# whole in the CPU task that would prepare it.
+STAGED, WHOLE_ON_GPU, WHOLE_ON_CPU = "stages", "gpu", "cpu"
 
-    return model_version.card.get("kind", SLICE_KIND) == SLICE_KIND
+
+def analysis_route(*, model_version: ModelVersion) -> str:
+    """Return how ``model_version``'s analysis runs: ``STAGED``, ``WHOLE_ON_GPU`` or ``WHOLE_ON_CPU``."""
+    from inference.registry import FEATURES_KIND, SLICE_KIND, VOLUME_KIND
+
+    kind = model_version.card.get("kind", SLICE_KIND)
+    return {VOLUME_KIND: WHOLE_ON_GPU, FEATURES_KIND: WHOLE_ON_CPU}.get(kind, STAGED)
 
 
 def prepare_analysis(*, volume: Volume, model_version: ModelVersion, timer: StageTimer) -> PreparedSlices:

@@ -213,3 +213,16 @@ def test_stages__a_study_failed_between_stages_leaves_no_blob(make_study, model_
         study_states.mark_study_failed(study_id=study.id, reason="The GPU stage gave up.")
     failed = Study.objects.get(id=study.id)
     assert (failed.status, failed.analysis_stage, failed.analysis_blob) == ("failed", "", "") and not stored(blob)
+
+
+def test_stages__a_lesion_feature_model_runs_whole_where_it_is_prepared(make_study, model_version, sent,
+                                                                        inference_stubbed,
+                                                                        django_capture_on_commit_callbacks):
+    model_version.card = {"kind": "features"}  # an MLP on quantification features: CPU work, no GPU stage
+    model_version.save(update_fields=["card"])
+    study = make_study(status="queued")
+    with django_capture_on_commit_callbacks(execute=True), \
+            mock.patch.object(result_services, "run_analysis", return_value=fake_analysis(0.4)) as whole:
+        result = services.analyse_study(study_id=study.id)
+    assert whole.call_count == 1 and result.covid_probability == 0.4
+    assert Study.objects.get(id=study.id).status == "ready" and sent == {Stage.CLASSIFY: [], Stage.FINISH: []}
