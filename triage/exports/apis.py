@@ -100,9 +100,13 @@ class DestinationEchoApi(APIView):
         return Response(EchoOutputSerializer(result).data)
 
 
+class ExportSettingsSerializer(serializers.Serializer):
+    send_on = serializers.ChoiceField(choices=SendOn.choices)
+
+
 class ExportSettingsApi(APIView):
-    class Serializer(serializers.Serializer):
-        send_on = serializers.ChoiceField(choices=SendOn.choices)
+    # A named serializer: the schema's component name comes from it (a bare "Serializer" gives "").
+    Serializer = ExportSettingsSerializer
 
     @extend_schema(responses=Serializer)
     def get(self, request, hospital_uuid):
