@@ -1,10 +1,11 @@
-"""A series with missing slices in a real browser: flagged on worklist, viewer and report; signing asks first."""
+"""A series with missing slices in a real browser: flagged on worklist, viewer and report; signing needs an explicit tick."""
 import numpy as np
 import pytest
 from django.utils import timezone
 
 from tests.unit.worklist.factories import add_result, ct_dicom, make_study, store_series
 from triage.accounts.models import Role
+from triage.audit.models import AuditEvent
 from triage.reports.models import Report
 from triage.worklist.services import refresh_worklist_entry
 
@@ -26,15 +27,16 @@ def test_incomplete_series__flagged_and_signing_asks_for_confirmation(page, live
     notice = page.inner_text("[data-incomplete]")
     assert "about 3 slices missing after slice 5 (a 4.0 mm step), Instance Numbers 6–8" in notice
 
-    dialogs = []
-    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.click("text=Sign report")
-    page.wait_for_timeout(300)
-    assert dialogs and "incomplete" in dialogs[0] and not Report.objects.filter(study=study).exists()
-    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("text=Sign report")  # without the tick the sign API refuses, and the form says why
+    error = page.locator("[data-form-error]")
+    error.wait_for(state="visible")
+    assert "This series is incomplete (about 3 slices missing after slice 5)" in error.inner_text()
+    assert not Report.objects.filter(study=study).exists()
+    page.check("[data-confirm-incomplete]")
     page.click("text=Sign report")
     page.wait_for_function("document.querySelector('[data-signoff]').textContent.includes('Signed by')")
     assert Report.objects.filter(study=study).count() == 1
+    assert AuditEvent.objects.get(action="report.signed").extra["incomplete"]["missing_slices"] == 3
 
     page.goto(f"{live_server.url}/studies/{study.uuid}/report/")
     assert "Incomplete series" in page.inner_text("[data-incomplete]")

@@ -2,7 +2,9 @@
 
 Signing carries ``expected_version`` (the latest version the radiologist saw, 0 for none);
 a stale one answers 409 ``{"message": "Another radiologist signed this study at HH:MM; ...",
-"extra": {"current_version", "signed_at"}}``.
+"extra": {"current_version", "signed_at"}}``. A study with missing slices needs
+``confirmed_incomplete: true``; without it the answer is 400 ``{"message": "This series is incomplete (about 3
+slices missing after slice 5); ...", "extra": {"field": "confirmed_incomplete", "missing_slices", "gaps"}}``.
 """
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -55,6 +57,10 @@ class ReportSignApi(APIView):
         label = serializers.CharField(max_length=32)
         comment = serializers.CharField(allow_blank=True, default="", max_length=5000)
         expected_version = serializers.IntegerField(min_value=0)
+        confirmed_incomplete = serializers.BooleanField(
+            default=False, help_text="Required true when the study's series has missing slices (flagged "
+                                     "'Incomplete' on the worklist, viewer and report): the reader confirms they saw it is incomplete. Without it "
+                                     "such a sign-off answers 400 naming the missing slices.")
 
     @extend_schema(request=InputSerializer, responses={201: ReportOutputSerializer})
     def post(self, request, study_uuid):

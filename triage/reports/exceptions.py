@@ -10,6 +10,8 @@ STUDY_NOT_READY_MSG = "Only a study whose AI analysis is ready can be signed (th
 NO_CURRENT_RESULT_MSG = "This study has no current AI result to review."
 UNKNOWN_LABEL_MSG = "Unknown label {label!r}; expected one of: {labels}."
 ADDENDUM_NEEDS_COMMENT_MSG = "An addendum needs a comment saying what it adds or corrects."
+INCOMPLETE_UNCONFIRMED_MSG = ("This series is incomplete ({missing}); the AI numbers cover only the slices received. "
+                              "Confirm that you have seen the missing slices (confirmed_incomplete=true) to sign anyway.")
 
 
 class ReportConflict(Conflict):
@@ -28,3 +30,13 @@ class InvalidLabel(DomainError):
     def __init__(self, *, label: str, labels: list[str]):
         super().__init__(UNKNOWN_LABEL_MSG.format(label=label, labels=", ".join(labels)),
                          extra={"field": "label", "labels": labels})
+
+
+class IncompleteNotConfirmed(DomainError):
+    """Signing a study with missing slices without saying so: the reader must have seen the hole."""
+
+    def __init__(self, *, incomplete: dict):
+        missing = "; ".join(f"about {gap['missing']} slice{'s' if gap['missing'] != 1 else ''} missing after slice "
+                            f"{gap['after_slice']}" for gap in incomplete["gaps"])
+        super().__init__(INCOMPLETE_UNCONFIRMED_MSG.format(missing=missing),
+                         extra={"field": "confirmed_incomplete", **incomplete})

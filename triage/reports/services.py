@@ -22,7 +22,7 @@ from triage.reports.selectors import latest_report_for
 from triage.results.selectors import current_result_for
 from triage.results.models import Result
 from triage.studies.models import Study
-
+from triage.studies.selectors import stack_gaps_for
 
 
 def _clock_time(moment: datetime) -> str:
@@ -55,6 +55,20 @@ def _check_label(*, label: str, result: Result) -> None:
         raise errors.InvalidLabel(label=label, labels=labels)
 
 
+def _incomplete_stack(*, study: Study, confirmed_incomplete: bool) -> dict | None:
+    """Return ``{"missing_slices", "gaps"}`` of a holed stack (None when whole); refuse it unless confirmed.
+
+    The AI numbers of a holed series cover only the slices received, so the reader must say they saw that.
+    """
+    gaps = [{"after_slice": gap.after_slice, "missing": gap.missing} for gap in stack_gaps_for(study=study)]
+    if not gaps:
+        return None
+    incomplete = {"missing_slices": sum(gap["missing"] for gap in gaps), "gaps": gaps}
+    if not confirmed_incomplete:
+        raise errors.IncompleteNotConfirmed(incomplete=incomplete)
+    return incomplete
+
+
 def _insert_version(report: Report, *, study: Study, expected_version: int) -> Report:
     """Insert ``report`` in a savepoint; a unique-constraint loss becomes a ``ReportConflict``."""
     report.full_clean(validate_constraints=False)
@@ -68,8 +82,11 @@ def _insert_version(report: Report, *, study: Study, expected_version: int) -> R
 
 @transaction.atomic
 def sign_report(*, study: Study, actor: User, label: str, comment: str = "", expected_version: int,
-                now: datetime | None = None) -> Report:
-    """Sign the initial report: confirm (``label`` = the AI's) or override the AI label."""
+                confirmed_incomplete: bool = False, now: datetime | None = None) -> Report:
+    """Sign the initial report: confirm (``label`` = the AI's) or override the AI label.
+
+    A study with missing slices is signed only with ``confirmed_incomplete=True``; the audit row keeps the holes.
+    """
     require_role(user=actor, hospital=study.hospital, roles=SIGN_ROLES)
     result = _reviewable_result(study=study)
     _check_label(label=label, result=result)
@@ -81,6 +98,7 @@ def sign_report(*, study: Study, actor: User, label: str, comment: str = "", exp
                                     signed_at=latest.signed_at)
     if expected_version != 0:
         raise _conflict(study=study, expected_version=expected_version)
+    incomplete = _incomplete_stack(study=study, confirmed_incomplete=confirmed_incomplete)
     verdict = Report.Verdict.CONFIRMED if label == result.predicted_label else Report.Verdict.OVERRIDDEN
     report = _insert_version(Report(
         study=study, version=1, kind=Report.Kind.INITIAL, ai_result=result, ai_label=result.predicted_label,
@@ -90,6 +108,7 @@ def sign_report(*, study: Study, actor: User, label: str, comment: str = "", exp
     record_event(actor=actor, action=ReportAction.SIGNED, hospital=study.hospital, target=report, extra={
         "study": str(study.uuid), "version": 1, "verdict": verdict,
         "label": {"old": result.predicted_label, "new": label}, "model_version": str(result.model_version),
+        **({"incomplete": incomplete} if incomplete else {}),
     })
     study_changed.send(sender="reports", study=study)  # the worklist shows the study as reviewed
     return report

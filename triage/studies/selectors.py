@@ -12,6 +12,7 @@ from triage.accounts.tenancy import scope_to_user
 from triage.audit.services import record_event
 from triage.studies.audit_actions import StudyAction
 from triage.studies.exceptions import StudyNotFound
+from triage.studies.geometry import StackGap, stack_gaps
 from triage.studies.models import Instance, Series, Study
 
 
@@ -80,6 +81,12 @@ def ordered_slices(*, study: Study) -> QuerySet[Instance]:
         return Instance.objects.none()
     return (Instance.objects.filter(series_id=study.selected_series_id, decode_error="", z_position_mm__isnull=False)
             .order_by("z_position_mm", "instance_number", "id"))
+
+
+def stack_gaps_for(*, study: Study) -> list[StackGap]:
+    """Return the holes in the study's shown stack (missing slices), ``[]`` when it looks whole."""
+    rows = list(ordered_slices(study=study).values_list("z_position_mm", "instance_number"))
+    return stack_gaps([z for z, _ in rows], [n for _, n in rows])
 
 
 # --- System reads of the pipeline (no user: workers and sweeps) ------------------------------

@@ -16,7 +16,7 @@ from triage.reports.presentation import (follow_up_panel, histogram_bars, lesion
 from triage.reports.selectors import follow_up_series, review_state_for
 from triage.results.selectors import key_slices
 from triage.studies.selectors import access_study
-from triage.worklist.selectors import stack_gaps_for
+from triage.studies.selectors import stack_gaps_for
 
 HISTOGRAM_WIDTH, HISTOGRAM_HEIGHT = 320, 100
 

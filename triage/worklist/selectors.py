@@ -33,7 +33,6 @@ from triage.core.dates import within_days
 from triage.core.exceptions import NotFound
 from triage.results.models import Overlay, Result
 from triage.results.selectors import current_result_for, current_results
-from triage.studies.geometry import StackGap, stack_gaps
 from triage.studies.models import Instance, Study
 from triage.studies.selectors import access_study, ordered_slices, record_studies_listed, study_get
 from triage.worklist.models import WorklistEntry, WorklistVersion
@@ -304,9 +303,3 @@ def next_unreviewed_study(*, user: User, after: Study, hospital_uuid: UUID | Non
 def slice_z_positions(*, study: Study) -> list[float | None]:
     """Return the (0020,0032) z of each slice of the selected series, in slice order (for matching priors)."""
     return list(ordered_slices(study=study).values_list("z_position_mm", flat=True))
-
-
-def stack_gaps_for(*, study: Study) -> list[StackGap]:
-    """Return the holes in the study's shown stack (missing slices), ``[]`` when it looks whole."""
-    rows = list(ordered_slices(study=study).values_list("z_position_mm", "instance_number"))
-    return stack_gaps([z for z, _ in rows], [n for _, n in rows])

@@ -21,8 +21,8 @@ from triage.reports.selectors import annotate_review_state
 from triage.results.models import Quantification, Result
 from triage.results.selectors import current_results
 from triage.studies.models import Study
+from triage.studies.selectors import stack_gaps_for
 from triage.worklist.models import WorklistEntry, WorklistVersion
-from triage.worklist.selectors import stack_gaps_for
 
 NOT_APPLICABLE_LABEL = "not applicable"  # predicted_label of a study outside the model's validated domain
 

@@ -8,12 +8,10 @@ from django.views import View
 
 from triage.accounts.tenancy import hospitals_visible_to
 from triage.core.pages import not_found_as_404
-from triage.reports.selectors import review_state_for
-
-
 from triage.reports.presentation import follow_up_panel
 from triage.reports.selectors import follow_up_series, review_state_for
 from triage.results.selectors import key_slices, known_class_labels
+from triage.studies.selectors import stack_gaps_for
 from triage.worklist import imaging, selectors
 from triage.worklist.imaging import heatmap_colormap
 from triage.worklist.filters import REVIEWED_CHOICES, WorklistQuerySerializer
@@ -114,7 +112,7 @@ class StudyViewerPage(LoginRequiredMixin, View):
             # A lesion-feature model explains with its lesion outline; it has no pixel heatmap.
             "has_heatmap": any(o["kind"] == "gradcam" for o in data.overlays),
             "follow_up": follow_up_panel(series),
-            "stack_gaps": selectors.stack_gaps_for(study=data.study),
+            "stack_gaps": stack_gaps_for(study=data.study),
             # The reports app's review panel (confirm/override and sign) reads these two.
             "report_state": review_state_for(study=data.study, user=request.user),
             "next_study": selectors.next_unreviewed_study(

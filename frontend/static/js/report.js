@@ -54,7 +54,6 @@
     var form = event.target.closest("form[data-api-form]");
     if (!form) { return; }
     event.preventDefault();
-    if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) { return; }  // e.g. signing an incomplete series
     var button = form.querySelector("button[type=submit]");
     if (button) { button.disabled = true; }
     var box = form.querySelector("[data-form-error]");

@@ -5,7 +5,7 @@ import itertools
 from PIL import Image
 
 from triage.results.models import ModelVersion, Overlay, Quantification, Result
-from triage.studies.models import Study
+from triage.studies.models import Instance, Series, Study
 
 CLASS_NAMES = ["covid", "normal", "pneumonia"]
 _counter = itertools.count(1)
@@ -66,3 +66,14 @@ def make_ready_study(*, hospital, **result_fields) -> Study:
     study = make_study(hospital=hospital)
     make_result(study=study, **result_fields)
     return study
+
+
+def give_series(study: Study, *, z_positions_mm: list[float]) -> None:
+    """Select a series of header-only slices at ``z_positions_mm`` (numbered by position), enough for the gap check."""
+    series = Series.objects.create(study=study, series_instance_uid=f"{study.study_instance_uid}.1", modality="CT",
+                                   rows=8, columns=8, is_selected=True, slice_count=len(z_positions_mm))
+    Instance.objects.bulk_create(Instance(series=series, sop_instance_uid=f"{series.series_instance_uid}.{round(z)}",
+                                          storage_path="unread.dcm", sha256="0" * 64, size_bytes=1,
+                                          instance_number=round(z) + 1, z_position_mm=z) for z in z_positions_mm)
+    Study.objects.filter(pk=study.pk).update(selected_series=series)
+    study.refresh_from_db()

@@ -1,6 +1,7 @@
 import pytest
 from django.db import DatabaseError, connection, transaction
 
+from tests.unit.reports.factories import give_series
 from triage.audit.models import AuditEvent
 from triage.reports.models import Report
 
@@ -29,6 +30,19 @@ def test_report_sign_api__second_signer_gets_409_in_the_error_shape(ready_study,
     assert body["message"].startswith("Another radiologist signed this study at ")
     assert body["message"].endswith("; reload to see their report.")
     assert body["extra"]["current_version"] == 1
+
+
+def test_report_sign_api__incomplete_series_is_400_naming_the_hole_until_confirmed(ready_study, radiologist,
+                                                                                    api_client_for):
+    give_series(ready_study, z_positions_mm=[0.0, 1.0, 2.0, 5.0, 6.0])
+    client = api_client_for(radiologist)
+    refused = client.post(sign_url(ready_study), {"label": "covid", "expected_version": 0}, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["message"].startswith("This series is incomplete (about 2 slices missing after slice 3)")
+    assert refused.json()["extra"]["field"] == "confirmed_incomplete"
+    signed = client.post(sign_url(ready_study), {"label": "covid", "expected_version": 0,
+                                                 "confirmed_incomplete": True}, format="json")
+    assert signed.status_code == 201, signed.json()
 
 
 def test_report_sign_api__missing_expected_version_is_400(ready_study, radiologist, api_client_for):

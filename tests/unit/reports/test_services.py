@@ -3,7 +3,7 @@ from datetime import datetime, timezone as dt_timezone
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from tests.unit.reports.factories import make_study
+from tests.unit.reports.factories import give_series, make_study
 from triage.audit.models import AuditEvent
 from triage.core.exceptions import NotFound
 from triage.core.immutable import ImmutableRow
@@ -25,6 +25,27 @@ def test_sign_report__confirm_writes_version_1_and_audits_old_new_label(ready_st
     event = AuditEvent.objects.get(action="report.signed")
     assert event.extra["label"] == {"old": "covid", "new": "covid"}
     assert (event.actor, event.hospital, event.object_id) == (radiologist, ready_study.hospital, str(report.uuid))
+
+
+def test_sign_report__incomplete_series_is_refused_until_confirmed_and_the_audit_row_says_so(ready_study,
+                                                                                              radiologist):
+    give_series(ready_study, z_positions_mm=[float(z) for z in range(12) if z not in (5, 6, 7)])
+    with pytest.raises(errors.IncompleteNotConfirmed) as refused:
+        sign_report(study=ready_study, actor=radiologist, label="covid", expected_version=0)
+    assert refused.value.status_code == 400
+    assert "about 3 slices missing after slice 5" in refused.value.message
+    assert refused.value.extra == {"field": "confirmed_incomplete", "missing_slices": 3,
+                                   "gaps": [{"after_slice": 5, "missing": 3}]}
+    assert not Report.objects.filter(study=ready_study).exists()
+    sign_report(study=ready_study, actor=radiologist, label="covid", expected_version=0, confirmed_incomplete=True)
+    assert AuditEvent.objects.get(action="report.signed").extra["incomplete"] == {
+        "missing_slices": 3, "gaps": [{"after_slice": 5, "missing": 3}]}
+
+
+def test_sign_report__whole_series_needs_no_confirmation_and_audits_no_hole(ready_study, radiologist):
+    give_series(ready_study, z_positions_mm=[float(z) for z in range(12)])
+    sign_report(study=ready_study, actor=radiologist, label="covid", expected_version=0)
+    assert "incomplete" not in AuditEvent.objects.get(action="report.signed").extra
 
 
 def test_sign_report__different_label_is_an_override(ready_study, radiologist):
