@@ -1,19 +1,26 @@
 """Take the README's screenshots from a running embedded demo (``triage/scripts/run.sh``), each role in turn.
 
-Run the demo with ``../shared/data`` present (it then uploads a real CT series), wait until its studies
-are analysed, then::
+The demo uploads the real CT series it ships (``triage/pipeline/demo_data/Lung_Dx-A0002``, CC BY 4.0)
+beside its phantoms; wait until the worker has analysed it, then::
 
     TRIAGE_VAR_DIR=<the demo's var dir> .venv/bin/python -m tests.browser.take_screenshots \\
         --base http://127.0.0.1:8000 --log <the demo's output, with the passwords> --out docs/images
 
-The viewer and report shots use the real series (the study whose Patient ID is not a phantom's).
+The viewer, report and upload shots use that real series (the study whose Patient ID is not a phantom's;
+the upload page sends its files again, so the results are the duplicates of a study already analysed).
+Each page is shot 1280 px wide and stored as a 256-colour PNG, so the README's images stay small.
 """
 import argparse
 import os
 import re
 from pathlib import Path
 
+from PIL import Image
+
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, sign_in
+
+WIDTH, HEIGHT = 1280, 860
+DEMO_SERIES = Path(__file__).resolve().parents[2] / "triage" / "pipeline" / "demo_data" / "Lung_Dx-A0002"
 
 
 def credentials(log: Path) -> dict[str, str]:
@@ -46,15 +53,18 @@ def main() -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
 
-        def session(username: str, width: int = 1400, height: int = 900):
+        def session(username: str, width: int = WIDTH, height: int = HEIGHT):
             context = browser.new_context(viewport={"width": width, "height": height})
             page = context.new_page()
             sign_in(page, args.base, username, passwords[username])
             return context, page
 
-        def shot(page, name: str, full_page: bool = True) -> None:
-            page.screenshot(path=str(args.out / f"{name}.png"), full_page=full_page)
-            print(args.out / f"{name}.png")
+        def shot(page, name: str, full_page: bool = False) -> None:
+            path = args.out / f"{name}.png"
+            page.screenshot(path=str(path), full_page=full_page)
+            # A palette keeps a UI page with a grey CT on it legible at a tenth of the RGB file's size.
+            Image.open(path).convert("RGB").quantize(colors=256).save(path, optimize=True)
+            print(path, f"{path.stat().st_size // 1024} kB")
 
         context, page = session("platform.admin")
         shot(page, "home-platform-admin")
@@ -65,10 +75,15 @@ def main() -> None:
         shot(page, "worklist")
         page.goto(f"{args.base}/studies/{study}/view/")
         page.wait_for_function("viewerStats.loaded === viewerStats.count")
-        page.check("#toggle-lesion")
-        page.check("#toggle-gradcam")
+        page.check("#toggle-lesion")  # the lesion-feature model has no heatmap: the outline is its explanation
         page.wait_for_timeout(500)
-        shot(page, "viewer", full_page=False)
+        shot(page, "viewer")
+        page.goto(f"{args.base}/upload/")
+        page.set_input_files("#upload-files", sorted(str(f) for f in DEMO_SERIES.glob("*.dcm")))
+        page.click("#upload-submit")
+        page.wait_for_selector("#upload-studies li", timeout=60_000)
+        page.wait_for_timeout(1000)
+        shot(page, "upload")
         context.close()
 
         context, page = session("radiologist.north", width=1024, height=768)
@@ -82,7 +97,7 @@ def main() -> None:
 
         context, page = session("clinician.north")
         page.goto(f"{args.base}/studies/{study}/report/")
-        shot(page, "report")
+        shot(page, "report", full_page=True)
         page.goto(f"{args.base}/reports/")
         shot(page, "reports-list")
         context.close()
