@@ -78,8 +78,8 @@ def main() -> None:
         page.check("#toggle-lesion")  # the lesion-feature model has no heatmap: the outline is its explanation
         page.wait_for_timeout(500)
         shot(page, "viewer")
-        page.goto(f"{args.base}/upload/")
-        page.set_input_files("#upload-files", sorted(str(f) for f in DEMO_SERIES.glob("*.dcm")))
+        page.goto(f"{args.base}/studies/upload/")
+        page.get_by_label("Choose files…").set_input_files(sorted(str(f) for f in DEMO_SERIES.glob("*.dcm")))
         page.click("#upload-submit")
         page.wait_for_selector("#upload-studies li", timeout=60_000)
         page.wait_for_timeout(1000)

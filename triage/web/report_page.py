@@ -29,6 +29,7 @@ class StudyReportPage(LoginRequiredMixin, View):
         result = state.result
         quantification = getattr(result, "quantification", None)  # selected with the current result
         user = request.user
+        key_images = key_slices(result=result) if result else []
         histogram = histogram_bars(quantification.lesion_hu_histogram, width=HISTOGRAM_WIDTH,
                                    height=HISTOGRAM_HEIGHT) if quantification else []
         context = {
@@ -42,7 +43,8 @@ class StudyReportPage(LoginRequiredMixin, View):
             "lung_total_ml": (quantification.lung_left_ml + quantification.lung_right_ml) if quantification else None,
             "histogram_size": {"width": HISTOGRAM_WIDTH, "height": HISTOGRAM_HEIGHT},
             "zones": zone_rows(quantification.zones) if quantification else [],
-            "key_images": key_slices(result=result) if result else [],
+            "key_images": key_images,
+            "has_heatmap": any("gradcam" in image.kinds for image in key_images),
             "model_card": model_card_summary(result.model_version.card or {}) if result else None,
             "suggestion": decision_selectors.suggestion_for(study=study),
             "decision_rule": decision_selectors.decision_rule_for(hospital=study.hospital),

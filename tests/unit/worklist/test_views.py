@@ -72,9 +72,11 @@ def test_study_viewer_page__a_model_without_heatmap_says_so_and_offers_the_outli
     html = client.get(f"/studies/{viewer_study.uuid}/view/").content.decode()
     assert 'id="toggle-gradcam" type="checkbox" disabled' in html and 'id="no-heatmap"' in html
     assert "the lesion outline is its explanation" in html and 'id="toggle-lesion"' in html
+    assert "where the model looked" not in html  # no key for a heatmap it never draws
 
 
 def test_study_viewer_page__a_pixel_model_offers_its_heatmap(client, radiologist, viewer_study):  # noqa: F811
     client.force_login(radiologist)
     html = client.get(f"/studies/{viewer_study.uuid}/view/").content.decode()
     assert 'id="toggle-gradcam" type="checkbox">' in html and 'id="no-heatmap"' not in html
+    assert "where the model looked" in html  # the heatmap's colour key

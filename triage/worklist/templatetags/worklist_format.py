@@ -39,8 +39,9 @@ def severity(total, maximum=None) -> str:
 
 
 @register.inclusion_tag("worklist/_overlay_key.html")
-def overlay_key() -> dict:
-    """Render the key of both overlays from the colours the renderer uses (one colour map)."""
+def overlay_key(heatmap: bool = True) -> dict:
+    """Render the key of the overlays from the colours the renderer uses (one colour map); ``heatmap=False``
+    leaves out the Grad-CAM ramp for a model that has none (a key for an overlay never shown misleads)."""
     names = {GGO: "Ground-glass opacity", CONSOLIDATION: "Consolidation"}
-    return {"ramp": "linear-gradient(90deg, " + ", ".join(heatmap_colormap()["stops"]) + ")", "outlines": [{"name": names[label], "rgb": ", ".join(str(c) for c in rgb)}
+    return {"heatmap": heatmap, "ramp": "linear-gradient(90deg, " + ", ".join(heatmap_colormap()["stops"]) + ")", "outlines": [{"name": names[label], "rgb": ", ".join(str(c) for c in rgb)}
                          for label, rgb in OUTLINE_RGB.items()]}
