@@ -22,6 +22,8 @@ def test_study_report_page__shows_numbers_overlays_and_unreviewed_state(client, 
                  "Suggested because probability 0.91 ≥ 0.80.", "<rect", "Left upper", "sensitivity 0.900"):
         assert text in html, text
     assert f"/api/studies/{ready_study.uuid}/overlays/12/gradcam.png" in html
+    assert f'<div class="key-image"><img src="/api/studies/{ready_study.uuid}/slices/12.png"' in html  # CT under it
+    assert "where the model looked" in html  # a Grad-CAM overlay is shown, so is its key
     assert 'data-api-form action="/api/studies/{}/decisions/"'.format(ready_study.uuid) in html
     assert f"/report/sign/" not in html  # clinicians do not sign
     assert AuditEvent.objects.filter(action="study.viewed", actor=clinician).count() == 1
