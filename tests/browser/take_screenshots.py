@@ -59,11 +59,18 @@ def main() -> None:
             sign_in(page, args.base, username, passwords[username])
             return context, page
 
-        def shot(page, name: str, full_page: bool = False) -> None:
+        def shot(page, name: str, full_page: bool = False, section: str | None = None,
+                 max_height: int | None = None) -> None:
+            """Shoot the viewport, the whole page, or one ``section`` (a selector) of it, cut at ``max_height``."""
             path = args.out / f"{name}.png"
-            page.screenshot(path=str(path), full_page=full_page)
+            if section:
+                page.locator(section).screenshot(path=str(path))
+            else:
+                page.screenshot(path=str(path), full_page=full_page)
             # A palette keeps a UI page with a grey CT on it legible at a tenth of the RGB file's size.
-            Image.open(path).convert("RGB").quantize(colors=256).save(path, optimize=True)
+            image = Image.open(path).convert("RGB")
+            image = image.crop((0, 0, image.width, min(image.height, max_height or image.height)))
+            image.quantize(colors=256).save(path, optimize=True)
             print(path, f"{path.stat().st_size // 1024} kB")
 
         context, page = session("platform.admin")
@@ -97,7 +104,12 @@ def main() -> None:
 
         context, page = session("clinician.north")
         page.goto(f"{args.base}/studies/{study}/report/")
-        shot(page, "report", full_page=True)
+        shot(page, "report")
+        # An element shot scrolls to it, but lazy key images next to it might still be loading.
+        page.evaluate("document.querySelectorAll('img[loading=lazy]').forEach(img => { img.loading = 'eager'; })")
+        page.wait_for_function("[...document.images].every(img => img.complete && img.naturalWidth > 0)")
+        shot(page, "report-key-images", section="section[aria-labelledby=images-heading]",
+             max_height=440)  # the first row: CT texture is what makes a PNG large
         page.goto(f"{args.base}/reports/")
         shot(page, "reports-list")
         context.close()
