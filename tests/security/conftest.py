@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 
 from tests.unit.worklist.factories import add_overlay, add_result, ct_dicom, store_series
 from triage.accounts import services as account_services
+from triage.accounts.invites import set_password_path
 from triage.accounts.models import Role
 from triage.decisions import services as decision_services
 from triage.exports import services as export_services
@@ -114,7 +115,9 @@ def _tenant(*, hospital, code: str, make_user) -> Tenant:
               "series_instance_uid": study.selected_series.series_instance_uid,
               "sop_instance_uid": study.selected_series.instances.order_by("id").first().sop_instance_uid,
               "frames": 1, "destination_uuid": destination.uuid, "job_uuid": job.uuid,
-              "candidate_uuid": candidate.uuid}
+              "candidate_uuid": candidate.uuid,
+              # The invite link of this hospital's new member (public, authorised by its token alone).
+              **dict(zip(("uidb64", "token"), set_password_path(user=member.user).strip("/").split("/")[1:]))}
     markers = {*markers, f"secret-{code}-4471", str(destination.uuid), str(job.uuid), str(hospital.uuid), str(member.uuid), str(token.uuid), str(node.uuid), token.key_prefix,
                *(str(u.uuid) for u in (admin, radiologist, clinician, member.user))}
     return Tenant(hospital=hospital, admin=admin, radiologist=radiologist, clinician=clinician, study=study,

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
-PUBLIC_PATHS = {"/login/", "/api/health/", "/api/health/ready/", "/api/health/live/"}
+# The invite's set-password pages are reached before any login, by the mailed token alone.
+PUBLIC_PATHS = {"/login/", "/api/health/", "/api/health/ready/", "/api/health/live/",
+                "/set-password/done/", "/set-password/{uidb64}/{token}/"}
 METHODS = ("get", "post", "put", "patch", "delete")
 CONVERTER = re.compile(r"<(?:\w+:)?(\w+)>")
 PARAM = re.compile(r"{(\w+)}")

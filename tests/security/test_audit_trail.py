@@ -20,7 +20,9 @@ from triage.studies.models import Study
 NO_PATIENT_DATA = None
 READS = {
     "/": NO_PATIENT_DATA,  # the user's own memberships
-    "/login/": NO_PATIENT_DATA, "/logout/": NO_PATIENT_DATA, "/api/health/": NO_PATIENT_DATA,
+    "/login/": NO_PATIENT_DATA, "/logout/": NO_PATIENT_DATA,
+    "/set-password/done/": NO_PATIENT_DATA, "/set-password/{uidb64}/{token}/": NO_PATIENT_DATA,  # invites
+    "/api/health/": NO_PATIENT_DATA,
     "/api/health/ready/": NO_PATIENT_DATA, "/api/health/live/": NO_PATIENT_DATA,
     "/api/docs/": NO_PATIENT_DATA, "/api/schema/": NO_PATIENT_DATA, "/api/me/": NO_PATIENT_DATA,
     "/api/hospitals/": NO_PATIENT_DATA, "/api/hospitals/{hospital_uuid}/": NO_PATIENT_DATA,
