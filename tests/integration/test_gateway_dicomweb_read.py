@@ -179,3 +179,70 @@ def test_dicomweb_read__answers_the_requests_ohif_makes(stored, live_server):
     assert len(metadata.json()) == 8
     assert frame.headers["Content-Type"].startswith("multipart/related")
     assert len(frame.content) > 64 * 64 * 2
+
+
+SR_CLASS, SEG_CLASS, SC_CLASS = "1.2.840.10008.5.1.4.1.1.88.34", "1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.7"
+
+
+@pytest.fixture
+def analysed(live_server, transactional_db, hospital_a, make_user, phantom_series):
+    """A study STOW-ed into hospital A with a current AI result; yield (client, source datasets, study)."""
+    from tests.unit.worklist.factories import add_overlay, add_result
+    from triage.studies.models import Series, Study
+
+    user = make_user(hospital=hospital_a, role=Role.RADIOLOGIST)
+    client = client_for(live_server, token_for(user, hospital_a))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        source = [pydicom.dcmread(p) for p in phantom_series(slices=12, size_px=64, severity="moderate", seed=5)]
+    client.store_instances(source)
+    study = Study.objects.get(study_instance_uid=source[0].StudyInstanceUID)
+    Study.objects.filter(pk=study.pk).update(selected_series=Series.objects.get(study=study))
+    study.refresh_from_db()
+    result = add_result(study=study, probability=0.87, label="covid19", lesion_fraction=0.12, severity=9)
+    add_overlay(result=result, slice_index=5, size_px=64)
+    return client, source, study
+
+
+def test_dicomweb_read__serves_the_current_results_sr_seg_and_key_images(analysed, live_server, hospital_b,
+                                                                          make_user):
+    import highdicom as hd
+
+    from triage.exports import dicom_objects
+    from triage.results.models import Result
+
+    client, source, study = analysed
+    study_uid = source[0].StudyInstanceUID
+
+    series = client.search_for_series(study_uid)
+    by_number = {s["00200011"]["Value"][0]: uid_of(s, "0020000E") for s in series if "Value" in s["00200011"]}
+    sr_series, seg_series, sc_series = (by_number[n] for n in (dicom_objects.SR_SERIES_NUMBER,
+                                                               dicom_objects.SEG_SERIES_NUMBER,
+                                                               dicom_objects.SC_SERIES_NUMBER))
+    [sr_answer] = client.search_for_instances(study_uid, series_instance_uid=sr_series)
+    sr = client.retrieve_instance(study_uid, sr_series, uid_of(sr_answer, "00080018"))
+    sr_meta = client.retrieve_instance_metadata(study_uid, sr_series, sr.SOPInstanceUID)
+    [seg_meta] = client.retrieve_series_metadata(study_uid, seg_series)
+    seg = client.retrieve_instance(study_uid, seg_series, uid_of(seg_meta, "00080018"))
+    [key_image] = client.retrieve_series(study_uid, sc_series)
+
+    assert len(series) == 4 and {uid_of(s, "00080060") for s in series} >= {"CT", "SR", "SEG"}
+    assert sr.SOPClassUID == uid_of(sr_answer, "00080016") == SR_CLASS
+    assert hd.sr.Comprehensive3DSR.from_dataset(sr).ContentTemplateSequence[0].TemplateIdentifier == "1500"
+    assert "7FE00010" not in sr_meta  # a report has no pixel data to point at
+    assert uid_of(seg_meta, "00080016") == SEG_CLASS and "BulkDataURI" in seg_meta["7FE00010"]
+    assert hd.seg.Segmentation.from_dataset(seg).number_of_segments == 4
+    assert key_image.SOPClassUID == SC_CLASS and key_image.StudyInstanceUID == study_uid
+
+    # Only the current result is served: with none current (a candidate only), the CT series is all.
+    Result.objects.filter(study=study).update(is_current=False)
+    assert [uid_of(s, "00080060") for s in client.search_for_series(study_uid)] == ["CT"]
+    Result.objects.filter(study=study).update(is_current=True)
+
+    other = client_for(live_server, token_for(make_user(hospital=hospital_b, role=Role.RADIOLOGIST), hospital_b))
+    for read in (lambda: other.search_for_series(study_uid),
+                 lambda: other.retrieve_instance(study_uid, sr_series, sr.SOPInstanceUID),
+                 lambda: other.retrieve_series_metadata(study_uid, seg_series)):
+        with pytest.raises(requests.HTTPError) as error:
+            read()
+        assert error.value.response.status_code == 404

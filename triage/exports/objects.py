@@ -8,7 +8,8 @@ platform shows); the SEG holds the regenerated masks.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pydicom
@@ -17,12 +18,14 @@ from pydicom.dataset import Dataset
 
 from triage.core.exceptions import DomainError
 from triage.exports import dicom_objects
+from triage.exports.senders import encode
+from triage.gateway.result_objects import ResultObject
 from triage.reports.models import Report
 from triage.reports.selectors import latest_report_for
 from triage.results.models import Overlay, Result
 from triage.results.selectors import current_result_for
 from triage.studies.models import Instance, Study
-from triage.studies.storage import read_content
+from triage.studies.storage import read_content, sha256_of, store_content, study_store
 
 NO_RESULT_MSG = "The study has no current AI result to export."
 NO_SERIES_MSG = "The study has no selected series to export results for."
@@ -106,3 +109,40 @@ def build_result_objects(*, study: Study) -> ResultObjects:
     images = [(o.slice_index, _rgb(o.png)) for o in overlays if o.slice_index < len(source)]
     key_images = dicom_objects.key_images(source, images=images, summary=summary)
     return ResultObjects(datasets=[seg, sr, *key_images], revision=summary.revision)
+
+
+def _manifest_path(study: Study, *, result: Result, revision: int) -> str:
+    return f"{study.hospital.uuid}/results/{result.uuid}-r{revision}.json"
+
+
+def result_objects_for_dicomweb(study: Study) -> list[ResultObject]:
+    """Return the current result's objects of ``study``, each stored in the study store, for DICOMweb reads.
+
+    Building them regenerates the masks (seconds of CPU), so the first read stores the built
+    files under their content address and a manifest keyed by the current result and the
+    revision; later reads only read the manifest. A new current result or a sign-off changes
+    the key, so a stale or a candidate (shadow) result is never served. ``[]`` without a result.
+    """
+    result = current_result_for(study=study)
+    if result is None:
+        return []
+    report = latest_report_for(study=study)
+    try:
+        with study_store().open(_manifest_path(study, result=result, revision=report.version if report else 0)) as f:
+            return [ResultObject(**entry) for entry in json.load(f)]
+    except FileNotFoundError:
+        pass
+    try:
+        built = build_result_objects(study=study)
+    except DomainError:  # no quantification or no selected series: nothing to serve
+        return []
+    objects = []
+    for dataset in built.datasets:
+        data = encode(dataset)
+        path, _ = store_content(hospital_uuid=study.hospital.uuid, data=data, sha256=sha256_of(data))
+        objects.append(ResultObject(series_instance_uid=str(dataset.SeriesInstanceUID),
+                                    sop_instance_uid=str(dataset.SOPInstanceUID), storage_path=path))
+    manifest = json.dumps([asdict(o) for o in objects]).encode()
+    study_store().put(_manifest_path(study, result=result, revision=built.revision), io.BytesIO(manifest),
+                      size=len(manifest))
+    return objects

@@ -256,10 +256,8 @@ class MetadataRetrieveApi(DicomwebReadApi):
                                              series_instance_uid=series_instance_uid, sop_instance_uid=sop_instance_uid)
         answers = []
         for instance in instances:
-            ids = (instance.series.study.study_instance_uid, instance.series.series_instance_uid,
-                   instance.sop_instance_uid)
             answers.append(wado.metadata(selectors.read_header(instance),
-                                         bulk_data_uri=f"{self.study_url(request, *ids)}/frames/1"))
+                                         bulk_data_uri=f"{self.study_url(request, *instance.ids)}/frames/1"))
         return Response(answers, content_type=dicomweb.DICOM_JSON_MEDIA_TYPE)
 
 

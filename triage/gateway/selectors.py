@@ -1,4 +1,6 @@
 """Reads of DICOM nodes, of the hospital a DICOMweb or C-STORE sender stores into, and DICOMweb reads."""
+from __future__ import annotations
+
 import datetime
 import io
 from dataclasses import dataclass, field
@@ -14,6 +16,7 @@ from triage.core.exceptions import DomainError, NotFound
 from triage.gateway import qido
 from triage.gateway.exceptions import TokenNotBoundToHospital
 from triage.gateway.models import DicomNode
+from triage.gateway.result_objects import ResultObject, result_objects_of
 from triage.studies.models import Instance, Series, Study
 from triage.studies.selectors import record_studies_listed, studies_visible_to
 from triage.studies.storage import read_content
@@ -146,8 +149,8 @@ def _first_instance_ids(level: str, rows: list) -> dict[int, int]:
     return {f[group]: f["first"] for f in firsts}
 
 
-def read_header(instance: Instance) -> Dataset:
-    """Read a stored instance's header (no pixel data)."""
+def read_header(instance: Instance | WadoObject | ResultObject) -> Dataset:
+    """Read a stored instance's (or result object's) header (no pixel data)."""
     return pydicom.dcmread(io.BytesIO(read_content(instance.storage_path)), stop_before_pixels=True)
 
 
@@ -193,12 +196,14 @@ def qido_search(*, user: User, query: qido.Query, study_instance_uid: str | None
     """
     qs = _base_queryset(query.level, user=user)
     paths = PATH_TO[query.level]
+    results: list[QidoRow] = []
     if study_instance_uid is not None:  # a search inside a study (series): 404 unless it is visible
-        studies = studies_visible_to(user=user).filter(study_instance_uid=study_instance_uid)
-        if series_instance_uid is not None and not Series.objects.filter(
-                study__in=studies, series_instance_uid=series_instance_uid).exists():
+        studies = list(studies_visible_to(user=user).filter(study_instance_uid=study_instance_uid))
+        if not studies:
             raise NotFound()
-        if not studies.exists():
+        results = _result_rows(query, studies=studies, series_instance_uid=series_instance_uid)
+        if series_instance_uid is not None and not results and not Series.objects.filter(
+                study__in=studies, series_instance_uid=series_instance_uid).exists():
             raise NotFound()
         qs = qs.filter(**{f"{paths[qido.STUDY]}study_instance_uid": study_instance_uid})
     if series_instance_uid is not None:
@@ -241,17 +246,70 @@ def qido_search(*, user: User, query: qido.Query, study_instance_uid: str | None
                 break
         if not in_headers:
             break
+    if len(rows) < query.limit and results:  # the result series come after the stored ones
+        stored = qs.count() if not in_headers else skipped + len(rows)
+        start = max(query.offset - stored, 0) if not rows else 0
+        rows += results[start:start + query.limit - len(rows)]
     if rows:
         record_studies_listed(user=user, studies={r.study.id: r.study for r in rows}.values(), via="qido-rs")
     return rows
 
 
+@dataclass(frozen=True)
+class WadoObject:
+    """One instance WADO-RS answers: a stored instance or a result object, with its file in the study store."""
+
+    study: Study
+    series_instance_uid: str
+    sop_instance_uid: str
+    storage_path: str
+
+    @property
+    def ids(self) -> tuple[str, str, str]:
+        return self.study.study_instance_uid, self.series_instance_uid, self.sop_instance_uid
+
+
+def _result_objects(study: Study, *, series_instance_uid: str | None = None,
+                    sop_instance_uid: str | None = None) -> list[ResultObject]:
+    return [o for o in result_objects_of(study)
+            if series_instance_uid in (None, o.series_instance_uid) and sop_instance_uid in (None, o.sop_instance_uid)]
+
+
+def _result_rows(query: qido.Query, *, studies: list[Study], series_instance_uid: str | None) -> list[QidoRow]:
+    """Return the QIDO-RS rows (series or instances) of the studies' result objects that match ``query``.
+
+    No result object is in a column, so every key is matched against the object's header.
+    """
+    if query.level == qido.STUDY:
+        return []
+    rows = []
+    for study in studies:
+        by_series: dict[str, list[ResultObject]] = {}
+        for obj in _result_objects(study, series_instance_uid=series_instance_uid):
+            by_series.setdefault(obj.series_instance_uid, []).append(obj)
+        for series_uid, objects in by_series.items():
+            members = objects[:1] if query.level == qido.SERIES else objects
+            for obj in members:
+                header = read_header(obj)
+                if not all(m.matches(str(header.get(m.keyword, "") or "")) for m in query.matchers):
+                    continue
+                ids = {"StudyInstanceUID": study.study_instance_uid, "SeriesInstanceUID": series_uid}
+                computed = {"NumberOfSeriesRelatedInstances": len(objects)} if query.level == qido.SERIES else {}
+                if query.level == qido.INSTANCE:
+                    ids["SOPInstanceUID"] = obj.sop_instance_uid
+                rows.append(QidoRow(study=study, header=header, computed=computed, ids=ids))
+    return rows
+
+
 def wado_instances(*, user: User, study_instance_uid: str, series_instance_uid: str | None = None,
-                   sop_instance_uid: str | None = None) -> list[Instance]:
+                   sop_instance_uid: str | None = None) -> list[WadoObject]:
     """Return the visible instances of a study (series, instance) for WADO-RS, in series and slice order.
 
-    The same StudyInstanceUID at two hospitals the user sees is two studies; both are
-    answered. Nothing visible is the same 404 as nothing at all.
+    The study's result objects (the current AI result as DICOM) follow its stored instances;
+    they are looked up only when the request is not answered by stored instances alone (a
+    whole study, or a series or instance that is not stored), so frame reads of a CT series
+    never build results. The same StudyInstanceUID at two hospitals the user sees is two
+    studies; both are answered. Nothing visible is the same 404 as nothing at all.
     """
     studies = list(studies_visible_to(user=user).filter(study_instance_uid=study_instance_uid))
     qs = Instance.objects.filter(series__study__in=studies, decode_error="").select_related("series__study")
@@ -259,10 +317,18 @@ def wado_instances(*, user: User, study_instance_uid: str, series_instance_uid: 
         qs = qs.filter(series__series_instance_uid=series_instance_uid)
     if sop_instance_uid is not None:
         qs = qs.filter(sop_instance_uid=sop_instance_uid)
-    instances = list(qs.order_by("series__series_number", "series_id", F("z_position_mm").asc(nulls_last=True),
-                                 "instance_number", "id"))
+    instances = [WadoObject(study=i.series.study, series_instance_uid=i.series.series_instance_uid,
+                            sop_instance_uid=i.sop_instance_uid, storage_path=i.storage_path)
+                 for i in qs.order_by("series__series_number", "series_id",
+                                      F("z_position_mm").asc(nulls_last=True), "instance_number", "id")]
+    if series_instance_uid is None or not instances:
+        instances += [WadoObject(study=study, series_instance_uid=o.series_instance_uid,
+                                 sop_instance_uid=o.sop_instance_uid, storage_path=o.storage_path)
+                      for study in studies
+                      for o in _result_objects(study, series_instance_uid=series_instance_uid,
+                                               sop_instance_uid=sop_instance_uid)]
     if not instances:
         raise NotFound()
-    for study in {i.series.study_id: i.series.study for i in instances}.values():
+    for study in {i.study.id: i.study for i in instances}.values():
         study_for_images(user=user, study_uuid=study.uuid)
     return instances

@@ -133,8 +133,13 @@ def frame_data(data: bytes, *, frames: str) -> list[bytes]:
 
 
 def metadata(header: Dataset, *, bulk_data_uri: str) -> dict:
-    """Return an instance header (read without pixel data) as DICOM JSON metadata."""
+    """Return an instance header (read without pixel data) as DICOM JSON metadata.
+
+    An image's pixel data is a BulkDataURI; an object without pixels (a structured report) has none.
+    """
     body = dicom_json(header, bulk_data_threshold=10**9)
+    if "Rows" not in header:
+        return body
     body["7FE00010"] = {"vr": "OW" if int(header.get("BitsAllocated", 16)) > 8 else "OB",
                         "BulkDataURI": bulk_data_uri}
     return body
