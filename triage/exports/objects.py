@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -26,6 +27,8 @@ from triage.results.models import Overlay, Result
 from triage.results.selectors import current_result_for
 from triage.studies.models import Instance, Study
 from triage.studies.storage import read_content, sha256_of, store_content, study_store
+
+logger = logging.getLogger(__name__)
 
 NO_RESULT_MSG = "The study has no current AI result to export."
 NO_SERIES_MSG = "The study has no selected series to export results for."
@@ -132,17 +135,22 @@ def result_objects_for_dicomweb(study: Study) -> list[ResultObject]:
             return [ResultObject(**entry) for entry in json.load(f)]
     except FileNotFoundError:
         pass
+    revision, objects = report.version if report else 0, []
     try:
         built = build_result_objects(study=study)
-    except DomainError:  # no quantification or no selected series: nothing to serve
-        return []
-    objects = []
-    for dataset in built.datasets:
-        data = encode(dataset)
-        path, _ = store_content(hospital_uuid=study.hospital.uuid, data=data, sha256=sha256_of(data))
-        objects.append(ResultObject(series_instance_uid=str(dataset.SeriesInstanceUID),
-                                    sop_instance_uid=str(dataset.SOPInstanceUID), storage_path=path))
+        revision = built.revision
+        for dataset in built.datasets:
+            data = encode(dataset)
+            path, _ = store_content(hospital_uuid=study.hospital.uuid, data=data, sha256=sha256_of(data))
+            objects.append(ResultObject(series_instance_uid=str(dataset.SeriesInstanceUID),
+                                        sop_instance_uid=str(dataset.SOPInstanceUID), storage_path=path))
+    except (DomainError, ValueError, AttributeError, TypeError) as exc:
+        # No quantification or series, or source headers highdicom cannot build from: the same
+        # data fails the same way, so the empty answer is kept too, and the study's stored
+        # series are served as before rather than failing with the result.
+        logger.warning("exports.result_objects_not_built", extra={"study_id": study.id, "error": str(exc)[:200]})
+        objects = []
     manifest = json.dumps([asdict(o) for o in objects]).encode()
-    study_store().put(_manifest_path(study, result=result, revision=built.revision), io.BytesIO(manifest),
+    study_store().put(_manifest_path(study, result=result, revision=revision), io.BytesIO(manifest),
                       size=len(manifest))
     return objects
