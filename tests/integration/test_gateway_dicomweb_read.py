@@ -2,6 +2,7 @@
 import io
 import warnings
 
+import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
@@ -9,10 +10,14 @@ import requests
 from dicomweb_client.api import DICOMwebClient
 from PIL import Image
 
+from tests.unit.worklist.factories import add_overlay, add_result
 from triage.accounts import services as account_services
 from triage.accounts.models import Role
 from triage.audit.models import AuditEvent
+from triage.exports import dicom_objects
+from triage.results.models import Result
 from triage.studies.audit_actions import StudyAction
+from triage.studies.models import Series, Study
 
 pytestmark = pytest.mark.integration
 
@@ -32,17 +37,25 @@ def client_for(live_server, key: str) -> DICOMwebClient:
     return DICOMwebClient(url=f"{live_server.url}/dicomweb", headers={"Authorization": f"Token {key}"})
 
 
-@pytest.fixture
-def stored(live_server, transactional_db, hospital_a, make_user, phantom_series):
-    """Two studies STOW-ed into hospital A; yield (client for A, [datasets of study 1], [of study 2])."""
-    user = make_user(hospital=hospital_a, role=Role.RADIOLOGIST)
-    client = client_for(live_server, token_for(user, hospital_a))
+def phantom(phantom_series, **options) -> list[pydicom.Dataset]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        first = [pydicom.dcmread(p) for p in phantom_series(slices=8, size_px=64, severity="none", seed=21,
-                                                            patient_id="QIDO-1", accession_number="ACC1")]
-        second = [pydicom.dcmread(p) for p in phantom_series(slices=8, size_px=64, severity="none", seed=22,
-                                                             patient_id="QIDO-2", accession_number="ACC2")]
+        return [pydicom.dcmread(p) for p in phantom_series(slices=options.pop("slices", 8), size_px=64, **options)]
+
+
+@pytest.fixture
+def radiologist_client(live_server, transactional_db, hospital_a, make_user):
+    """A radiologist of hospital A and a dicomweb-client with a token bound to A."""
+    user = make_user(hospital=hospital_a, role=Role.RADIOLOGIST)
+    return client_for(live_server, token_for(user, hospital_a)), user
+
+
+@pytest.fixture
+def stored(radiologist_client, phantom_series):
+    """Two studies STOW-ed into hospital A; yield (client for A, [datasets of study 1], [of study 2])."""
+    client, user = radiologist_client
+    first = phantom(phantom_series, severity="none", seed=21, patient_id="QIDO-1", accession_number="ACC1")
+    second = phantom(phantom_series, severity="none", seed=22, patient_id="QIDO-2", accession_number="ACC2")
     second[0].StudyTime = "235900"  # not a column: matched against the header
     for ds in second[1:]:
         ds.StudyTime = "235900"
@@ -185,16 +198,10 @@ SR_CLASS, SEG_CLASS, SC_CLASS = "1.2.840.10008.5.1.4.1.1.88.34", "1.2.840.10008.
 
 
 @pytest.fixture
-def analysed(live_server, transactional_db, hospital_a, make_user, phantom_series):
+def analysed(radiologist_client, phantom_series):
     """A study STOW-ed into hospital A with a current AI result; yield (client, source datasets, study)."""
-    from tests.unit.worklist.factories import add_overlay, add_result
-    from triage.studies.models import Series, Study
-
-    user = make_user(hospital=hospital_a, role=Role.RADIOLOGIST)
-    client = client_for(live_server, token_for(user, hospital_a))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        source = [pydicom.dcmread(p) for p in phantom_series(slices=12, size_px=64, severity="moderate", seed=5)]
+    client, _ = radiologist_client
+    source = phantom(phantom_series, slices=12, severity="moderate", seed=5)
     client.store_instances(source)
     study = Study.objects.get(study_instance_uid=source[0].StudyInstanceUID)
     Study.objects.filter(pk=study.pk).update(selected_series=Series.objects.get(study=study))
@@ -206,11 +213,6 @@ def analysed(live_server, transactional_db, hospital_a, make_user, phantom_serie
 
 def test_dicomweb_read__serves_the_current_results_sr_seg_and_key_images(analysed, live_server, hospital_b,
                                                                           make_user):
-    import highdicom as hd
-
-    from triage.exports import dicom_objects
-    from triage.results.models import Result
-
     client, source, study = analysed
     study_uid = source[0].StudyInstanceUID
 

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from tests.unit.worklist.factories import add_overlay, add_result, make_study, store_series
 from triage.exports import dicom_objects
-from triage.exports.objects import build_result_objects
+from triage.exports import objects
+from triage.exports.objects import build_result_objects, result_objects_for_dicomweb
 from triage.reports.services import sign_report
 
 SR_CLASS, SEG_CLASS, SC_CLASS = "1.2.840.10008.5.1.4.1.1.88.34", "1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.7"
@@ -77,6 +78,30 @@ def test_build_result_objects__uids_are_stable_and_sign_off_changes_only_the_sr(
     [whole] = content.get_image_measurement_groups()
     assert {e.name.meaning: e.value.meaning for e in whole.get_qualitative_evaluations()}[
         "Radiologist review status"] == "Radiologist confirmed the AI label"
+
+
+@pytest.mark.django_db
+def test_result_objects_for_dicomweb__built_once_per_revision_then_read_from_the_store(study, radiologist,
+                                                                                     monkeypatch):
+    served = result_objects_for_dicomweb(study)
+    built = build_result_objects(study=study)
+    monkeypatch.setattr(objects, "build_result_objects", lambda **kw: pytest.fail("rebuilt a cached result"))
+    cached = result_objects_for_dicomweb(study)
+    monkeypatch.undo()
+    sign_report(study=study, actor=radiologist, label="covid19", expected_version=0)
+    signed = result_objects_for_dicomweb(study)
+
+    assert cached == served
+    assert [o.sop_instance_uid for o in served] == built.sop_instance_uids
+    # a sign-off changes the SR only
+    assert [a.sop_instance_uid == b.sop_instance_uid for a, b in zip(served, signed)] == [True, False, True]
+
+
+@pytest.mark.django_db
+def test_result_objects_for_dicomweb__nothing_without_a_current_result(study):
+    study.results.update(is_current=False)
+
+    assert result_objects_for_dicomweb(study) == []
 
 
 @pytest.mark.django_db
