@@ -194,7 +194,9 @@ def test_dicomweb_read__answers_the_requests_ohif_makes(stored, live_server):
     assert len(frame.content) > 64 * 64 * 2
 
 
-SR_CLASS, SEG_CLASS, SC_CLASS = "1.2.840.10008.5.1.4.1.1.88.34", "1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.7"
+SR_CLASS = "1.2.840.10008.5.1.4.1.1.88.34"  # Comprehensive 3D SR
+SEG_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"  # Segmentation
+SC_CLASS = "1.2.840.10008.5.1.4.1.1.7"  # Secondary Capture
 
 
 @pytest.fixture
