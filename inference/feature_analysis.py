@@ -44,7 +44,7 @@ def lesion_overlays(volume: Volume, indices: list[int], *, lesion_labels: np.nda
 def analyse_with_lesion_features(volume: Volume, *, loaded: LoadedModel, key_slices: int = DEFAULT_KEY_SLICES,
                                  timer: StageTimer) -> StudyAnalysis:
     """Quantify, classify the slices' lesion features, aggregate and check the domain (see the module docstring)."""
-    from inference.analysis import StudyAnalysis, assess_applicability, score_study, slice_scores
+    from inference.analysis import assess_applicability, score_study, study_analysis
     from inference.explain import select_key_slices
     from inference.quantify import quantify_volume
 
@@ -68,16 +68,5 @@ def analyse_with_lesion_features(volume: Volume, *, loaded: LoadedModel, key_sli
                                              features=embedding if loaded.scoring_model is not None else None)
     with timer.stage("explain"):
         overlays = lesion_overlays(volume, key.tolist(), lesion_labels=quantification.lesion_labels)
-    return StudyAnalysis(
-        class_names=class_names,
-        class_probabilities=scores.class_probabilities,
-        covid_probability=scores.covid_probability,
-        covid_probability_uncalibrated=scores.covid_probability_uncalibrated,
-        predicted_label=max(scores.class_probabilities, key=scores.class_probabilities.__getitem__),
-        slice_scores=slice_scores(volume, plan, scores.slice_probabilities[:, loaded.positive_index]),
-        key_slice_indices=key.tolist(),
-        quantification=quantification,
-        overlays=overlays,
-        applicability=applicability,
-        stage_seconds=timer.seconds,
-    )
+    return study_analysis(volume, plan, scores, card=loaded.card, key=key, quantification=quantification,
+                          overlays=overlays, applicability=applicability, timer=timer)
