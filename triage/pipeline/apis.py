@@ -106,8 +106,8 @@ class CandidatePromoteApi(APIView):
 
     @extend_schema(request=InputSerializer, responses=ModelVersionOutputSerializer)
     def post(self, request, candidate_uuid):
-        candidate_get(user=request.user, candidate_uuid=candidate_uuid)  # not yours: 404 before any 400
+        candidate = candidate_get(user=request.user, candidate_uuid=candidate_uuid)  # not yours: 404 before any 400
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        version = promote_reviewed_candidate(actor=request.user, candidate_uuid=candidate_uuid, **data.validated_data)
+        version = promote_reviewed_candidate(actor=request.user, candidate=candidate, **data.validated_data)
         return Response(ModelVersionOutputSerializer(version).data)

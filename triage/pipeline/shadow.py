@@ -34,11 +34,11 @@ SHADOW_SWEEP_GRACE = timedelta(minutes=10)
 SHADOW_SWEEP_LIMIT = 500
 
 
-def promote_reviewed_candidate(*, actor: User, candidate_uuid, reviewed_n: int, reanalyse: bool = False,
+def promote_reviewed_candidate(*, actor: User, candidate: Candidate, reviewed_n: int, reanalyse: bool = False,
                                label_source: str = LabelSource.PCR, n_boot: int = ev.N_BOOT) -> ModelVersion:
     """Promote a candidate on the comparison computed now, provided it rests on the ``reviewed_n`` studies the
-    admin was shown (:class:`~triage.core.exceptions.Conflict` otherwise: new outcomes arrived meanwhile)."""
-    candidate = result_selectors.candidate_get(user=actor, candidate_uuid=candidate_uuid)
+    admin was shown (:class:`~triage.core.exceptions.Conflict` otherwise: new outcomes arrived meanwhile).
+    ``candidate`` comes from :func:`~triage.results.selectors.candidate_get` for ``actor``."""
     require_platform_admin(user=actor)  # before the comparison, whose read is audited
     if candidate.ended_at is not None:
         raise Conflict(CANDIDACY_ENDED_MSG)

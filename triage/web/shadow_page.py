@@ -134,7 +134,7 @@ class ShadowCandidatePage(LoginRequiredMixin, View):
 class ShadowPromotePage(LoginRequiredMixin, View):
     def post(self, request, candidate_uuid):
         with not_found_as_404():  # not yours: the 404 comes before any form message
-            candidate_get(user=request.user, candidate_uuid=candidate_uuid)
+            candidate = candidate_get(user=request.user, candidate_uuid=candidate_uuid)
         if request.POST.get("confirm") != "yes":
             messages.error(request, "Tick the confirmation to promote.")
             return redirect("shadow-candidate", candidate_uuid=candidate_uuid)
@@ -147,7 +147,7 @@ class ShadowPromotePage(LoginRequiredMixin, View):
         try:
             with not_found_as_404():
                 version = promote_reviewed_candidate(
-                    actor=request.user, candidate_uuid=candidate_uuid, reviewed_n=reviewed_n,
+                    actor=request.user, candidate=candidate, reviewed_n=reviewed_n,
                     label_source=label_source if label_source in LabelSource.values else LabelSource.PCR,
                     reanalyse=request.POST.get("reanalyse") == "yes")
         except DomainError as exc:

@@ -20,7 +20,7 @@ def candidate(platform_admin, hospital_a, admin_a):
 
 def test_promote_reviewed_candidate__refuses_when_the_evidence_changed(candidate, platform_admin):
     with pytest.raises(Conflict, match="3 studies then, 4 now"):
-        shadow.promote_reviewed_candidate(actor=platform_admin, candidate_uuid=candidate.uuid, reviewed_n=3, n_boot=50)
+        shadow.promote_reviewed_candidate(actor=platform_admin, candidate=candidate, reviewed_n=3, n_boot=50)
     assert not ModelVersion.objects.get(name="covidnet3d-shallow").is_active
     assert not AuditEvent.objects.filter(action="model.candidate_promoted").exists()
 
@@ -28,14 +28,14 @@ def test_promote_reviewed_candidate__refuses_when_the_evidence_changed(candidate
 def test_promote_reviewed_candidate__ended_candidacy_is_refused(candidate, platform_admin):
     end_candidacy(actor=platform_admin, candidate=candidate)
     with pytest.raises(Conflict, match="ended"):
-        shadow.promote_reviewed_candidate(actor=platform_admin, candidate_uuid=candidate.uuid, reviewed_n=4, n_boot=50)
+        shadow.promote_reviewed_candidate(actor=platform_admin, candidate=candidate, reviewed_n=4, n_boot=50)
 
 
 def test_promote_reviewed_candidate__activates_reanalyses_and_audits_the_figures(candidate, platform_admin,
                                                                                 django_capture_on_commit_callbacks):
     with mock.patch.object(tasks.analyse_study, "apply_async") as analysis_sent, \
             django_capture_on_commit_callbacks(execute=True):
-        version = shadow.promote_reviewed_candidate(actor=platform_admin, candidate_uuid=candidate.uuid,
+        version = shadow.promote_reviewed_candidate(actor=platform_admin, candidate=candidate,
                                                     reviewed_n=4, reanalyse=True, n_boot=50)
     assert version.is_active and version.reference == SHIPPED_3D
     assert analysis_sent.call_count == 5  # every ready study, through the model-activation path
