@@ -11,7 +11,7 @@ steers training):
 2. the final model on every row;
 3. calibration: one temperature fitted on the pooled held-out real slices (3-class NLL); the ECE
    it reaches is measured by cross-fitting (each fold's slices calibrated with a temperature fitted
-   on the other folds);
+   on the other folds), and the temperature is kept only if that ECE is lower than without it;
 4. the domain threshold: each held-out volume's relative feature distance from its fold's
    training slices (:mod:`inference.domain`); the threshold is ``DISTANCE_MARGIN`` x the largest;
 5. metrics per fold and pooled with bootstrap CIs, study probabilities per held-out volume,
@@ -230,12 +230,30 @@ def counts_per_domain_and_class(table: dict[str, np.ndarray]) -> dict[str, dict[
             for domain in np.unique(table["domains"])}
 
 
+def chosen_calibration(folds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the temperature fitted on the pooled held-out slices, kept only if it lowers the cross-fitted ECE.
+
+    A temperature that makes the held-out ECE worse (each fold scored with a temperature fitted
+    without it) does not calibrate: the card then keeps T = 1 and says why. With one fold there is
+    nothing to cross-fit, and the fitted temperature is kept.
+    """
+    fitted = fit_temperature(logits_from_probabilities(np.concatenate([f["raw"] for f in folds])),
+                             np.concatenate([f["labels"] for f in folds]))
+    if len({f["fold"] for f in folds}) < 2:
+        return {"temperature": fitted}
+    ece = cross_fitted_ece(folds)
+    if ece["ece_after_cross_fitted"] < ece["ece_before"]:
+        return {"temperature": fitted, **ece}
+    return {"temperature": 1.0, "fitted_temperature": fitted, **ece,
+            "note": "the fitted temperature raised the cross-fitted held-out ECE, so it is not applied (T = 1)"}
+
+
 def summarise_folds(folds: list[dict[str, Any]], *, n_boot: int) -> dict[str, Any]:
     """Return per-fold and pooled held-out metrics, calibration and the feature-distance threshold."""
     if not folds:
         return {"per_domain": {}, "calibration": {"temperature": 1.0}, "distance_threshold": None}
-    temperature = fit_temperature(logits_from_probabilities(np.concatenate([f["raw"] for f in folds])),
-                                  np.concatenate([f["labels"] for f in folds]))
+    calibration = chosen_calibration(folds)
+    temperature = calibration["temperature"]
     per_fold, studies = {}, {}
     for fold in folds:
         calibrated = apply_temperature(logits_from_probabilities(fold["raw"]), temperature=temperature)
@@ -254,7 +272,6 @@ def summarise_folds(folds: list[dict[str, Any]], *, n_boot: int) -> dict[str, An
             "real_hu_studies": {"held_out_study_probabilities": studies, "study_class": study_classes,
                                 "every_pneumonia_above_every_normal": bool(abnormal and normal and min(abnormal) > max(normal))},
         },
-        "calibration": {"temperature": temperature,
-                        **(cross_fitted_ece(folds) if len({f["fold"] for f in folds}) > 1 else {})},
+        "calibration": calibration,
         "distance_threshold": threshold,
     }

@@ -154,6 +154,7 @@ def segment_lesions(
     z_band_slices: int = 1,
     min_lesion_ml: float = MIN_LESION_ML,
     dependent_rows_increase: bool | None = True,
+    dependent_max_other_lesion: float = OTHERWISE_NORMAL_FRACTION,
 ) -> np.ndarray:
     """Label lesion voxels inside the lungs (rules in the module docstring).
 
@@ -173,6 +174,8 @@ def segment_lesions(
     min_lesion_ml : smallest lesion component kept, ml.
     dependent_rows_increase : True when the row index grows towards the table (supine, rows to patient
         posterior), False for the reverse; None skips the dependent-density rule (orientation unknown).
+    dependent_max_other_lesion : the dependent-density rule applies while the lesion outside dependent
+        components stays below this fraction of the lung (1.0: whatever the rest of the lung shows).
 
     Returns
     -------
@@ -210,14 +213,15 @@ def segment_lesions(
     box_labels[dense] = CONSOLIDATION
     if dependent_rows_increase is not None:
         dependent = dependent_density(box_labels, hu_box=hu_box, lung_box=lung_box, spacing_mm=spacing_mm,
-                                      rows_increase=dependent_rows_increase)
+                                      rows_increase=dependent_rows_increase, max_other_lesion=dependent_max_other_lesion)
         box_labels[dependent] = DEPENDENT
     labels[box] = box_labels
     return labels
 
 
 def dependent_density(
-    labels: np.ndarray, *, hu_box: np.ndarray, lung_box: np.ndarray, spacing_mm: Sequence[float], rows_increase: bool
+    labels: np.ndarray, *, hu_box: np.ndarray, lung_box: np.ndarray, spacing_mm: Sequence[float], rows_increase: bool,
+    max_other_lesion: float = OTHERWISE_NORMAL_FRACTION,
 ) -> np.ndarray:
     """Return the faint lesion components lying in the dependent subpleural band of an otherwise normal lung.
 
@@ -225,8 +229,9 @@ def dependent_density(
     (Morimoto 1989; Fleischner glossary: "dependent opacity", gone when prone). A component counts
     when ``DEPENDENT_SHARE`` of it lies within ``DEPENDENT_BAND_MM`` of the lung border below it (row
     direction ``rows_increase`` towards the table), its mean is under ``DEPENDENT_MAX_HU``, and the
-    lesion outside such components stays under ``OTHERWISE_NORMAL_FRACTION`` of the lung: with
-    disease elsewhere a posterior opacity is read as disease (COVID-19 favours exactly that site).
+    lesion outside such components stays under ``max_other_lesion`` of the lung (default
+    ``OTHERWISE_NORMAL_FRACTION``): with disease elsewhere a posterior opacity is read as disease
+    (COVID-19 favours exactly that site).
     """
     lesion = (labels == GGO) | (labels == CONSOLIDATION)
     if not lesion.any():
@@ -244,6 +249,6 @@ def dependent_density(
     faint_band = (in_band >= DEPENDENT_SHARE * sizes) & (hu_sum < DEPENDENT_MAX_HU * sizes)
     faint_band[0] = False
     dependent = faint_band[components]
-    if np.count_nonzero(lesion & ~dependent) >= OTHERWISE_NORMAL_FRACTION * np.count_nonzero(lung_box):
+    if np.count_nonzero(lesion & ~dependent) >= max_other_lesion * np.count_nonzero(lung_box):
         return np.zeros_like(lesion)
     return np.asarray(dependent)

@@ -39,7 +39,9 @@ from inference.quantify.scoring import zone_index_per_slice
 DEFAULT_ROOT = Path(__file__).resolve().parents[3] / "shared" / "data" / "dicom-covid-ct-md"
 VOLUMES = ("covid-P002", "cap-cap002", "normal-normal002")
 LOBES_OF = {"left": ("LLL", "LUL"), "right": ("RLL", "RML", "RUL")}
-GRID = {"pleural_band_mm": (3.0, 5.0)}  # small on purpose: every option costs three real volumes
+# Small on purpose (every option costs three real volumes); the first option of each is today's default,
+# and ties go to it. The dependent-density rule with disease elsewhere (1.0) is the open question of #14.
+GRID = {"pleural_band_mm": (3.0, 5.0), "dependent_max_other_lesion": (0.01, 1.0)}
 NORMAL_MAX_LESION_FRACTION = 0.01
 
 

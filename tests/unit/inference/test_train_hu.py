@@ -71,3 +71,36 @@ def test_run__published_model_loads_with_its_feature_reference(tiny_hu_run, tmp_
     probabilities = loaded.model.predict(np.zeros((2, 32, 32, 1), np.uint8), verbose=0)
     np.testing.assert_allclose(joined[:, :3], probabilities, rtol=1e-5)
     assert joined.shape[1] == 3 + loaded.feature_reference.mean.size
+
+
+def calibration_fold(fold: int, *, confident: float, labels: list[int], predicted: list[int]) -> dict:
+    """One fold's raw probabilities: ``confident`` on the predicted class, the rest spread evenly."""
+    raw = np.full((len(labels), 3), (1 - confident) / 2)
+    raw[np.arange(len(labels)), predicted] = confident
+    return {"fold": fold, "raw": raw, "labels": np.asarray(labels)}
+
+
+def test_a_temperature_that_raises_the_cross_fitted_ece_is_not_applied():
+    from inference.train_hu import chosen_calibration
+
+    # Fold 0 is confidently wrong (a lung-cancer volume called COVID-19), the others confidently right:
+    # each fold's temperature, fitted on the others, miscalibrates it.
+    folds = [calibration_fold(0, confident=0.999, labels=[0] * 20, predicted=[2] * 20),
+             calibration_fold(1, confident=0.95, labels=[2] * 10 + [0] * 10, predicted=[2] * 10 + [0] * 10),
+             calibration_fold(2, confident=0.95, labels=[2] * 10 + [0] * 10, predicted=[2] * 10 + [0] * 10)]
+    calibration = chosen_calibration(folds)
+    assert calibration["ece_after_cross_fitted"] >= calibration["ece_before"]
+    assert calibration["temperature"] == 1.0 and calibration["fitted_temperature"] > 1.0
+    assert "not applied" in calibration["note"]
+
+
+def test_a_temperature_that_lowers_the_cross_fitted_ece_is_kept():
+    from inference.train_hu import chosen_calibration
+
+    # Every fold equally over-confident: 0.99 stated, 70 % right; softening helps each fold.
+    labels = [2] * 7 + [0] * 3 + [0] * 7 + [2] * 3
+    predicted = [2] * 10 + [0] * 10
+    folds = [calibration_fold(index, confident=0.99, labels=labels, predicted=predicted) for index in range(3)]
+    calibration = chosen_calibration(folds)
+    assert calibration["ece_after_cross_fitted"] < calibration["ece_before"]
+    assert calibration["temperature"] > 1.0 and "fitted_temperature" not in calibration
