@@ -10,6 +10,8 @@ Rule, in order (every threshold is a keyword parameter; sources beside each defa
    :mod:`inference.quantify.vessels`) exceeds ``vesselness_min`` are vessels or bronchial walls
    seen lengthwise and leave the candidates, whatever their direction (through-plane, in-plane,
    oblique, branching). Lesion patches are blobs or plates and keep a low vesselness.
+   Voxels the caller marks ``not_lesion`` (the airway-wall shell round the bronchial tree grown
+   from the trachea, :mod:`inference.quantify.airways`) leave the candidates here too.
 3. Dense (consolidation-range) structures need an in-plane core of ``dense_min_radius_mm`` (4 mm,
    i.e. 8 mm wide): soft-tissue density narrower than that is a vessel or a bronchial wall the
    Hessian missed (branch points, hilar junctions), whereas consolidation fills whole acini and
@@ -155,6 +157,7 @@ def segment_lesions(
     min_lesion_ml: float = MIN_LESION_ML,
     dependent_rows_increase: bool | None = True,
     dependent_max_other_lesion: float = OTHERWISE_NORMAL_FRACTION,
+    not_lesion: np.ndarray | None = None,
 ) -> np.ndarray:
     """Label lesion voxels inside the lungs (rules in the module docstring).
 
@@ -176,6 +179,9 @@ def segment_lesions(
         posterior), False for the reverse; None skips the dependent-density rule (orientation unknown).
     dependent_max_other_lesion : the dependent-density rule applies while the lesion outside dependent
         components stays below this fraction of the lung (1.0: whatever the rest of the lung shows).
+    not_lesion : boolean (z, y, x) voxels known not to be lesion (the airway-wall shell of
+        :mod:`inference.quantify.airways`): they leave the candidates before any rule, so they neither
+        count nor seed or link a lesion; None: none.
 
     Returns
     -------
@@ -192,6 +198,8 @@ def segment_lesions(
     hu_box, lung_box = hu[box], lung_mask[box]
     candidates_all = lung_box & (hu_box > ggo_min_hu)
     candidates = candidates_all & ~vessel_mask(hu_box, candidates=candidates_all, spacing_mm=spacing_mm, vesselness_min=vesselness_min)
+    if not_lesion is not None:  # dense, so not aerated lung either: only the candidates lose it
+        candidates &= ~np.asarray(not_lesion)[box]
     pixel_mm = float(min(spacing_mm[1], spacing_mm[2]))
     dense = candidates & (hu_box > consolidation_min_hu)
     thin_dense = dense & ~keep_thick_parts(dense, radius_px=math.ceil(dense_min_radius_mm / pixel_mm))

@@ -1,5 +1,10 @@
 """Quantify lungs and lesions of a chest CT volume into one typed result.
 
+Steps: lungs (:mod:`~inference.quantify.lungs`), the airway tree grown from the trachea
+(:mod:`~inference.quantify.airways`) whose lumen leaves the lungs and whose wall shell is not
+lesion, then lesions (:mod:`~inference.quantify.lesions`). Without a trachea in the field of view
+the airway step changes nothing (``airway_found`` False).
+
 Units travel with the numbers: volumes in ml, shares as fractions 0–1 everywhere (a page converts
 to percent when it shows them), HU in HU. The result is what the worker stores field by field.
 """
@@ -13,6 +18,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from scipy import ndimage
 
+from inference.quantify.airways import segment_airways
 from inference.quantify.lesions import CONSOLIDATION, DEPENDENT, GGO, MIN_LESION_ML, segment_lesions
 from inference.quantify.lungs import HFS_ORIENTATION, LungMasks, segment_lungs
 from inference.quantify.scoring import (
@@ -77,8 +83,10 @@ class Quantification:
     severity_total: int
     severity_max: int
     pattern: LesionPattern
-    lungs: LungMasks
+    lungs: LungMasks  # without the airway lumen
     lesion_labels: np.ndarray
+    airway_found: bool = False  # a trachea was found (False: lungs and lesions measured without the airway step)
+    airway_lumen_ml: float = 0.0  # grown airway lumen taken out of the lungs (trachea, main bronchi), ml
 
     @property
     def lung_total_ml(self) -> float:
@@ -181,12 +189,15 @@ def quantify_volume(
     Quantification; ``to_dict()`` gives the JSON form.
     """
     hu = np.asarray(hu_volume)
-    lungs = segment_lungs(hu, spacing_mm=spacing_mm, orientation=orientation)
+    with_airways = segment_lungs(hu, spacing_mm=spacing_mm, orientation=orientation)
+    airways = segment_airways(hu, spacing_mm=spacing_mm, orientation=orientation, superior_first=superior_first)
+    lungs = LungMasks(left=with_airways.left & ~airways.lumen, right=with_airways.right & ~airways.lumen)
     both = lungs.both
     rows_to_posterior = float(orientation[4])  # patient-y cosine of the column direction (LPS: + posterior)
     dependent_rows_increase = None if abs(rows_to_posterior) < 0.5 else rows_to_posterior > 0  # supine assumed
     labels = segment_lesions(hu, lung_mask=both, spacing_mm=spacing_mm, min_lesion_ml=min_lesion_ml,
-                             dependent_rows_increase=dependent_rows_increase, **dict(lesion_options or {}))
+                             dependent_rows_increase=dependent_rows_increase,
+                             not_lesion=airways.wall if airways.found else None, **dict(lesion_options or {}))
     voxel_ml = float(np.prod(spacing_mm)) / 1000.0
     lung_ml = {side: np.count_nonzero(getattr(lungs, side)) * voxel_ml for side in SIDES}
     by_lung = {}
@@ -224,4 +235,6 @@ def quantify_volume(
         pattern=_pattern(lungs, labels=labels, peripheral=peripheral, lower=lower),
         lungs=lungs,
         lesion_labels=labels,
+        airway_found=airways.found,
+        airway_lumen_ml=float(np.count_nonzero(airways.lumen & with_airways.both) * voxel_ml),
     )

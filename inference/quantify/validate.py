@@ -108,7 +108,7 @@ def run_volume(volume: LabelledVolume, **lesion_options: Any) -> VolumeRun:
                              superior_first=volume.superior_first, lesion_options=lesion_options)
     truth, predicted = zone_truth_and_prediction(volume, result)
     summary = {"lesion_fraction_both": round(result.lesion_fraction_both, 4), "severity_total": result.severity_total,
-               "severity_max": result.severity_max,
+               "severity_max": result.severity_max, "airway_lumen_removed_ml": round(result.airway_lumen_ml, 1),
                "zones_agree": f"{sum(t == p for t, p in zip(truth, predicted))}/{len(truth)}"}
     return VolumeRun(summary, slice_lesion_fraction(result), truth, predicted)
 
