@@ -12,7 +12,10 @@ known, and the structure that makes the case hard:
 - ``crazy_paving``: GGO crossed by thickened interlobular septa (a 6 mm grid at -150 HU);
 - ``air_bronchogram``: consolidation crossed by air-filled bronchi (lumen is not lesion);
 - ``pleural_effusion``: fluid (15 HU) in the posterior pleural space, outside the lung;
-- ``partial_volume_edges``: ground glass touching the costal pleura and the lung base.
+- ``partial_volume_edges``: ground glass touching the costal pleura and the lung base;
+- ``airway_tree``: a trachea in the mediastinum splitting into main and lobar bronchi with walls,
+  whose open ends join the lung (so at -320 HU the airway is part of the lung), one lobar bronchus
+  running through a GGO patch (its wall is not lesion).
 
 Geometry: (z, y, x) = (80, 240, 288) voxels of (2.0, 1.0, 1.0) mm; slice 0 is the most superior,
 column increasing = patient left (head-first supine). Lesion truth is the set of voxels that hold
@@ -221,8 +224,38 @@ def partial_volume_edges() -> HardCase:
     return _case("partial_volume_edges", lesions=[(costal, GGO_HU), (basal, GGO_HU)], extra=[])
 
 
+def airway_tree() -> HardCase:
+    """Build a trachea (16 mm lumen, 2.5 mm wall) splitting at the carina into main (11 mm, 2 mm) and lobar bronchi.
+
+    The lobar bronchi (7 mm lumen, 1.5 mm wall) end open in the lung, as the tree goes on below CT
+    resolution; one crosses a GGO patch. Lung truth excludes the lumen; lesion truth excludes lumen
+    and wall.
+    """
+    tissue, lungs = _torso()
+    carina = (60.0, 100.0, 144.0)
+    segments = [((-10.0, 100.0, 144.0), carina, 8.0, 2.5)]  # (start, end, lumen radius, wall) in mm
+    for side in (-1.0, 1.0):
+        hilum = (75.0, 105.0, 144.0 + side * 30.0)
+        segments.append((carina, hilum, 5.5, 2.0))
+        segments.append((hilum, (50.0, 95.0, 144.0 + side * 58.0), 3.5, 1.5))
+        segments.append((hilum, (110.0, 120.0, 144.0 + side * 52.0), 3.5, 1.5))
+    lumen, wall = np.zeros(SHAPE, dtype=bool), np.zeros(SHAPE, dtype=bool)
+    for start, end, radius_mm, wall_mm in segments:
+        lumen |= tube(start, end, radius_mm=radius_mm)
+        # The wall stops short of the segment's end so that the last bronchi open into the lung.
+        wall |= tube(start, tuple(a + 0.85 * (b - a) for a, b in zip(start, end)), radius_mm=radius_mm + wall_mm)
+    wall &= ~lumen & tissue["body"]
+    lumen &= tissue["body"]
+    patch = ellipsoid((95.0, 113.0, 144.0 + 47.0), (16.0, 14.0, 14.0)) & lungs  # around the left lower bronchus
+    references = [(mask & lungs, value) for mask, value in _reference_lesions()]
+    lesion = (patch | references[0][0] | references[1][0]) & ~lumen & ~wall
+    layers = [(tissue["body"], TISSUE_HU), (tissue["fat"], FAT_HU), (tissue["table"], TISSUE_HU), (lungs, LUNG_HU),
+              (patch, GGO_HU), *references, (wall, TISSUE_HU), (lumen, AIR_HU)]
+    return HardCase("airway_tree", _render(layers, seed=0), SPACING_MM, lesion, lungs & ~lumen)
+
+
 HARD_CASES: dict[str, Callable[[], HardCase]] = {
     case.__name__: case for case in (vessels_through_plane, vessels_in_plane, vessels_oblique, vessels_branching,
                                      textured_ggo, crazy_paving, air_bronchogram, pleural_effusion,
-                                     partial_volume_edges)
+                                     partial_volume_edges, airway_tree)
 }
