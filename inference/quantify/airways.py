@@ -136,10 +136,9 @@ def grow_airways(
     voxel_ml = float(np.prod(spacing_mm)) / 1000.0
     accepted = None
     for threshold in GROWTH_THRESHOLDS_HU:
-        labels, count = ndimage.label((hu < threshold) | lumen)
-        joined = np.zeros(count + 1, dtype=bool)
-        joined[labels[lumen]] = True
-        grown = joined[labels]
+        labels, _ = ndimage.label((hu < threshold) | lumen)
+        joined = np.unique(labels[lumen])  # one label unless the seed is split: compare, cheaper than a lookup
+        grown = labels == joined[0] if joined.size == 1 else np.isin(labels, joined)
         voxels = np.count_nonzero(grown)
         if voxels * voxel_ml > MAX_AIRWAY_ML or voxels > MAX_STEP_GROWTH * np.count_nonzero(lumen):
             break  # leaked into the parenchyma: keep the previous step

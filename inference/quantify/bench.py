@@ -3,7 +3,8 @@
 Prints, for one phantom and in the same run, the seconds of today's ``quantify_volume`` and of the
 algorithm it replaced (lung segmentation plus the pre-Hessian lesion rule, frozen below as
 ``reference_lesions``: HU > -750 in the lung, opened in-plane with a 2.5 mm core, components under
-0.1 ml dropped), and their ratio. Set ``OMP_NUM_THREADS=1`` (or use ``taskset -c 0``) to pin one
+0.1 ml dropped), and their ratio, plus the seconds of the airway step alone (trachea, growth, wall
+shell; :mod:`inference.quantify.airways`), which ``quantify_s`` includes. Set ``OMP_NUM_THREADS=1`` (or use ``taskset -c 0``) to pin one
 CPU core, as in the worker where quantification runs beside classification.
 """
 
@@ -18,6 +19,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from inference.phantom import make_phantom_volume
+from inference.quantify.airways import segment_airways
 from inference.quantify.lungs import segment_lungs
 from inference.quantify.morphology import bounding_box, drop_small_components, keep_thick_parts
 from inference.quantify.report import quantify_volume
@@ -62,8 +64,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     hu, spacing_mm, _, _ = make_phantom_volume(slices=args.slices, size_px=args.size, severity="severe")
     old_s = best_seconds(lambda: reference_quantify(hu, spacing_mm=spacing_mm), repeats=args.repeats)
     new_s = best_seconds(lambda: quantify_volume(hu, spacing_mm=spacing_mm), repeats=args.repeats)
+    airways_s = best_seconds(lambda: segment_airways(hu, spacing_mm=spacing_mm), repeats=args.repeats)
     print(json.dumps({"shape_zyx": list(hu.shape), "quantify_s": round(new_s, 3), "replaced_algorithm_s": round(old_s, 3),
-                      "ratio_new_to_old": round(new_s / old_s, 2)}))
+                      "ratio_new_to_old": round(new_s / old_s, 2), "airways_s": round(airways_s, 3)}))
 
 
 if __name__ == "__main__":
