@@ -33,15 +33,16 @@ from inference.quantify.lungs import HFS_ORIENTATION, left_right_axis
 from inference.quantify.morphology import IN_PLANE_CROSS, IN_PLANE_SQUARE
 
 TRACHEA_SEARCH_SHARE = 0.4  # the carina lies at T4–T5, within the upper ~30–40 % of a chest CT's z-range
-TRACHEA_MAX_HU = -900.0  # lumen air is ~-1000 HU; -900 keeps it apart from aerated lung (~-850; Hu et al. 2001)
+TRACHEA_MAX_HU = -900.0  # lumen air reads ~-1000 HU; aerated lung ~-850 HU (-700…-900) mostly stays above
 TRACHEA_AREA_MM2 = (50.0, 700.0)  # adult tracheal lumen ~13–25 mm wide (Breatnach et al. 1984): ~130–490 mm²
 MIDLINE_TOLERANCE_MM = 25.0  # the trachea is midline; 25 mm allows deviation yet stays medial of the apices
 TRACHEA_MIN_LENGTH_MM = 30.0  # the intrathoracic trachea runs 60–90 mm; 30 mm rejects short air pockets
 BODY_MIN_HU = -500.0  # body vs outside air, for the midline
 SAMPLE_STEP = 4  # the midline from every 4th voxel along each axis
-GROWTH_THRESHOLDS_HU = (-900.0, -850.0, -800.0)  # adaptive region growing (Mori et al. 1996); 25 HU steps: within 2 ml
+# Adaptive thresholds (Mori et al. 1996); 25 HU steps changed the real volumes' lumen by 2 ml at most.
+GROWTH_THRESHOLDS_HU = (-900.0, -850.0, -800.0)
 MAX_STEP_GROWTH = 2.0  # a leak into parenchyma multiplies the volume (Mori et al. 1996 explosion control)
-MAX_AIRWAY_ML = 250.0  # trachea + bronchi down to segmental ~30–150 ml (Weibel 1963); above: a leak
+MAX_AIRWAY_ML = 250.0  # all conducting airways hold ~150 ml (anatomical dead space, Weibel 1963); more is a leak
 CENTRAL_HALF_WIDTH_MM = 80.0  # lobar bronchi end within ~6–7 cm of the carina; bounds cost and leaks
 WALL_TO_DIAMETER = 0.2  # wall thickness / lumen diameter ~0.2 in normal bronchi (Matsuoka et al. 2003, AJR)
 WALL_MM = (1.0, 3.0)  # segmental ~1 mm … tracheal and main-bronchus walls ~2–3 mm
@@ -65,8 +66,10 @@ def _slab(n_slices: int, *, superior_first: bool) -> slice:
 
 
 def _box_around(seed: np.ndarray, *, spacing_mm: Sequence[float], superior_first: bool) -> tuple[slice, ...]:
-    """Return the growth box: ``CENTRAL_HALF_WIDTH_MM`` round the trachea in-plane, from the cranial end of the
-    volume to ``CENTRAL_HALF_WIDTH_MM`` below the trachea's caudal end."""
+    """Return the growth box: ``CENTRAL_HALF_WIDTH_MM`` round the trachea in-plane and below its caudal end.
+
+    Cranially the box reaches the end of the volume (the trachea goes on to the larynx).
+    """
     box = []
     for axis in range(3):
         present = np.flatnonzero(seed.any(axis=tuple(a for a in range(3) if a != axis)))
@@ -99,7 +102,8 @@ def find_trachea(
     lr_profile = sample.sum(axis=tuple(a for a in range(3) if a != lr_axis))
     midline_px = SAMPLE_STEP * float(np.dot(lr_profile, np.arange(lr_profile.size))) / float(lr_profile.sum())
     rows = np.flatnonzero(sample.any(axis=tuple(a for a in range(3) if a != other_axis))) * SAMPLE_STEP
-    half_px = int(np.ceil((MIDLINE_TOLERANCE_MM + 2.0 * np.sqrt(TRACHEA_AREA_MM2[1] / np.pi)) / float(spacing_mm[lr_axis])))
+    widest_mm = 2.0 * np.sqrt(TRACHEA_AREA_MM2[1] / np.pi)
+    half_px = int(np.ceil((MIDLINE_TOLERANCE_MM + widest_mm) / float(spacing_mm[lr_axis])))
     box = [z_range, slice(None), slice(None)]
     box[lr_axis] = slice(max(int(round(midline_px)) - half_px, 0), int(round(midline_px)) + half_px + 1)
     box[other_axis] = slice(max(int(rows[0]) - SAMPLE_STEP, 0), int(rows[-1]) + SAMPLE_STEP + 1)
@@ -130,7 +134,10 @@ def find_trachea(
 def grow_airways(
     hu_volume: np.ndarray, *, seed: np.ndarray, spacing_mm: Sequence[float], superior_first: bool = True,
 ) -> tuple[np.ndarray, float | None]:
-    """Grow the airway lumen from ``seed`` (rule 2); return it and the last accepted threshold (None: none)."""
+    """Grow the airway lumen from a non-empty ``seed`` (rule 2); return it and the last accepted threshold.
+
+    The threshold is None when even the first step leaked (the lumen is then the seed).
+    """
     box = _box_around(seed, spacing_mm=spacing_mm, superior_first=superior_first)
     hu, lumen = np.asarray(hu_volume[box]), seed[box]
     voxel_ml = float(np.prod(spacing_mm)) / 1000.0

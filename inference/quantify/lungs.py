@@ -8,8 +8,9 @@ Rule, in order (all thresholds are keyword parameters):
 3. Airway: components whose largest axial cross-section stays below ``airway_max_area_mm2``
    are tubes, not lungs: the trachea and main bronchi when they are not joined to a lung
    at this threshold, and stray air pockets (oesophagus, bowel gas). Components smaller
-   than ``min_lung_ml`` are discarded too. Limitation: an airway joined to a lung at -320 HU
-   stays part of that lung (it adds its own volume, typically 20–40 ml).
+   than ``min_lung_ml`` are discarded too. An airway joined to a lung at -320 HU stays part of
+   that lung here (typically 20–40 ml); :func:`inference.quantify.report.quantify_volume` takes
+   the airway lumen grown from the trachea out again (:mod:`inference.quantify.airways`).
 4. Lungs: the two largest remaining components. If the second is smaller than
    ``joined_ratio`` × the largest, the lungs are taken to be joined (thin anterior or
    posterior junction) and the largest is split, slice by slice, at the column (for the

@@ -16,7 +16,8 @@ VOXEL_ML = float(np.prod(SPACING_MM)) / 1000.0
 @functools.lru_cache(maxsize=None)
 def airway_case():
     case = airway_tree()
-    return case, segment_airways(case.hu, spacing_mm=case.spacing_mm), quantify_volume(case.hu, spacing_mm=case.spacing_mm)
+    airways = segment_airways(case.hu, spacing_mm=case.spacing_mm)
+    return case, airways, quantify_volume(case.hu, spacing_mm=case.spacing_mm)
 
 
 def test_find_trachea__finds_the_midline_trachea_of_the_airway_phantom():

@@ -31,7 +31,7 @@ def test_quantify_volume__normal_lungs_score_severity_at_most_2(figures):
     assert figures["volumes"]["normal-normal002"]["severity_total"] <= 2
 
 
-@pytest.mark.xfail(strict=True, reason="not met: pooled slice AUC 0.735 (covid-P002 0.78, cap-cap002 0.53): "
+@pytest.mark.xfail(strict=True, reason="not met: pooled slice AUC 0.734 (covid-P002 0.78, cap-cap002 0.52): "
                                        "basal and hilar false positives on slices labelled clean; target 0.85")
 def test_slice_lesion_fraction__ranks_infected_slices_pooled_over_patients(figures):
     assert figures["pooled_slice_auc"]["value"] >= 0.85
