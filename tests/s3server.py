@@ -62,7 +62,10 @@ class S3Server:
                 f"-volume.port={p['volume']}", f"-volume.port.grpc={p['volume_grpc']}",
                 "-filer", f"-filer.port={p['filer']}", f"-filer.port.grpc={p['filer_grpc']}",
                 "-s3", f"-s3.port={p['s3']}", f"-s3.port.grpc={p['s3_grpc']}", f"-s3.config={folder / 's3.json'}",
-                "-s3.port.iceberg=0", "-s3.port.lance=0"]
+                "-s3.port.iceberg=0", "-s3.port.lance=0",
+                # A one-master test store: with the default 10 s election timeout a restarted master
+                # waited ~15 s to lead again (each fault test's restart, and the first start, paid it).
+                "-master.electionTimeout=1s"]
         # Each bucket is a collection, and SeaweedFS grows 7 volumes for a new one by default:
         # with a bucket per test the volume slots ran out mid-suite (PutObject answered 500).
         # One volume per growth step; weed reads master.toml from its working directory.
