@@ -170,7 +170,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 # In production study files go to an S3-compatible store instead (selected by the bucket),
-# so web and workers share no disk; triage/studies/storage.py reads this.
+# so web and workers share no disk; triage/core/object_store.py reads this.
 TRIAGE_S3 = {
     "bucket": os.environ.get("TRIAGE_S3_BUCKET", ""),
     "endpoint_url": os.environ.get("TRIAGE_S3_ENDPOINT", ""),  # empty: AWS itself

@@ -12,6 +12,7 @@ from django.utils import timezone
 from tests.conftest import WorkerProcess, _worker_env
 from tests.faults.conftest import wait_until
 from triage.accounts.models import Role
+from triage.core import object_store
 from triage.core.exceptions import StorageOffline
 from triage.results.models import Result
 from triage.studies import exceptions, storage
@@ -23,8 +24,8 @@ pytestmark = [pytest.mark.slow]
 @pytest.fixture
 def s3_down_after(s3_server, monkeypatch):
     """Kill the S3 server for real once ``calls`` reads or writes have gone through; restart it after."""
-    def arm(function_name: str, calls: int) -> list[int]:
-        real, seen = getattr(storage, function_name), []
+    def arm(module, function_name: str, calls: int) -> list[int]:
+        real, seen = getattr(module, function_name), []
 
         def then_outage(*args, **kwargs):
             if len(seen) == calls:
@@ -32,7 +33,7 @@ def s3_down_after(s3_server, monkeypatch):
             seen.append(1)
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(storage, function_name, then_outage)
+        monkeypatch.setattr(module, function_name, then_outage)
         return seen
 
     yield arm
@@ -55,7 +56,7 @@ def test_receive_instances__s3_down_mid_upload_is_503_then_the_retry_stores_ever
         s3_bucket, s3_server, s3_down_after, hospital_a, make_user, api_client_for, phantom_series):
     client = api_client_for(make_user(hospital=hospital_a, role=Role.CLINICIAN))
     paths = phantom_series(slices=10)
-    s3_down_after("store_content", calls=4)
+    s3_down_after(storage, "store_content", calls=4)
     response = post(client, hospital_a, paths)
     assert response.status_code == 503, response.content
     assert response.json()["message"] == exceptions.STORAGE_UNAVAILABLE_MSG
@@ -69,7 +70,7 @@ def test_receive_instances__s3_down_mid_upload_is_503_then_the_retry_stores_ever
     instances = Instance.objects.all()
     assert len(instances) == 10 and bucket_keys(s3_server, s3_bucket) == {i.storage_path for i in instances}
     for instance in instances:
-        assert storage.sha256_of(storage.read_content(instance.storage_path)) == instance.sha256
+        assert object_store.sha256_of(object_store.read_content(instance.storage_path)) == instance.sha256
 
 
 def queued_study(hospital, user, phantom_series) -> Study:
@@ -88,7 +89,7 @@ def test_analyse_study__s3_down_mid_read_releases_the_claim_then_succeeds_after_
     from tests.unit.pipeline.helpers import analyse_in_process
 
     study = queued_study(hospital_a, radiologist, phantom_series)
-    s3_down_after("read_content", calls=3)  # dies while the volume is being read
+    s3_down_after(object_store, "read_content", calls=3)  # dies while the volume is being read
     with pytest.raises(StorageOffline):
         analyse_study(study_id=study.id)
     study.refresh_from_db()

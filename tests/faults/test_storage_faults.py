@@ -12,6 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from triage.accounts.models import Role
+from triage.core import object_store
 from triage.pipeline import services as pipeline_services
 from triage.studies import exceptions, storage
 from triage.studies.models import Instance, Series, Study
@@ -71,7 +72,7 @@ def test_receive_instances__disk_full_then_freed_stores_complete_files(tiny_disk
         response = post(uploader, hospital_a, paths)
     assert response.status_code == 201, response.content
     for instance in Instance.objects.all():  # no half-written file from the first try was reused
-        assert storage.sha256_of(storage.read_content(instance.storage_path)) == instance.sha256
+        assert object_store.sha256_of(object_store.read_content(instance.storage_path)) == instance.sha256
 
 
 @pytest.mark.parametrize("error, status, message", [

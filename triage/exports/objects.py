@@ -26,7 +26,8 @@ from triage.reports.selectors import latest_report_for
 from triage.results.models import Overlay, Result
 from triage.results.selectors import current_result_for
 from triage.studies.models import Instance, Study
-from triage.studies.storage import read_content, sha256_of, store_content, study_store
+from triage.core.object_store import get_store, read_content, sha256_of
+from triage.studies.storage import store_content
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ def result_objects_for_dicomweb(study: Study) -> list[ResultObject]:
         return []
     report = latest_report_for(study=study)
     try:
-        with study_store().open(_manifest_path(study, result=result, revision=report.version if report else 0)) as f:
+        with get_store().open(_manifest_path(study, result=result, revision=report.version if report else 0)) as f:
             return [ResultObject(**entry) for entry in json.load(f)]
     except FileNotFoundError:
         pass
@@ -151,6 +152,6 @@ def result_objects_for_dicomweb(study: Study) -> list[ResultObject]:
         logger.warning("exports.result_objects_not_built", extra={"study_id": study.id, "error": str(exc)[:200]})
         objects = []
     manifest = json.dumps([asdict(o) for o in objects]).encode()
-    study_store().put(_manifest_path(study, result=result, revision=revision), io.BytesIO(manifest),
+    get_store().put(_manifest_path(study, result=result, revision=revision), io.BytesIO(manifest),
                       size=len(manifest))
     return objects

@@ -40,7 +40,7 @@ from triage.gateway.exceptions import NO_PARTS_MSG, UnsupportedMediaType
 from triage.gateway.http_body import request_body
 from triage.gateway.multipart import BodyTooLarge, boundary_of, map_file, spool_body
 from triage.studies.exceptions import UploadTooLarge
-from triage.studies.storage import read_content
+from triage.core.object_store import read_content
 
 
 class DicomNodeOutputSerializer(serializers.Serializer):

@@ -19,7 +19,7 @@ from triage.gateway.models import DicomNode
 from triage.gateway.result_objects import ResultObject, result_objects_of
 from triage.studies.models import Instance, Series, Study
 from triage.studies.selectors import record_studies_listed, studies_visible_to
-from triage.studies.storage import read_content
+from triage.core.object_store import read_content
 from triage.worklist.selectors import study_for_images
 
 # Never a valid AE title (a backslash): keeps pynetdicom's "require a calling AE" check on

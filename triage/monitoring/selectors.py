@@ -33,7 +33,7 @@ from triage.monitoring.models import DEFAULT_OPERATING_THRESHOLD, MonitoringSett
 from triage.reports.selectors import annotate_review_state, latest_report_for
 from triage.results.models import ModelVersion
 from triage.results.selectors import current_result_for, current_results
-from triage.studies import storage
+from triage.core import object_store
 from triage.studies.models import Study
 from triage.studies.selectors import ordered_slices, studies_visible_to, study_get
 
@@ -293,7 +293,7 @@ def research_dicom_export(*, user: User, hospitals: list[Hospital]) -> DicomExpo
     def files() -> Iterator[bytes]:
         for study in studies:
             for instance in ordered_slices(study=study).only("storage_path"):
-                yield storage.read_content(instance.storage_path)
+                yield object_store.read_content(instance.storage_path)
 
     export = deidentified_dicom_zip(files(), key=research_key())
     for hospital in hospitals:

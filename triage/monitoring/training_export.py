@@ -25,7 +25,7 @@ from triage.decisions.models import PcrOutcome
 from triage.monitoring.audit_actions import MonitoringAction
 from triage.monitoring.selectors import research_key
 from triage.reports.selectors import annotate_review_state
-from triage.studies import storage
+from triage.core import object_store
 from triage.monitoring.deidentify import BurnedInAnnotationRefused, deidentify_dataset, dummy_identifier
 from triage.studies.models import Study
 from triage.studies.selectors import ordered_slices, studies_visible_to
@@ -70,7 +70,7 @@ def _write_series(study: Study, folder: Path, *, key: bytes, export: TrainingExp
     scanner = ""
     for number, instance in enumerate(ordered_slices(study=study), start=1):
         try:
-            dataset = deidentify_dataset(pydicom.dcmread(io.BytesIO(storage.read_content(instance.storage_path))), key=key)
+            dataset = deidentify_dataset(pydicom.dcmread(io.BytesIO(object_store.read_content(instance.storage_path))), key=key)
         except BurnedInAnnotationRefused:
             export.refused_slices += 1
             continue

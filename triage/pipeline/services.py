@@ -32,6 +32,7 @@ from triage.results import services as result_services
 from triage.results.audit_actions import ResultAction
 from triage.results.models import ModelVersion, Result
 from triage.studies import selectors as study_selectors
+from triage.core import object_store
 from triage.studies import storage
 from triage.studies.exceptions import IllegalStudyTransition
 from triage.studies.leases import CLAIM_LEASE, LeaseHeartbeat
@@ -188,7 +189,7 @@ def _hand_off(study: Study, handoff: Handoff, *, lease_until: datetime) -> None:
         return
     transaction.on_commit(partial(STAGE_ENQUEUERS[STAGE_AFTER[handoff.stage]], study_id=study.id))
     if handoff.done_with:
-        transaction.on_commit(partial(storage.delete_content, [handoff.done_with]))
+        transaction.on_commit(partial(object_store.delete_content, [handoff.done_with]))
 
 
 def _prepare_claimed(study: Study) -> Result | Handoff | None:
@@ -218,7 +219,7 @@ def _classify_claimed(study: Study) -> Result | Handoff | None:
 
     if not study.analysis_blob:
         return _analyse_whole(study)
-    prepared, header = from_npz(storage.read_content(study.analysis_blob))
+    prepared, header = from_npz(object_store.read_content(study.analysis_blob))
     model_version = ModelVersion.objects.get(id=header["model_version_id"])
     classified = result_services.classify_analysis(prepared=prepared, model_version=model_version,
                                                    timer=StageTimer(prepared.stage_seconds))
@@ -231,7 +232,7 @@ def _finish_claimed(study: Study) -> Result | None:
     from inference.analysis import StageTimer
     from inference.stages import from_npz
 
-    classified, header = from_npz(storage.read_content(study.analysis_blob))
+    classified, header = from_npz(object_store.read_content(study.analysis_blob))
     model_version = ModelVersion.objects.get(id=header["model_version_id"])
     timer = StageTimer(classified.stage_seconds)
     with timer.stage("decode"):

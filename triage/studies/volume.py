@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from triage.core.exceptions import StorageOffline
-from triage.studies import storage
+from triage.core import object_store
 from triage.studies.dicom_headers import is_decoder_failure
 from triage.studies.exceptions import NO_SELECTED_SERIES_MSG, UNREADABLE_SERIES_MSG, UnreadableSeries
 from triage.studies.models import Study
@@ -28,7 +28,7 @@ def read_selected_volume(*, study: Study) -> Volume:
         raise UnreadableSeries(NO_SELECTED_SERIES_MSG)
     instances = list(ordered_slices(study=study).only("id", "storage_path", "z_position_mm"))
     try:
-        return read_series([dcmread(DicomBytesIO(storage.read_content(i.storage_path))) for i in instances],
+        return read_series([dcmread(DicomBytesIO(object_store.read_content(i.storage_path))) for i in instances],
                            positions_mm=[i.z_position_mm for i in instances])
     except StorageOffline:
         raise  # the store is down, the files are fine: the task retries

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from triage.accounts.apis import HospitalOutputSerializer
 from triage.core.exceptions import DomainError, NotFound
 from triage.results.models import Overlay
-from triage.studies.storage import read_content
+from triage.core.object_store import read_content
 from triage.worklist import imaging, selectors
 from triage.worklist.filters import WorklistQuerySerializer
 

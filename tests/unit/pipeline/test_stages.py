@@ -17,7 +17,7 @@ from tests.unit.results.test_services import fake_analysis, make_study, model_ve
 from triage.pipeline import services
 from triage.results import services as result_services
 from triage.results.models import Result
-from triage.studies import storage
+from triage.core import object_store
 from triage.studies.leases import CLAIM_LEASE
 from triage.studies.models import Study
 from triage.studies.services import stages as stage_services
@@ -53,7 +53,7 @@ def inference_stubbed():
 
 def stored(key: str) -> bool:
     try:
-        storage.read_content(key)
+        object_store.read_content(key)
     except FileNotFoundError:
         return False
     return True

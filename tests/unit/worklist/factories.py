@@ -15,6 +15,7 @@ from PIL import Image
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
+from triage.core.object_store import sha256_of
 from triage.results.models import ModelVersion, Overlay, Quantification, Result, SliceScore
 from triage.studies import storage
 from triage.studies.models import Instance, Series, Study
@@ -98,7 +99,7 @@ def store_series(*, study: Study, files: list[bytes]) -> Series:
                                    image_orientation_patient=[float(v) for v in first.ImageOrientationPatient])
     for number, data in enumerate(files, start=1):
         header = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
-        digest = storage.sha256_of(data)
+        digest = sha256_of(data)
         path, _ = storage.store_content(hospital_uuid=study.hospital.uuid, data=data, sha256=digest)
         Instance.objects.create(series=series, sop_instance_uid=header.SOPInstanceUID, storage_path=path,
                                 sha256=digest, size_bytes=len(data),

@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from triage.core.exceptions import StorageOffline
-from triage.studies import storage
+from triage.core import object_store
 from triage.studies.dicom_headers import RejectedFile, is_decoder_failure, read_dataset
 from triage.studies.exceptions import IllegalStudyTransition, NoUsableSeries
 from triage.studies.geometry import MIN_SLICES, SliceGeometry, order_slices, select_stack, slice_geometry
@@ -40,7 +40,7 @@ def _decode_instance(instance: Instance) -> tuple[SliceGeometry | None, str]:
     The header passed every upload check already, so only the geometry is read here.
     """
     try:
-        ds = read_dataset(storage.read_content(instance.storage_path))
+        ds = read_dataset(object_store.read_content(instance.storage_path))
         geometry = slice_geometry(ds, instance_id=instance.id, series_id=instance.series_id)
         pixels = ds.pixel_array
         if pixels.shape != (geometry.rows, geometry.columns):

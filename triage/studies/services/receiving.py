@@ -21,6 +21,7 @@ from triage.accounts.permissions import UPLOAD_ROLES, require_role
 from triage.audit.services import record_event
 from triage.core.exceptions import DomainError
 from triage.core.signals import study_changed
+from triage.core import object_store
 from triage.studies import storage
 from triage.studies.audit_actions import StudyAction
 from triage.studies.dicom_headers import CTHeader, RejectedFile, read_ct_header
@@ -123,7 +124,7 @@ def receive_instances(
             except RejectedFile as exc:
                 report.files.append(FileOutcome(candidate.name, FileStatus.REJECTED, str(exc), None, position))
                 continue
-            digest = storage.sha256_of(candidate.data)
+            digest = object_store.sha256_of(candidate.data)
             try:
                 path, wrote = storage.store_content(hospital_uuid=hospital.uuid, data=candidate.data, sha256=digest)
             except OSError as exc:
@@ -136,12 +137,12 @@ def receive_instances(
             report.studies_to_ingest = _record_instances(hospital=hospital, uploaded_by=uploaded_by,
                                                          stored=stored, source=source, report=report, now=now)
     except BaseException:
-        storage.delete_content(_unreferenced(written))
+        object_store.delete_content(_unreferenced(written))
         raise
     report.files.sort(key=lambda outcome: outcome.position)
     # Files written for rejected or duplicate entries are removed unless some row uses them.
     kept = {f.storage_path for f in stored if f.kept}
-    storage.delete_content(_unreferenced([p for p in written if p not in kept]))
+    object_store.delete_content(_unreferenced([p for p in written if p not in kept]))
     return report
 
 

@@ -27,7 +27,7 @@ from triage.core.exceptions import DomainError
 from triage.core.signals import study_changed
 from triage.studies.audit_actions import StudyAction
 from triage.studies.exceptions import IllegalStudyTransition, StudyNotFound
-from triage.studies import storage
+from triage.core import object_store
 from triage.studies.models import Study
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def _transition(*, study_id: int, allowed_from: Q, new: str, action: str, actor:
             return None
         if old_blob and fields.get("analysis_blob", old_blob) != old_blob:
             # A stage's output nobody will read now (the study is done, failed or analysed afresh).
-            transaction.on_commit(partial(storage.delete_content, [old_blob]))
+            transaction.on_commit(partial(object_store.delete_content, [old_blob]))
         study = Study.objects.select_related("hospital").get(id=study_id)
         record_event(actor=actor, action=action, hospital=study.hospital, target=study,
                      extra={"old": old, "new": new} | (extra or {}))

@@ -186,6 +186,7 @@ class Command(BaseCommand):
         import pydicom
 
         from inference.phantom import write_phantom_series
+        from triage.core import object_store
         from triage.studies import storage
         from triage.studies.models import Instance, Series
         from triage.worklist import imaging
@@ -199,7 +200,7 @@ class Command(BaseCommand):
                                        rows=size_px, columns=size_px, is_selected=True, slice_count=slices)
         paths = []
         for n, data in enumerate(files):
-            digest = storage.sha256_of(data)
+            digest = object_store.sha256_of(data)
             path, _ = storage.store_content(hospital_uuid=hospital.uuid, data=data, sha256=digest)
             paths.append(path)
             z = float(pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True).ImagePositionPatient[2])
@@ -215,11 +216,11 @@ class Command(BaseCommand):
 
         def read_only():
             for path in paths:
-                storage.read_content(path)
+                object_store.read_content(path)
 
         def render_only():
             for path in paths:
-                imaging.render_slice_png(storage.read_content(path), level_hu=-600, width_hu=1500)
+                imaging.render_slice_png(object_store.read_content(path), level_hu=-600, width_hu=1500)
 
         for name, fn in [("read stored file only", read_only), ("read + decode + window + PNG", render_only),
                          ("GET slice endpoint (full stack)", endpoint)]:
@@ -228,6 +229,6 @@ class Command(BaseCommand):
             self.stdout.write(f"{name:40s} {size_px}px: {p50:6.2f} ms/slice (p95 of passes {p95:6.2f}), "
                               f"{1000 / p50:7.0f} slices/s")
         try:
-            storage.delete_content(paths)
+            object_store.delete_content(paths)
         finally:
             study.delete()
