@@ -25,7 +25,8 @@ FILE_TYPES = {"image/png", "image/jpeg", "text/csv; charset=utf-8", "application
               "application/octet-stream",  # raw int16 slices for the viewer's canvas: never rendered by a browser
               'multipart/related; type="application/octet-stream"; transfer-syntax=1.2.840.10008.1.2.1'}
 BOUNDARY = re.compile(r"; boundary=[0-9a-f]+$")
-STORED_PATH = re.compile(r"^[0-9a-f-]{36}/[0-9a-f]{2}/[0-9a-f]{64}\.dcm$")
+# Content addresses only: study files, and the overlay images the world's results store beside them.
+STORED_PATH = re.compile(r"^(overlays/[0-9a-f-]{36}/[0-9a-f]{2}/[0-9a-f]{64}\.png|[0-9a-f-]{36}/[0-9a-f]{2}/[0-9a-f]{64}\.dcm)$")
 HOSTILE_NAMES = ["../../etc/passwd", "a/b.dcm", "\x00.dcm", "..\\..\\windows\\win.ini", "/abs/path.dcm",
                  "ok.dcm\x00.png", "%2e%2e%2fescape.dcm"]
 

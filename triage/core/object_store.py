@@ -27,6 +27,7 @@ from typing import BinaryIO, Iterator, Protocol
 from django.conf import settings
 from django.core.files.base import File
 from django.core.files.storage import default_storage
+from django.db import connection
 
 from triage.core.exceptions import StorageOffline
 
@@ -263,3 +264,36 @@ def storage_health() -> tuple[bool, str]:
     except OSError as exc:
         return False, f"{kind}: {type(exc).__name__}"
     return True, kind
+
+
+# --- Reuse versus collection ---------------------------------------------------------------
+#
+# A content-addressed write that finds its key already there (a dedup hit) reuses an object
+# that may be old and, until the writer's row commits, unreferenced: exactly what the
+# collector deletes. So writers and the collector share one PostgreSQL advisory lock:
+# a writer holds it shared from before its first put until its rows commit; the collector
+# takes it exclusively and re-checks, under it, that no row references what it deletes.
+# Two collectors never run together, and writers never wait on each other. SQLite (the
+# embedded default) has no advisory locks: it runs one process, and the collector there relies
+# on the grace period alone.
+
+STORE_LOCK_ID = 0x7472_6961_6765  # "triage": one application-wide key of pg_advisory_xact_lock
+
+
+def _advisory_lock(function: str) -> None:
+    if connection.vendor != "postgresql":
+        return
+    if not connection.in_atomic_block:
+        raise RuntimeError("the store lock is held until the transaction ends: take it inside transaction.atomic()")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s)", [STORE_LOCK_ID])
+
+
+def lock_store_for_writing() -> None:
+    """Hold the store lock shared until this transaction ends: no collection deletes what it writes or reuses."""
+    _advisory_lock("pg_advisory_xact_lock_shared")
+
+
+def lock_store_for_deleting() -> None:
+    """Hold the store lock exclusively until this transaction ends: no writer is between a put and its commit."""
+    _advisory_lock("pg_advisory_xact_lock")

@@ -24,7 +24,7 @@ from triage.gateway.result_objects import ResultObject
 from triage.reports.models import Report
 from triage.reports.selectors import latest_report_for
 from triage.results.models import Overlay, Result
-from triage.results.selectors import current_result_for
+from triage.results.selectors import current_result_for, overlay_png
 from triage.studies.models import Instance, Study
 from triage.core.object_store import get_store, read_content, sha256_of
 from triage.studies.storage import store_content
@@ -88,7 +88,7 @@ def _source_datasets(study: Study) -> list[Dataset]:
 
 
 def _rgb(png: bytes) -> np.ndarray:
-    with Image.open(io.BytesIO(bytes(png))) as image:
+    with Image.open(io.BytesIO(png)) as image:
         return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
@@ -110,7 +110,7 @@ def build_result_objects(*, study: Study) -> ResultObjects:
                                      lesion_labels=masks.lesion_labels, summary=summary)
     sr = dicom_objects.structured_report(source, seg=seg, summary=summary)
     overlays = Overlay.objects.filter(result=result, kind=Overlay.Kind.GRADCAM).order_by("slice_index")
-    images = [(o.slice_index, _rgb(o.png)) for o in overlays if o.slice_index < len(source)]
+    images = [(o.slice_index, _rgb(overlay_png(overlay=o))) for o in overlays if o.slice_index < len(source)]
     key_images = dicom_objects.key_images(source, images=images, summary=summary)
     return ResultObjects(datasets=[seg, sr, *key_images], revision=summary.revision)
 

@@ -125,8 +125,16 @@ class Overlay(models.Model):
     result = models.ForeignKey(Result, on_delete=models.CASCADE, related_name="overlays")
     slice_index = models.PositiveIntegerField()
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    png = models.BinaryField(help_text="Rendered overlay over the lung-window slice, with a colour bar.")
-    heatmap = models.BinaryField(null=True, help_text="Raw heatmap, 8-bit compressed, for re-blending.")
+    # The images live in the object store under content-addressed keys (triage/results/overlay_store.py);
+    # the row names them, so the store's collector keeps exactly the objects some row references.
+    png_key = models.CharField(max_length=200, help_text="Rendered overlay over the lung-window slice, "
+                                                         "with a colour bar (PNG): its object-store key.")
+    png_sha256 = models.CharField(max_length=64)
+    png_size_bytes = models.PositiveIntegerField()
+    heatmap_key = models.CharField(max_length=200, blank=True, help_text="Raw heatmap, 8-bit PNG, for re-blending: "
+                                                                         "its object-store key ('' when none).")
+    heatmap_sha256 = models.CharField(max_length=64, blank=True)
+    heatmap_size_bytes = models.PositiveIntegerField(null=True)
     width_px = models.PositiveIntegerField()
     height_px = models.PositiveIntegerField()
 

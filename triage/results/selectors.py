@@ -6,6 +6,7 @@ from django.db.models import Q, QuerySet
 
 from triage.accounts.permissions import ADMIN_ROLES, acts_as_platform_admin, hospitals_with_role, require_platform_admin
 from triage.core.exceptions import NotFound
+from triage.core.object_store import read_content
 from triage.results.models import Candidate, ModelVersion, Overlay, Result
 
 
@@ -97,3 +98,19 @@ def candidate_get(*, user, candidate_uuid) -> Candidate:
         raise NotFound()
     return candidate
 
+
+
+def overlay_png(*, overlay: Overlay) -> bytes:
+    """Return the overlay's rendered PNG, read from the object store (tens of kB: read whole)."""
+    return read_content(overlay.png_key)
+
+
+def overlay_heatmap(*, overlay: Overlay) -> bytes | None:
+    """Return the overlay's raw heatmap PNG from the object store, or None when it has none (a lesion outline)."""
+    return read_content(overlay.heatmap_key) if overlay.heatmap_key else None
+
+
+def referenced_overlay_keys(keys: list[str]) -> set[str]:
+    """Return those of ``keys`` that some overlay row names (the store collector keeps them)."""
+    rows = Overlay.objects.filter(Q(png_key__in=keys) | Q(heatmap_key__in=keys)).values_list("png_key", "heatmap_key")
+    return {key for pair in rows for key in pair} & set(keys)

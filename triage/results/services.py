@@ -15,12 +15,14 @@ from django.utils import timezone
 
 from triage.accounts.models import Hospital, User
 from triage.core.exceptions import DomainError
+from triage.core.object_store import lock_store_for_writing
 from triage.accounts.permissions import require_platform_admin
 from triage.audit.services import record_event
 from triage.core.signals import study_changed
 from triage.results.audit_actions import ResultAction
 from triage.results.engine import loaded_model
 from triage.results.models import Candidate, ModelVersion, Overlay, Quantification, Result, SliceScore
+from triage.results.overlay_store import store_overlay_images
 
 if TYPE_CHECKING:  # the typed report crosses from inference; no scipy import in the web process
     from inference.analysis import StageTimer, StudyAnalysis
@@ -183,7 +185,10 @@ def store_analysis(*, study: models.Model, model_version: ModelVersion, analysis
     """Write Result, slice scores, quantification and overlays of ``study`` (a ``studies.Study``) as its current result.
 
     The caller moves the study to ``ready`` in the same transaction. A ``shadow`` result (a
-    candidate model's) is stored beside the current one and never becomes current here.
+    candidate model's) is stored beside the current one and never becomes current here. The
+    overlay images go to the object store first; if the store fails, nothing is committed, and
+    the images already put are whole, unreferenced objects that a retry reuses by content
+    address (or the collector removes after its grace period).
     """
     if not shadow:
         Result.objects.filter(Q(study=study) & Q(is_current=True)).update(is_current=False)
@@ -202,9 +207,10 @@ def store_analysis(*, study: models.Model, model_version: ModelVersion, analysis
         for s in analysis.slice_scores
     )
     Quantification.objects.create(result=result, **quantification_fields(analysis.quantification))
+    lock_store_for_writing()  # held until commit: the collector cannot delete an image these rows reuse
     Overlay.objects.bulk_create(
-        Overlay(result=result, slice_index=o.slice_index, kind=o.kind, png=o.png, heatmap=o.heatmap,
-                width_px=o.width_px, height_px=o.height_px)
+        Overlay(result=result, slice_index=o.slice_index, kind=o.kind, width_px=o.width_px, height_px=o.height_px,
+                **store_overlay_images(hospital_uuid=study.hospital.uuid, png=o.png, heatmap=o.heatmap))
         for o in analysis.overlays
     )
     record_event(actor=None, action=ResultAction.RESULT_CREATED, hospital=study.hospital, target=study,

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from triage.accounts.apis import HospitalOutputSerializer
 from triage.core.exceptions import DomainError, NotFound
+from triage.results import selectors as result_selectors
 from triage.results.models import Overlay
 from triage.core.object_store import read_content
 from triage.worklist import imaging, selectors
@@ -174,8 +175,9 @@ class StudyOverlayApi(APIView):
             raise NotFound(selectors.OVERLAY_NOT_FOUND_MSG)
         overlay = selectors.overlay_get(study=study, index=index,
                                         kind=Overlay.Kind.GRADCAM if kind == HEATMAP else kind)
-        data = bytes(overlay.heatmap or b"") if kind == HEATMAP else bytes(overlay.png)
-        if not data:
+        digest = overlay.heatmap_sha256 if kind == HEATMAP else overlay.png_sha256
+        if not digest:
             raise NotFound(selectors.OVERLAY_NOT_FOUND_MSG)
-        etag = quote_etag(f"{overlay.pk}-{kind}-{hashlib.sha256(data).hexdigest()[:16]}")
-        return _image_response(request, etag=etag, render=lambda: data)
+        etag = quote_etag(f"{overlay.pk}-{kind}-{digest[:16]}")  # from the row: a revalidation reads no image
+        read = result_selectors.overlay_heatmap if kind == HEATMAP else result_selectors.overlay_png
+        return _image_response(request, etag=etag, render=lambda: read(overlay=overlay))

@@ -5,6 +5,7 @@ import itertools
 from PIL import Image
 
 from triage.results.models import ModelVersion, Overlay, Quantification, Result
+from triage.results.overlay_store import store_overlay_images
 from triage.studies.models import Instance, Series, Study
 
 CLASS_NAMES = ["covid", "normal", "pneumonia"]
@@ -58,7 +59,8 @@ def make_result(*, study: Study, covid_probability: float = 0.91, predicted_labe
         )
     if overlays:
         for kind in (Overlay.Kind.GRADCAM, Overlay.Kind.LESION):
-            Overlay.objects.create(result=result, slice_index=12, kind=kind, png=tiny_png(), width_px=8, height_px=8)
+            Overlay.objects.create(result=result, slice_index=12, kind=kind, width_px=8, height_px=8,
+                                   **store_overlay_images(hospital_uuid=study.hospital.uuid, png=tiny_png(), heatmap=None))
     return result
 
 

@@ -17,6 +17,7 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from triage.core.object_store import sha256_of
 from triage.results.models import ModelVersion, Overlay, Quantification, Result, SliceScore
+from triage.results.overlay_store import store_overlay_images
 from triage.studies import storage
 from triage.studies.models import Instance, Series, Study
 from triage.worklist.services import refresh_worklist_entry
@@ -126,6 +127,7 @@ def add_overlay(*, result: Result, slice_index: int, size_px: int, kind: str = O
         ring = np.abs(np.hypot((x - 0.3) / 0.12, (y - 0.5) / 0.15) - 1.0) < 0.12
         rgb = np.repeat(ramp[..., None] // 2, 3, axis=-1)
         rgb[ring] = (220, 30, 30)
-    return Overlay.objects.create(result=result, slice_index=slice_index, kind=kind, png=png_bytes(rgb),
-                                  heatmap=png_bytes(blob) if kind == Overlay.Kind.GRADCAM else None,
-                                  width_px=size_px, height_px=size_px)
+    images = store_overlay_images(hospital_uuid=result.study.hospital.uuid, png=png_bytes(rgb),
+                                  heatmap=png_bytes(blob) if kind == Overlay.Kind.GRADCAM else None)
+    return Overlay.objects.create(result=result, slice_index=slice_index, kind=kind, width_px=size_px,
+                                  height_px=size_px, **images)

@@ -1,3 +1,4 @@
+import hashlib
 import io
 from datetime import timedelta
 
@@ -158,3 +159,19 @@ def test_study_image_apis__foreign_study_is_404(path, radiologist_b, viewer_stud
 @pytest.mark.parametrize("path", ["slices/0.png", "overlays/1/gradcam.png"])
 def test_study_image_apis__anonymous_gets_401(path, viewer_study, api_client_for):
     assert api_client_for().get(f"/api/studies/{viewer_study.uuid}/{path}").status_code == 401
+
+
+def test_study_overlay_api__answers_the_stored_bytes_with_the_content_etag(radiologist, viewer_study, api_client_for):
+    from django.utils.http import quote_etag
+
+    from triage.core.object_store import read_content
+    from triage.results.models import Overlay
+
+    client, overlay = api_client_for(radiologist), Overlay.objects.get(result__study=viewer_study, kind="gradcam")
+    for kind, key in (("gradcam", overlay.png_key), ("heatmap", overlay.heatmap_key)):
+        response = client.get(f"/api/studies/{viewer_study.uuid}/overlays/1/{kind}.png")
+        data = read_content(key)
+        assert response.content == data  # served as stored, byte for byte
+        assert response["ETag"] == quote_etag(f"{overlay.pk}-{kind}-{hashlib.sha256(data).hexdigest()[:16]}")
+        assert client.get(f"/api/studies/{viewer_study.uuid}/overlays/1/{kind}.png",
+                          HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
