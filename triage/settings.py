@@ -262,6 +262,9 @@ CELERY_BEAT_SCHEDULE = {
     "worklist-sync-entries": {"task": "worklist.sync_entries", "schedule": 60.0},
     # Results due for a hospital's export destinations, and exports whose backoff has passed, are sent.
     "exports-send-due": {"task": "exports.send_due", "schedule": 30.0},
+    # Overlay images no row names (an analysis rolled back after its puts, a deleted result) leave
+    # the object store once past the collector's 24 h grace period.
+    "results-collect-unreferenced-overlays": {"task": "results.collect_unreferenced_overlays", "schedule": 3600.0},
 }
 
 # --- E-mail (invitations) -----------------------------------------------------------------

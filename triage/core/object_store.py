@@ -22,12 +22,13 @@ import logging
 import os
 import uuid
 from pathlib import Path
-from typing import BinaryIO, Iterator, Protocol
+from datetime import datetime, timedelta
+from typing import BinaryIO, Callable, Iterable, Iterator, Protocol
 
 from django.conf import settings
 from django.core.files.base import File
 from django.core.files.storage import default_storage
-from django.db import connection
+from django.db import connection, transaction
 
 from triage.core.exceptions import StorageOffline
 
@@ -48,6 +49,9 @@ class ObjectStore(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove the file if present."""
+
+    def list(self, prefix: str) -> Iterator[tuple[str, datetime]]:
+        """Yield ``(key, last modified)`` of every published file under ``prefix`` (a folder, ending in ``/``)."""
 
     def ping(self) -> None:
         """Raise :class:`StorageOffline` unless the store answers."""
@@ -98,6 +102,17 @@ class FilesystemStore:
 
     def delete(self, key: str) -> None:
         self.storage.delete(key)
+
+    def list(self, prefix: str) -> Iterator[tuple[str, datetime]]:
+        try:
+            folders, files = self.storage.listdir(prefix)
+        except FileNotFoundError:
+            return
+        for name in files:
+            if not name.startswith("."):  # ".<name>.<uuid>.part": a write in flight, never published
+                yield f"{prefix}{name}", self.storage.get_modified_time(f"{prefix}{name}")
+        for folder in folders:
+            yield from self.list(f"{prefix}{folder}/")
 
     def ping(self) -> None:
         location = getattr(self.storage, "location", None)
@@ -176,6 +191,12 @@ class S3Store:
     def delete(self, key: str) -> None:
         with self._offline_on_transport_errors():
             self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def list(self, prefix: str) -> Iterator[tuple[str, datetime]]:
+        with self._offline_on_transport_errors():
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    yield item["Key"], item["LastModified"]
 
     def ping(self) -> None:
         with self._offline_on_transport_errors():
@@ -274,10 +295,12 @@ def storage_health() -> tuple[bool, str]:
 # a writer holds it shared from before its first put until its rows commit; the collector
 # takes it exclusively and re-checks, under it, that no row references what it deletes.
 # Two collectors never run together, and writers never wait on each other. SQLite (the
-# embedded default) has no advisory locks: it runs one process, and the collector there relies
-# on the grace period alone.
+# embedded default) has no advisory locks and needs none: its transactions begin IMMEDIATE
+# (settings.py), so each already holds the database's one write lock from start to commit.
 
 STORE_LOCK_ID = 0x7472_6961_6765  # "triage": one application-wide key of pg_advisory_xact_lock
+COLLECT_GRACE = timedelta(hours=24)  # younger unreferenced objects may be writes whose rows are not yet committed
+COLLECT_BATCH = 500
 
 
 def _advisory_lock(function: str) -> None:
@@ -297,3 +320,41 @@ def lock_store_for_writing() -> None:
 def lock_store_for_deleting() -> None:
     """Hold the store lock exclusively until this transaction ends: no writer is between a put and its commit."""
     _advisory_lock("pg_advisory_xact_lock")
+
+
+def delete_unreferenced(keys: Iterable[str], *, referenced: Callable[[list[str]], set[str]]) -> list[str]:
+    """Delete those of ``keys`` that no row references, re-checked under the exclusive store lock; return them.
+
+    ``referenced(keys)`` returns the keys some row still names. Run it outside any caller's
+    transaction where possible: the lock is held until the transaction ends.
+    """
+    keys = list(dict.fromkeys(keys))
+    if not keys:
+        return []
+    with transaction.atomic():
+        lock_store_for_deleting()
+        kept = referenced(keys)
+        orphans = [key for key in keys if key not in kept]
+        store = get_store()
+        for key in orphans:
+            store.delete(key)
+    return orphans
+
+
+def collect_garbage(*, prefix: str, referenced: Callable[[list[str]], set[str]], now: datetime,
+                    grace: timedelta = COLLECT_GRACE, batch: int = COLLECT_BATCH) -> int:
+    """Delete the objects under ``prefix`` older than ``grace`` that no row references; return how many.
+
+    Lists without the lock, then deletes batch by batch under it (:func:`delete_unreferenced`),
+    so writers wait at most one batch.
+    """
+    deleted, candidates = 0, []
+    for key, modified_at in get_store().list(prefix):
+        if modified_at <= now - grace:
+            candidates.append(key)
+        if len(candidates) == batch:
+            deleted += len(delete_unreferenced(candidates, referenced=referenced))
+            candidates = []
+    deleted += len(delete_unreferenced(candidates, referenced=referenced))
+    logger.info("core.store_collected", extra={"prefix": prefix, "deleted": deleted})
+    return deleted

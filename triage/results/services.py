@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.db import models, transaction
@@ -15,14 +16,16 @@ from django.utils import timezone
 
 from triage.accounts.models import Hospital, User
 from triage.core.exceptions import DomainError
-from triage.core.object_store import lock_store_for_writing
+from triage.core.object_store import COLLECT_GRACE, collect_garbage, lock_store_for_writing
 from triage.accounts.permissions import require_platform_admin
 from triage.audit.services import record_event
 from triage.core.signals import study_changed
 from triage.results.audit_actions import ResultAction
 from triage.results.engine import loaded_model
 from triage.results.models import Candidate, ModelVersion, Overlay, Quantification, Result, SliceScore
+from triage.results import overlay_store
 from triage.results.overlay_store import store_overlay_images
+from triage.results.selectors import referenced_overlay_keys
 
 if TYPE_CHECKING:  # the typed report crosses from inference; no scipy import in the web process
     from inference.analysis import StageTimer, StudyAnalysis
@@ -246,3 +249,13 @@ def quantification_fields(quantification: "MeasuredQuantification") -> dict:
         "dependent_density_ml": quantification.dependent_density_ml,
         "report": quantification.to_dict(),
     }
+
+
+def collect_unreferenced_overlays(*, now: datetime, grace: timedelta = COLLECT_GRACE) -> int:
+    """Delete the overlay images older than ``grace`` that no overlay row names; return how many.
+
+    Orphans come from analyses whose transaction rolled back after their images were put (a
+    store or database outage, a study reopened meanwhile) and from deleted results. Safe to run
+    twice at once: the second waits for the first's exclusive lock (PostgreSQL).
+    """
+    return collect_garbage(prefix=overlay_store.PREFIX, referenced=referenced_overlay_keys, now=now, grace=grace)
