@@ -28,7 +28,7 @@ from typing import BinaryIO, Callable, Iterable, Iterator, Protocol
 from django.conf import settings
 from django.core.files.base import File
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from triage.core.exceptions import StorageOffline
 
@@ -322,23 +322,55 @@ def lock_store_for_deleting() -> None:
     _advisory_lock("pg_advisory_xact_lock")
 
 
+@contextlib.contextmanager
+def writing_across_transactions() -> Iterator[None]:
+    """Hold the store lock shared for this session while puts precede the transaction that records them.
+
+    For a writer that stores many files before one short transaction (an upload): a session
+    lock, released on exit (or when the connection closes, should the process die).
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock_shared(%s)", [STORE_LOCK_ID])
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock_shared(%s)", [STORE_LOCK_ID])
+        except DatabaseError:  # the connection broke: the lock goes with it when Django closes it
+            logger.warning("core.store_lock_release_failed")
+
+
 def delete_unreferenced(keys: Iterable[str], *, referenced: Callable[[list[str]], set[str]]) -> list[str]:
     """Delete those of ``keys`` that no row references, re-checked under the exclusive store lock; return them.
 
-    ``referenced(keys)`` returns the keys some row still names. Run it outside any caller's
-    transaction where possible: the lock is held until the transaction ends.
+    ``referenced(keys)`` returns the keys some row still names. Waiting for the lock waits for
+    every writer between a put and its commit, so a row a concurrent writer is about to commit
+    for the same content is seen. Run it outside any caller's transaction where possible (the
+    lock is held until the transaction ends) and never while holding the lock shared. A key
+    the store fails to delete is logged and left (the collector takes it later).
     """
     keys = list(dict.fromkeys(keys))
     if not keys:
         return []
+    deleted = []
     with transaction.atomic():
         lock_store_for_deleting()
         kept = referenced(keys)
-        orphans = [key for key in keys if key not in kept]
         store = get_store()
-        for key in orphans:
-            store.delete(key)
-    return orphans
+        for key in keys:
+            if key in kept:
+                continue
+            try:
+                store.delete(key)
+            except OSError:
+                logger.warning("core.storage_cleanup_failed", extra={"path": key})
+                continue
+            deleted.append(key)
+    return deleted
 
 
 def collect_garbage(*, prefix: str, referenced: Callable[[list[str]], set[str]], now: datetime,

@@ -5,9 +5,9 @@ from unittest import mock
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.utils import timezone
 
+from tests.unit.core.store_races import in_thread, postgresql_only, wait_until_someone_waits_for_the_store_lock  # noqa: F401
 from tests.unit.core.test_object_store import stored_keys
 from tests.unit.results.test_services import fake_analysis, make_study, model_version  # noqa: F401 (fixtures)
 from triage.core.object_store import put_bytes, read_content, sha256_of
@@ -65,14 +65,6 @@ def _race(hospital, study, model_version, *, wait_for_blocked_collector: bool) -
             release.wait(20)
         return wrote
 
-    def in_thread(work):
-        def run():
-            try:
-                work()
-            finally:
-                connection.close()
-        return threading.Thread(target=run)
-
     writer = in_thread(lambda: store_analysis(study=study, model_version=model_version, analysis=fake_analysis()))
     collector = in_thread(lambda: collected.append(collect_unreferenced_overlays(now=timezone.now() + PAST_GRACE)))
     with mock.patch.object(overlay_store, "put_bytes", side_effect=put_then_pause):
@@ -80,26 +72,13 @@ def _race(hospital, study, model_version, *, wait_for_blocked_collector: bool) -
         assert reused.wait(20)
         collector.start()
         if wait_for_blocked_collector:
-            with connection.cursor() as cursor:  # the collector waits for the writer's shared lock
-                for _ in range(200):
-                    cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-                    if cursor.fetchone()[0]:
-                        break
-                    threading.Event().wait(0.05)
-                else:
-                    pytest.fail("the collector never waited for the writer's lock")
+            wait_until_someone_waits_for_the_store_lock()  # the collector, for the writer's shared lock
         else:
             collector.join(20)
         release.set()
         writer.join(20)
         collector.join(20)
     return collected
-
-
-@pytest.fixture
-def postgresql_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("advisory locks need PostgreSQL: run through tests/run.sh")
 
 
 def test_collect_unreferenced_overlays__cannot_delete_what_a_writer_under_the_lock_reuses(

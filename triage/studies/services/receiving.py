@@ -102,8 +102,10 @@ def receive_instances(
     only for system senders (C-STORE, demo seeding); a user needs an upload role at ``hospital``.
     Each file is checked (:func:`~triage.studies.dicom_headers.read_ct_header`) and stored by
     content hash; all database rows of the upload are written in one transaction and the files
-    this call wrote are deleted again if it fails. Files of several studies are split into
-    separate studies; instances already received are reported as duplicates (same study).
+    this call wrote are deleted again if it fails, unless a concurrent upload's rows use them
+    (re-checked under the store lock, :func:`~triage.core.object_store.delete_unreferenced`).
+    Files of several studies are split into separate studies; instances already received are
+    reported as duplicates (same study).
     ``report.studies_to_ingest`` names the studies the next step (ingest) should take.
     """
     if source not in Study.Source.values:
@@ -112,50 +114,60 @@ def receive_instances(
         require_role(user=uploaded_by, hospital=hospital, roles=UPLOAD_ROLES)
     now = now or timezone.now()
     report = UploadReport()
-    stored: list[_StoredFile] = []
     written: list[str] = []
     try:
-        for position, candidate in enumerate(expand_upload(files)):
-            if candidate.data is None:
-                report.files.append(FileOutcome(candidate.name, FileStatus.REJECTED, candidate.reason, None, position))
-                continue
-            try:
-                header = read_ct_header(candidate.data)
-            except RejectedFile as exc:
-                report.files.append(FileOutcome(candidate.name, FileStatus.REJECTED, str(exc), None, position))
-                continue
-            digest = object_store.sha256_of(candidate.data)
-            try:
-                path, wrote = storage.store_content(hospital_uuid=hospital.uuid, data=candidate.data, sha256=digest)
-            except OSError as exc:
-                logger.error("studies.storage_write_failed", extra={"errno": exc.errno, "stored": len(written)})
-                raise (StorageFull() if exc.errno in STORAGE_FULL_ERRNOS else StorageUnavailable()) from exc
-            if wrote:
-                written.append(path)
-            stored.append(_StoredFile(candidate.name, header, path, digest, len(candidate.data), position))
-        with transaction.atomic():
-            report.studies_to_ingest = _record_instances(hospital=hospital, uploaded_by=uploaded_by,
-                                                         stored=stored, source=source, report=report, now=now)
+        # Shared store lock from the first put to the commit: an undo (here or in a concurrent
+        # upload of the same content) re-checks references only once no writer is in between.
+        with object_store.writing_across_transactions():
+            stored = _store_files(hospital=hospital, files=files, report=report, written=written)
+            with transaction.atomic():
+                report.studies_to_ingest = _record_instances(hospital=hospital, uploaded_by=uploaded_by,
+                                                             stored=stored, source=source, report=report, now=now)
     except BaseException:
-        object_store.delete_content(_unreferenced(written))
+        _discard(written)
         raise
     report.files.sort(key=lambda outcome: outcome.position)
     # Files written for rejected or duplicate entries are removed unless some row uses them.
     kept = {f.storage_path for f in stored if f.kept}
-    object_store.delete_content(_unreferenced([p for p in written if p not in kept]))
+    _discard([p for p in written if p not in kept])
     return report
 
 
-def _unreferenced(paths: list[str]) -> list[str]:
-    """Return the paths no Instance row uses (a concurrent upload may share a file by hash)."""
-    if not paths:
-        return []
+def _store_files(*, hospital: Hospital, files: Iterable[IncomingFile], report: UploadReport,
+                 written: list[str]) -> list[_StoredFile]:
+    """Check and store each file by content hash; report rejects; append the paths this call wrote to ``written``."""
+    stored: list[_StoredFile] = []
+    for position, candidate in enumerate(expand_upload(files)):
+        if candidate.data is None:
+            report.files.append(FileOutcome(candidate.name, FileStatus.REJECTED, candidate.reason, None, position))
+            continue
+        try:
+            header = read_ct_header(candidate.data)
+        except RejectedFile as exc:
+            report.files.append(FileOutcome(candidate.name, FileStatus.REJECTED, str(exc), None, position))
+            continue
+        digest = object_store.sha256_of(candidate.data)
+        try:
+            path, wrote = storage.store_content(hospital_uuid=hospital.uuid, data=candidate.data, sha256=digest)
+        except OSError as exc:
+            logger.error("studies.storage_write_failed", extra={"errno": exc.errno, "stored": len(written)})
+            raise (StorageFull() if exc.errno in STORAGE_FULL_ERRNOS else StorageUnavailable()) from exc
+        if wrote:
+            written.append(path)
+        stored.append(_StoredFile(candidate.name, header, path, digest, len(candidate.data), position))
+    return stored
+
+
+def _referenced_paths(paths: list[str]) -> set[str]:
+    return set(Instance.objects.filter(storage_path__in=paths).values_list("storage_path", flat=True))
+
+
+def _discard(paths: list[str]) -> None:
+    """Delete the files this upload wrote that no Instance row uses (a concurrent upload may share one by hash)."""
     try:
-        used = set(Instance.objects.filter(storage_path__in=paths).values_list("storage_path", flat=True))
-    except Exception:  # the database itself failed: nothing of ours was committed
-        logger.warning("studies.cleanup_without_reference_check", extra={"files": len(paths)})
-        return paths
-    return [p for p in paths if p not in used]
+        object_store.delete_unreferenced(paths, referenced=_referenced_paths)
+    except Exception:  # the database itself failed: without the re-check, keeping the files is the safe side
+        logger.warning("studies.cleanup_skipped", extra={"files": len(paths)})
 
 
 def _study_for(*, hospital: Hospital, header: CTHeader, uploaded_by: User | None, source: str,
