@@ -259,6 +259,17 @@ def study_storage(settings, tmp_path):
     return root
 
 
+def referenced_store_keys() -> set[str]:
+    """Every object-store key a row names: study files (Instance) and overlay images (Overlay)."""
+    from triage.results.models import Overlay
+    from triage.studies.models import Instance
+
+    keys = set(Instance.objects.values_list("storage_path", flat=True))
+    for png_key, heatmap_key in Overlay.objects.values_list("png_key", "heatmap_key"):
+        keys |= {png_key} | ({heatmap_key} if heatmap_key else set())
+    return keys
+
+
 @pytest.fixture
 def phantom_series(tmp_path):
     """Write a small phantom CT series with inference.phantom; return the sorted .dcm paths."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from tests.conftest import WorkerProcess, _worker_env
+from tests.conftest import WorkerProcess, _worker_env, referenced_store_keys
 
 TERMINAL = ("ready", "failed")
 
@@ -103,9 +103,14 @@ def sweep_all() -> None:
 
 
 def assert_store_consistent(storage_root: Path, study_ids) -> None:
-    """Each study is terminal with a reason or one current Result; files and Instance rows match 1:1."""
+    """Each study is terminal with a reason or one current Result; files and rows match 1:1.
+
+    A worker killed after putting its overlay images but before its rows committed leaves them
+    unreferenced: the collector (run here with no grace period) must remove exactly those.
+    """
     from triage.results.models import Result
-    from triage.studies.models import Instance, Study
+    from triage.results.services import collect_unreferenced_overlays
+    from triage.studies.models import Study
 
     for study in Study.objects.filter(id__in=study_ids):
         assert study.status in TERMINAL, (study.id, study.status)
@@ -114,7 +119,8 @@ def assert_store_consistent(storage_root: Path, study_ids) -> None:
         else:
             assert Result.objects.filter(study=study, is_current=True).count() == 1, study.id
             assert Result.objects.filter(study=study).count() == 1, study.id
+    collect_unreferenced_overlays(now=timezone.now(), grace=timedelta(0))
     on_disk = {str(p.relative_to(storage_root)) for p in storage_root.rglob("*") if p.is_file()}
-    referenced = set(Instance.objects.values_list("storage_path", flat=True))
+    referenced = referenced_store_keys()
     assert on_disk == referenced, {"orphan files": sorted(on_disk - referenced)[:5],
                                    "missing files": sorted(referenced - on_disk)[:5]}

@@ -4,7 +4,7 @@ PostgreSQL, Redis and S3 store, no shared disk.
 A batch arrives at once over REST (both web servers), DICOMweb STOW-RS (both web servers)
 and C-STORE, one study twice (REST on one server, STOW on the other). Every study must end
 ``ready`` with exactly one current Result, none lost or duplicated, the bucket must hold
-exactly the files Instance rows reference, and no process may have written a study file to
+exactly the files Instance and Overlay rows reference, and no process may have written a study file to
 its local disk.
 """
 import os
@@ -24,7 +24,7 @@ from django.db import connection
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
 from pynetdicom import AE
 
-from tests.conftest import REPO_ROOT, WorkerProcess, _worker_env
+from tests.conftest import REPO_ROOT, WorkerProcess, _worker_env, referenced_store_keys
 from tests.faults.conftest import sweep_all, wait_until
 from tests.s3server import free_port
 from triage.accounts.models import Role
@@ -196,7 +196,7 @@ def test_scale_out__rest_stow_and_cstore_at_once_give_each_study_one_result(
         assert Result.objects.filter(study=study, is_current=True).count() == 1
     assert Instance.objects.count() == 70
     listing = s3_server.client().list_objects_v2(Bucket=s3_bucket, MaxKeys=1000)
-    assert {o["Key"] for o in listing.get("Contents", [])} == set(Instance.objects.values_list("storage_path", flat=True))
+    assert {o["Key"] for o in listing.get("Contents", [])} == referenced_store_keys()
     local = [p for p in tmp_path.glob("*/storage/**/*") if p.is_file()]
     assert local == [], local[:5]
     used_gpu = [n for n in range(2) if "results.analyse_study" in (tmp_path / f"gpu{n}.log").read_text()]
