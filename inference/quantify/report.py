@@ -129,22 +129,33 @@ def _share(part: float, whole: float) -> float:
     return float(part / whole) if whole else 0.0
 
 
+def _voxels_per_slice(mask: np.ndarray) -> np.ndarray:
+    """Return the number of set voxels in each slice of ``mask``."""
+    return np.count_nonzero(mask.reshape(len(mask), -1), axis=1)
+
+
 def _zones(
     lungs: LungMasks, *, lesion: np.ndarray, peripheral: np.ndarray, superior_first: bool
 ) -> tuple[ZoneInvolvement, ...]:
-    """Measure each zone of each lung: whole, peripheral and central lesion fractions, and its score."""
+    """Measure each zone of each lung: whole, peripheral and central lesion fractions, and its score.
+
+    A zone is a run of whole slices, so per-slice counts summed over its slices give its voxel
+    counts (four passes over the volume per lung instead of a dozen per zone).
+    """
     zones = []
     for side in SIDES:
         lung = getattr(lungs, side)
         index = zone_index_per_slice(lung, superior_first=superior_first)
+        diseased = lung & lesion
+        counts = {"lung": _voxels_per_slice(lung), "outer": _voxels_per_slice(lung & peripheral),
+                  "lesion": _voxels_per_slice(diseased), "lesion_outer": _voxels_per_slice(diseased & peripheral)}
         for number, name in enumerate(ZONES):
-            in_zone = lung & (index == number)[:, None, None]
-            outer, inner = in_zone & peripheral, in_zone & ~peripheral
-            fraction = _share(np.count_nonzero(lesion & in_zone), np.count_nonzero(in_zone))
+            n = {key: int(per_slice[index == number].sum()) for key, per_slice in counts.items()}
+            fraction = _share(n["lesion"], n["lung"])
             zones.append(ZoneInvolvement(
                 lung=side, zone=name, lesion_fraction=fraction,
-                peripheral_fraction=_share(np.count_nonzero(lesion & outer), np.count_nonzero(outer)),
-                central_fraction=_share(np.count_nonzero(lesion & inner), np.count_nonzero(inner)),
+                peripheral_fraction=_share(n["lesion_outer"], n["outer"]),
+                central_fraction=_share(n["lesion"] - n["lesion_outer"], n["lung"] - n["outer"]),
                 score=severity_score(fraction),
             ))
     return tuple(zones)
